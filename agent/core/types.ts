@@ -1,0 +1,35 @@
+// The shared vocabulary of routeagent (see shared/DESIGN.md "Vocabulary").
+// Types only, plus the list of map names; no behaviour lives here.
+
+/** The two maps routeagent owns: `hosts` (Host header → backend) and `sni` (TLS SNI → backend). */
+export type MapName = 'hosts' | 'sni';
+export const MAP_NAMES: readonly MapName[] = ['hosts', 'sni'];
+
+/** One `key value` line of a map. */
+export type Entry = { readonly key: string; readonly backend: string };
+
+/** Traefik's two router kinds that carry host matchers (UDP routers have no rule). */
+export type RouterKind = 'http' | 'tcp';
+
+/** Rule grammar version: Traefik 2.x (or a v3 router with `ruleSyntax: "v2"`) vs 3.x. */
+export type Syntax = 'v2' | 'v3';
+
+/** A Traefik router as the API lists it, reduced to the fields routeagent reads. */
+export type Router = {
+  readonly kind: RouterKind;
+  readonly name: string; // always `<name>@<provider>`
+  readonly provider: string;
+  readonly rule?: string;
+  readonly ruleSyntax?: string;
+  readonly status?: string; // enabled | warning | disabled
+  readonly using?: readonly string[];
+  readonly entryPoints?: readonly string[];
+  readonly tls?: { readonly passthrough?: boolean; readonly [k: string]: unknown };
+  readonly service?: string;
+};
+
+/** host → cluster for one map, derived from one router. */
+export type Route = { readonly map: MapName; readonly host: string; readonly cluster: string; readonly router: string };
+
+/** A router (or part of one) that produced no route, and why. */
+export type Skipped = { readonly cluster: string; readonly router: string; readonly reason: string };

@@ -1,0 +1,52 @@
+// The few error classes. `soft` errors are expected operational failures: the daemon logs them and retries
+// on the next tick; anything that is not an AgentError is a bug and main.ts prints its stack.
+
+export class AgentError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly soft: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** soft: this cluster keeps its last good routes, retried next tick. */
+export class TraefikError extends AgentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_TRAEFIK', message, true, options);
+  }
+}
+
+/** soft: HAProxy answered something unexpected; nothing committed, retried next tick. */
+export class HaproxyReplyError extends AgentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_HAPROXY', message, true, options);
+  }
+}
+
+/** soft: a step before the live apply (haproxy -c, backend check, file write) failed; live maps unchanged. */
+export class ApplyError extends AgentError {
+  constructor(readonly step: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_APPLY', message, true, options);
+  }
+}
+
+/** hard at start-up; on reload the old config stays in force. */
+export class ConfigError extends AgentError {
+  constructor(
+    readonly path: string,
+    readonly problems: readonly string[],
+  ) {
+    super('ERR_CONFIG', `config ${path}: invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, false);
+  }
+}
+
+/** bad command line: exit 2 with the usage line. */
+export class UsageError extends AgentError {
+  constructor(message: string) {
+    super('ERR_USAGE', message, false);
+  }
+}
