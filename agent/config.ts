@@ -1,0 +1,198 @@
+// The config file: written form (what the operator types) → resolved form (defaults filled, cross-field rules checked).
+// Every problem is reported at once as `path: message`; defaults live only in withDefaults().
+import { readFile, stat } from 'node:fs/promises';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { validate as validateCron } from 'node-cron';
+import schema from '../schemas/config.schema.json' with { type: 'json' };
+import { normaliseHost, type Expose } from './core/hosts.js';
+import type { MapName } from './core/types.js';
+import { ConfigError } from './errors.js';
+
+export const DEFAULT_CONFIG_PATH = '/usr/local/etc/routeagent/config.json';
+
+export type Backends = { readonly sni: string; readonly hosts?: string };
+export type Auth =
+  | { readonly username: string; readonly password?: string; readonly passwordFile?: string }
+  | { readonly token?: string; readonly tokenFile?: string };
+
+export type Cluster = {
+  readonly name: string;
+  readonly api: string;
+  readonly backends: Backends;
+  readonly priority: number;
+  readonly entryPoints?: readonly string[];
+  readonly auth?: Auth;
+  readonly tls?: { readonly ca?: string; readonly insecureSkipVerify?: boolean };
+  readonly timeoutMs: number;
+  readonly syntax?: 'v2' | 'v3';
+};
+export type StaticRoute = { readonly host: string; readonly backends: Partial<Record<MapName, string>> };
+export type HaproxyConfig = {
+  readonly bin: string;
+  readonly config: string;
+  readonly socket: string;
+  readonly maps: Record<MapName, string>;
+  readonly reload?: string;
+  readonly timeoutMs: number;
+};
+export type Config = {
+  readonly clusters: readonly Cluster[];
+  readonly expose: Expose;
+  readonly static: readonly StaticRoute[];
+  readonly pins: Readonly<Record<string, string>>;
+  readonly conflicts: 'sticky' | 'priority';
+  readonly haproxy: HaproxyConfig;
+  readonly schedule: string;
+  readonly guard: { readonly maxRemovalRatio: number };
+  readonly statusFile: string;
+  readonly metrics: { readonly enabled: boolean; readonly address: string; readonly port: number };
+};
+
+// ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module object.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => Ajv;
+const ajv = new Ajv({ allErrors: true, strict: true });
+addFormats(ajv);
+const validateWritten = ajv.compile(schema);
+
+/** One `path: message` line per schema violation, with the offending property named where ajv knows it. */
+export function describeSchemaErrors(errors: readonly ErrorObject[]): string[] {
+  return errors.map((e) => {
+    const where = e.instancePath || '/';
+    if (e.keyword === 'additionalProperties') return `${where}: unknown property "${String(e.params['additionalProperty'])}"`;
+    if (e.keyword === 'enum') return `${where}: must be one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    return `${where}: ${e.message ?? 'is invalid'}`;
+  });
+}
+
+/**
+ * Validate and resolve a parsed config file.
+ * @example parseConfig(JSON.parse(text)) → { config } | { errors: ['/clusters/0/api: must match format "uri"'] }
+ */
+export function parseConfig(json: unknown): { config: Config; errors?: undefined } | { config?: undefined; errors: string[] } {
+  if (!validateWritten(json)) return { errors: describeSchemaErrors(validateWritten.errors ?? []) };
+  const config = withDefaults(json as Written);
+  const errors = crossFieldRules(config);
+  return errors.length ? { errors } : { config };
+}
+
+type Written = {
+  clusters: (Omit<Cluster, 'priority' | 'timeoutMs'> & { priority?: number; timeoutMs?: number })[];
+  expose: Partial<Expose>;
+  static?: StaticRoute[];
+  pins?: Record<string, string>;
+  conflicts?: 'sticky' | 'priority';
+  haproxy?: Partial<Omit<HaproxyConfig, 'maps'>> & { maps?: Partial<Record<MapName, string>> };
+  schedule?: string;
+  guard?: { maxRemovalRatio?: number };
+  statusFile?: string;
+  metrics?: { enabled?: boolean; address?: string; port?: number };
+};
+
+function withDefaults(w: Written): Config {
+  const lower = (hosts: readonly string[] | undefined) => (hosts ?? []).map((h) => h.toLowerCase().replace(/\.$/, ''));
+  return {
+    clusters: w.clusters.map((c) => ({ ...c, priority: c.priority ?? 0, timeoutMs: c.timeoutMs ?? 5000 })),
+    expose: { domains: lower(w.expose.domains), hosts: lower(w.expose.hosts), exclude: lower(w.expose.exclude) },
+    static: (w.static ?? []).map((s) => ({ host: s.host.toLowerCase().replace(/\.$/, ''), backends: s.backends })),
+    pins: Object.fromEntries(Object.entries(w.pins ?? {}).map(([h, c]) => [h.toLowerCase().replace(/\.$/, ''), c])),
+    conflicts: w.conflicts ?? 'sticky',
+    haproxy: {
+      bin: w.haproxy?.bin ?? '/usr/local/sbin/haproxy',
+      config: w.haproxy?.config ?? '/var/etc/haproxy/haproxy.cfg',
+      socket: w.haproxy?.socket ?? '/tmp/haproxy.socket',
+      maps: {
+        hosts: w.haproxy?.maps?.hosts ?? '/usr/local/etc/routeagent/maps/hosts.map',
+        sni: w.haproxy?.maps?.sni ?? '/usr/local/etc/routeagent/maps/sni.map',
+      },
+      ...(w.haproxy?.reload !== undefined ? { reload: w.haproxy.reload } : {}),
+      timeoutMs: w.haproxy?.timeoutMs ?? 5000,
+    },
+    schedule: w.schedule ?? '*/15 * * * * *',
+    guard: { maxRemovalRatio: w.guard?.maxRemovalRatio ?? 0.5 },
+    statusFile: w.statusFile ?? '/var/run/routeagent/status.json',
+    metrics: { enabled: w.metrics?.enabled ?? false, address: w.metrics?.address ?? '127.0.0.1', port: w.metrics?.port ?? 9498 },
+  };
+}
+
+function crossFieldRules(c: Config): string[] {
+  const errors: string[] = [];
+  const names = new Map<string, number>();
+  const owner = new Map<string, string>(); // backend → cluster: seeding from map files needs each backend to name one cluster
+  c.clusters.forEach((cl, i) => {
+    const first = names.get(cl.name);
+    if (first !== undefined) errors.push(`/clusters/${i}/name: duplicate cluster name "${cl.name}" (also /clusters/${first})`);
+    else names.set(cl.name, i);
+    for (const [map, backend] of Object.entries(cl.backends) as [MapName, string][]) {
+      const other = owner.get(backend);
+      if (other !== undefined && other !== cl.name) errors.push(`/clusters/${i}/backends/${map}: backend "${backend}" is also used by cluster "${other}"`);
+      owner.set(backend, cl.name);
+    }
+    if (cl.auth) {
+      const a = cl.auth as Record<string, string | undefined>;
+      const basic = a['username'] !== undefined;
+      if (basic && (a['token'] !== undefined || a['tokenFile'] !== undefined)) errors.push(`/clusters/${i}/auth: use either username/password or token, not both`);
+      if (basic && (a['password'] === undefined) === (a['passwordFile'] === undefined)) errors.push(`/clusters/${i}/auth: needs exactly one of password, passwordFile`);
+      if (!basic && (a['password'] !== undefined || a['passwordFile'] !== undefined)) errors.push(`/clusters/${i}/auth: password needs a username`);
+      if (!basic && (a['token'] === undefined) === (a['tokenFile'] === undefined)) errors.push(`/clusters/${i}/auth: needs exactly one of token, tokenFile`);
+    }
+  });
+  const checkHost = (path: string, h: string, wildcardOk = false) => {
+    const name = wildcardOk && h.startsWith('*.') ? h.slice(2) : h;
+    const r = normaliseHost(name);
+    if ('error' in r) errors.push(`${path}: ${r.error}`);
+  };
+  c.expose.domains.forEach((d, i) => checkHost(`/expose/domains/${i}`, d));
+  c.expose.hosts.forEach((h, i) => checkHost(`/expose/hosts/${i}`, h));
+  c.expose.exclude.forEach((h, i) => checkHost(`/expose/exclude/${i}`, h, true));
+  const seenStatic = new Set<string>();
+  c.static.forEach((s, i) => {
+    checkHost(`/static/${i}/host`, s.host);
+    if (seenStatic.has(s.host)) errors.push(`/static/${i}/host: duplicate static host "${s.host}"`);
+    seenStatic.add(s.host);
+  });
+  for (const [host, cluster] of Object.entries(c.pins)) {
+    checkHost(`/pins/${host}`, host);
+    if (!names.has(cluster)) errors.push(`/pins/${host}: unknown cluster "${cluster}"`);
+  }
+  if (c.haproxy.maps.hosts === c.haproxy.maps.sni) errors.push(`/haproxy/maps: hosts and sni must be different files`);
+  for (const [map, path] of Object.entries(c.haproxy.maps)) {
+    // pfSense deletes /var/etc/haproxy on every Apply and at boot (notes/haproxy-runtime.md §5).
+    if (path.startsWith('/var/etc/haproxy')) errors.push(`/haproxy/maps/${map}: ${path} is inside /var/etc/haproxy, which pfSense wipes on every Apply`);
+  }
+  if (!validateCron(c.schedule)) errors.push(`/schedule: "${c.schedule}" is not a valid cron expression`);
+  return errors;
+}
+
+/** Warnings that do not stop the agent (printed by `check` and logged at start). */
+export function configWarnings(c: Config, fileMode?: number): string[] {
+  const warnings: string[] = [];
+  for (const [map, path] of Object.entries(c.haproxy.maps)) {
+    if (path.startsWith('/var/') || path.startsWith('/tmp/')) warnings.push(`/haproxy/maps/${map}: ${path} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`);
+  }
+  const inline = c.clusters.filter((cl) => cl.auth && ('password' in cl.auth || 'token' in cl.auth)).map((cl) => cl.name);
+  if (inline.length && fileMode !== undefined && (fileMode & 0o004) !== 0) {
+    warnings.push(`config is world-readable and holds secrets of cluster${inline.length > 1 ? 's' : ''} ${inline.join(', ')}; chmod 600 it or use passwordFile/tokenFile`);
+  }
+  return warnings;
+}
+
+/** Read, parse and resolve the config file; throws ConfigError listing every problem. */
+export async function readConfig(path: string): Promise<{ config: Config; warnings: string[] }> {
+  let text: string;
+  let mode: number;
+  try {
+    [text, mode] = await Promise.all([readFile(path, 'utf8'), stat(path).then((s) => s.mode)]);
+  } catch (e) {
+    throw new ConfigError(path, [`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(path, [`${path}: not valid JSON (${(e as Error).message})`]);
+  }
+  const parsed = parseConfig(json);
+  if (parsed.errors) throw new ConfigError(path, parsed.errors);
+  return { config: parsed.config, warnings: configWarnings(parsed.config, mode) };
+}

@@ -1,0 +1,79 @@
+// All clusters' routes → one entry list per map, with conflicts resolved by a stated, deterministic rule.
+// Pure. Never "whichever cluster answered first": the order of `clusters` (config order) is the only tie-break.
+//
+// winner of a host claimed by several clusters (per map):
+//   static route for the host      → the static backend (clusters are not asked)
+//   pinned cluster among claimants → the pinned cluster
+//   sticky and current owner claims → the current owner (moves only once the old cluster drops the host)
+//   otherwise                      → highest priority, ties by config order
+import type { Entry, MapName, Route } from './types.js';
+import { MAP_NAMES } from './types.js';
+
+export type MergeCluster = { readonly name: string; readonly priority: number; readonly backends: Partial<Record<MapName, string>> };
+export type Conflict = { readonly host: string; readonly map: MapName; readonly claimants: readonly string[]; readonly winner: string };
+export type MergeInput = {
+  readonly clusters: readonly MergeCluster[]; // config order
+  readonly routes: readonly Route[];
+  readonly static: readonly { readonly host: string; readonly backends: Partial<Record<MapName, string>> }[];
+  readonly pins: Readonly<Record<string, string>>;
+  readonly policy: 'sticky' | 'priority';
+  readonly current: Readonly<Record<MapName, readonly Entry[]>>;
+};
+export type Desired = { readonly maps: Record<MapName, Entry[]>; readonly conflicts: Conflict[] };
+
+/** Merge every cluster's routes, static routes and pins into the desired maps. */
+export function mergeDesired(input: MergeInput): Desired {
+  const order = new Map(input.clusters.map((c, i) => [c.name, i]));
+  const byName = new Map(input.clusters.map((c) => [c.name, c]));
+  const maps = {} as Record<MapName, Entry[]>;
+  const conflicts: Conflict[] = [];
+
+  for (const map of MAP_NAMES) {
+    const owner = new Map<string, string>(); // backend → cluster, to read who owns a host now
+    for (const c of input.clusters) {
+      const b = c.backends[map];
+      if (b !== undefined) owner.set(b, c.name);
+    }
+    const current = new Map(input.current[map].map((e) => [e.key, owner.get(e.backend)]));
+    const claims = new Map<string, Set<string>>();
+    for (const r of input.routes) {
+      if (r.map !== map || !byName.get(r.cluster)?.backends[map]) continue;
+      let set = claims.get(r.host);
+      if (!set) claims.set(r.host, (set = new Set()));
+      set.add(r.cluster);
+    }
+    const entries = new Map<string, string>();
+    for (const s of input.static) {
+      const b = s.backends[map];
+      if (b !== undefined) entries.set(s.host, b);
+    }
+    for (const [host, set] of claims) {
+      if (entries.has(host)) continue; // static routes win over clusters
+      const claimants = [...set].sort((a, b) => order.get(a)! - order.get(b)!);
+      const winner = pickWinner(host, claimants, input, current.get(host), byName);
+      entries.set(host, byName.get(winner)!.backends[map]!);
+      if (claimants.length > 1) conflicts.push({ host, map, claimants, winner });
+    }
+    maps[map] = [...entries].map(([key, backend]) => ({ key, backend })).sort((a, b) => cmp(a.key, b.key));
+  }
+  conflicts.sort((a, b) => cmp(a.host, b.host) || cmp(a.map, b.map));
+  return { maps, conflicts };
+}
+
+function pickWinner(
+  host: string,
+  claimants: readonly string[],
+  input: MergeInput,
+  currentOwner: string | undefined,
+  byName: ReadonlyMap<string, MergeCluster>,
+): string {
+  const pinned = input.pins[host];
+  if (pinned !== undefined && claimants.includes(pinned)) return pinned;
+  if (input.policy === 'sticky' && currentOwner !== undefined && claimants.includes(currentOwner)) return currentOwner;
+  // claimants are in config order, so the first of the highest priority wins ties
+  return claimants.reduce((best, c) => (byName.get(c)!.priority > byName.get(best)!.priority ? c : best));
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

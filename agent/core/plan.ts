@@ -1,0 +1,51 @@
+// Diff one map: what must change so HAProxy's entries equal the desired ones, and whether the guard holds it back.
+// Pure. Keys are compared exactly; routes.ts normalises them before they get here.
+import type { Entry, MapName } from './types.js';
+
+export type Change = { readonly key: string; readonly from: string; readonly to: string };
+export type MapPlan = {
+  readonly map: MapName;
+  readonly add: readonly Entry[];
+  readonly change: readonly Change[];
+  readonly remove: readonly Entry[];
+};
+
+// desired | current | result
+// be_a    | —       | add
+// be_b    | be_a    | change
+// —       | be_a    | remove
+/** The plan that turns `current` into `desired` for one map. */
+export function planMap(map: MapName, current: readonly Entry[], desired: readonly Entry[]): MapPlan {
+  const live = new Map(current.map((e) => [e.key, e.backend]));
+  const want = new Map(desired.map((e) => [e.key, e.backend]));
+  const add = desired.filter((e) => !live.has(e.key));
+  const change = desired.flatMap((e) => {
+    const from = live.get(e.key);
+    return from !== undefined && from !== e.backend ? [{ key: e.key, from, to: e.backend }] : [];
+  });
+  const remove = [...live].filter(([key]) => !want.has(key)).map(([key, backend]) => ({ key, backend }));
+  return { map, add: byKey(add), change: byKey(change), remove: byKey(remove) };
+}
+
+export function isEmptyPlan(p: MapPlan): boolean {
+  return p.add.length === 0 && p.change.length === 0 && p.remove.length === 0;
+}
+
+/** `hosts +2 ~1 -0` */
+export function summarisePlan(p: MapPlan): string {
+  return `${p.map} +${p.add.length} ~${p.change.length} -${p.remove.length}`;
+}
+
+/** Removals below this count never trip the guard: deleting a couple of apps is ordinary. */
+export const GUARD_MIN_REMOVALS = 3;
+
+/** Why the guard holds this plan back, or undefined when it may be applied. */
+export function guardReason(p: MapPlan, currentCount: number, maxRemovalRatio: number): string | undefined {
+  const removed = p.remove.length;
+  if (removed <= GUARD_MIN_REMOVALS || removed <= maxRemovalRatio * currentCount) return undefined;
+  return `${p.map}: plan removes ${removed} of ${currentCount} entries (more than ${Math.round(maxRemovalRatio * 100)}%)`;
+}
+
+function byKey<T extends { readonly key: string }>(xs: T[]): T[] {
+  return xs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}

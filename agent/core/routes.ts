@@ -1,0 +1,80 @@
+// Which routers become routes (shared/DESIGN.md "Which routers become routes"), for one cluster.
+// Pure: routers in, routes and the reasons for everything skipped out. Does not resolve conflicts between clusters.
+import { isExposed, normaliseHost, type Expose } from './hosts.js';
+import { parseRule } from './rules.js';
+import type { MapName, Route, Router, Skipped, Syntax } from './types.js';
+
+export type ClusterSpec = {
+  readonly name: string;
+  readonly backends: { readonly sni: string; readonly hosts?: string };
+  readonly entryPoints?: readonly string[];
+};
+
+/** Turn one cluster's routers into routes; `syntax` is the server's default rule syntax. */
+export function routesFromRouters(
+  cluster: ClusterSpec,
+  routers: readonly Router[],
+  syntax: Syntax,
+  expose: Expose,
+): { routes: Route[]; skipped: Skipped[] } {
+  const routes = new Map<string, Route>();
+  const skipped: Skipped[] = [];
+  const skip = (router: string, reason: string) => skipped.push({ cluster: cluster.name, router, reason });
+
+  for (const r of routers) {
+    if (r.provider === 'internal' || r.name.endsWith('@internal')) continue; // Traefik's own api/dashboard/ping/redirect routers
+    if (r.status === 'disabled') {
+      skip(r.name, 'disabled by Traefik');
+      continue;
+    }
+    const using = r.using ?? [];
+    if (using.length === 0) {
+      skip(r.name, 'not attached to any entry point');
+      continue;
+    }
+    if (cluster.entryPoints && !using.some((ep) => cluster.entryPoints!.includes(ep))) continue; // filtered by the operator: not news
+    const maps = mapsFor(r, cluster);
+    if (maps.length === 0) {
+      skip(r.name, r.kind === 'tcp' ? 'TCP router without TLS cannot be routed by SNI' : 'no TLS and the cluster has no hosts backend');
+      continue;
+    }
+    const parsed = parseRule(r.rule ?? '', ruleSyntax(r, syntax), r.kind);
+    if (parsed.error !== undefined) {
+      skip(r.name, `rule rejected: ${parsed.error}`);
+      continue;
+    }
+    for (const reason of parsed.unmappable) skip(r.name, reason);
+    for (const raw of parsed.hosts) {
+      const n = normaliseHost(raw);
+      if ('error' in n) {
+        skip(r.name, n.error);
+        continue;
+      }
+      if (!isExposed(n.host, expose)) {
+        skip(r.name, `host ${n.host} is not allowed by expose`);
+        continue;
+      }
+      for (const map of maps) routes.set(`${map} ${n.host}`, { map, host: n.host, cluster: cluster.name, router: r.name });
+    }
+  }
+  const sorted = [...routes.values()].sort((a, b) => (a.map === b.map ? cmp(a.host, b.host) : cmp(a.map, b.map)));
+  return { routes: sorted, skipped };
+}
+
+// HTTP router with tls → HTTPS through the :443 passthrough (sni) and, when the cluster has a hosts backend, :80 (hosts:
+// redirect or ACME HTTP-01). HTTP without tls → hosts only. TCP with HostSNI needs tls (passthrough or terminated) → sni.
+function mapsFor(r: Router, cluster: ClusterSpec): MapName[] {
+  if (r.kind === 'tcp') return r.tls ? ['sni'] : [];
+  const maps: MapName[] = [];
+  if (cluster.backends.hosts !== undefined) maps.push('hosts');
+  if (r.tls) maps.push('sni');
+  return maps;
+}
+
+function ruleSyntax(r: Router, serverDefault: Syntax): Syntax {
+  return r.ruleSyntax === 'v2' || r.ruleSyntax === 'v3' ? r.ruleSyntax : serverDefault;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,90 @@
+// The status file's content: the last sync's outcome, what `routeagent status` prints, and whether that is healthy.
+// Pure: built from a SyncReport and the previous status; the caller writes and reads the file.
+import type { Conflict } from './desired.js';
+import type { MapName } from './types.js';
+
+export type ClusterStatus = { state: 'ok' | 'stale'; routers: number; since?: string; error?: string };
+export type Status = {
+  version: 1;
+  at: string;
+  outcome: 'ok' | 'failed' | 'held';
+  durationMs: number;
+  applied: boolean;
+  method: 'runtime' | 'reload' | 'none';
+  clusters: Record<string, ClusterStatus>;
+  entries: Record<MapName, number>;
+  conflicts: Conflict[];
+  skipped: number;
+  guard: { held: boolean; reasons: string[] };
+  lastError?: string;
+  lastSuccess?: string;
+};
+
+export type ReportLike = {
+  at: string;
+  durationMs: number;
+  maps: Record<MapName, Record<string, string>>;
+  conflicts: Conflict[];
+  skipped: readonly unknown[];
+  clusters: Record<string, { ok: boolean; routers: number; error?: string; staleSince?: string }>;
+  applied: boolean;
+  method: 'runtime' | 'reload' | 'none';
+  held?: string[];
+  error?: string;
+};
+
+/** Status after a sync; `lastSuccess` carries over from the previous status when this one failed. */
+export function statusFromReport(r: ReportLike, previous?: Status): Status {
+  const outcome = r.error !== undefined ? 'failed' : r.held?.length ? 'held' : 'ok';
+  const clusters = Object.fromEntries(
+    Object.entries(r.clusters).map(([name, c]) => [
+      name,
+      c.ok
+        ? { state: 'ok' as const, routers: c.routers }
+        : { state: 'stale' as const, routers: c.routers, ...(c.staleSince ? { since: c.staleSince } : {}), ...(c.error ? { error: c.error } : {}) },
+    ]),
+  );
+  const lastSuccess = outcome === 'ok' ? r.at : previous?.lastSuccess;
+  const lastError = r.error ?? r.held?.join('; ') ?? Object.values(r.clusters).find((c) => c.error)?.error;
+  return {
+    version: 1,
+    at: r.at,
+    outcome,
+    durationMs: r.durationMs,
+    applied: r.applied,
+    method: r.method,
+    clusters,
+    entries: { hosts: Object.keys(r.maps.hosts).length, sni: Object.keys(r.maps.sni).length },
+    conflicts: r.conflicts,
+    skipped: r.skipped.length,
+    guard: { held: outcome === 'held', reasons: r.held ?? [] },
+    ...(lastError !== undefined ? { lastError } : {}),
+    ...(lastSuccess !== undefined ? { lastSuccess } : {}),
+  };
+}
+
+/** Healthy = last sync succeeded, every cluster answered, the guard is not holding, and the status is recent. */
+export function healthProblems(s: Status, nowMs: number, maxAgeSec: number): string[] {
+  const problems: string[] = [];
+  if (s.outcome === 'failed') problems.push(`last sync failed: ${s.lastError ?? 'unknown error'}`);
+  if (s.guard.held) problems.push(`guard holding: ${s.guard.reasons.join('; ')}`);
+  for (const [name, c] of Object.entries(s.clusters)) {
+    if (c.state === 'stale') problems.push(`cluster ${name} stale since ${c.since ?? '?'}: ${c.error ?? ''}`.trimEnd());
+  }
+  const ageSec = Math.round((nowMs - Date.parse(s.at)) / 1000);
+  if (ageSec > maxAgeSec) problems.push(`last sync was ${ageSec} s ago (is the daemon running?)`);
+  return problems;
+}
+
+/** A short human summary for `routeagent status`. */
+export function formatStatus(s: Status, problems: readonly string[]): string {
+  const lines = [
+    `${problems.length ? 'unhealthy' : 'healthy'}: last sync ${s.at} ${s.outcome}${s.applied ? ` (applied by ${s.method})` : ''}, ${s.durationMs} ms`,
+    `maps: hosts ${s.entries.hosts} entries, sni ${s.entries.sni} entries; ${s.conflicts.length} conflicts, ${s.skipped} routers skipped`,
+    ...Object.entries(s.clusters).map(([name, c]) => `cluster ${name}: ${c.state === 'ok' ? 'ok' : `stale since ${c.since ?? '?'}`}, ${c.routers} routers`),
+    ...s.conflicts.map((c) => `conflict: ${c.host} (${c.map}) claimed by ${c.claimants.join(', ')}; routed to ${c.winner}`),
+    ...(s.lastSuccess && s.outcome !== 'ok' ? [`last success: ${s.lastSuccess}`] : []),
+    ...problems.map((p) => `problem: ${p}`),
+  ];
+  return lines.join('\n') + '\n';
+}

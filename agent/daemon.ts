@@ -1,0 +1,171 @@
+// The daemon decides *when* to sync: at start, on the cron schedule, when the config file changes, on SIGHUP (reload)
+// and SIGUSR2 (sync now). One sync at a time; triggers that arrive during a sync coalesce into one more.
+// It does not decide *what* to sync (sync.ts) and never exits the process (main.ts does).
+import { createServer, type Server } from 'node:http';
+import { access, unlink } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'chokidar';
+import { schedule, type ScheduledTask } from 'node-cron';
+import { readConfig, type Config } from './config.js';
+import { renderMetrics, type Counters } from './core/metrics.js';
+import type { Status } from './core/status.js';
+import { createSyncDeps } from './deps.js';
+import { AgentError, ConfigError } from './errors.js';
+import { acquireLock, forcePathFor, lockPathFor, type Lock } from './io/lock.js';
+import { readStatus, recordStatus } from './io/statusfile.js';
+import type { Log } from './log.js';
+import { newSyncState, syncOnce, type SyncDeps, type SyncReport } from './sync.js';
+
+export type DaemonOptions = {
+  readonly configPath: string;
+  readonly log: Log;
+  /** Tests and the demo swap edges here; production uses createSyncDeps. */
+  readonly makeDeps?: (config: Config, log: Log) => SyncDeps;
+  /** Called after every sync (tests, demo). */
+  readonly onSync?: (report: SyncReport) => void;
+};
+export type Daemon = {
+  /** Queue a sync; coalesces with one already waiting. */
+  trigger(reason: string): void;
+  /** Re-read the config file; the previous config stays when the new one is invalid. */
+  reload(reason: string): Promise<boolean>;
+  /** Finish the current sync, stop every timer and watcher, release the lock. */
+  stop(): Promise<void>;
+  readonly config: () => Config;
+  readonly metricsAddress: () => string | undefined;
+};
+
+/** Load the config (hard error when invalid), take the lock, and start syncing. */
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { log } = opts;
+  const makeDeps = opts.makeDeps ?? createSyncDeps;
+  let { config, warnings } = await readConfig(opts.configPath);
+  for (const w of warnings) log.warn(`config ${opts.configPath}: ${w}`);
+  const lock: Lock = await acquireLock(lockPathFor(config.haproxy.maps.hosts));
+  const state = newSyncState();
+  const counters: Counters = { syncs: { ok: 0, failed: 0, held: 0 } };
+  let status: Status | undefined = await readStatus(config.statusFile);
+  let running: Promise<void> | undefined;
+  let pending: string | undefined;
+  let stopping = false;
+  let task: ScheduledTask | undefined;
+  let metrics: Server | undefined;
+
+  const runOne = async (reason: string) => {
+    const forcePath = forcePathFor(config.haproxy.maps.hosts);
+    const force = await access(forcePath).then(() => true, () => false);
+    if (force) await unlink(forcePath).catch(() => undefined);
+    log.debug(`sync: starting (${reason}${force ? ', forced' : ''})`);
+    try {
+      const report = await syncOnce(makeDeps(config, log), state, { force });
+      status = await recordStatus(config.statusFile, report, status).catch((e: Error) => {
+        log.warn(`status ${config.statusFile}: cannot write (${e.message}); next sync retries`);
+        return status;
+      });
+      counters.syncs[report.error !== undefined ? 'failed' : report.held?.length ? 'held' : 'ok']++;
+      opts.onSync?.(report);
+    } catch (e) {
+      counters.syncs.failed++;
+      log.error(`sync: unexpected failure: ${(e as Error).stack ?? String(e)}; retrying at the next trigger`);
+    }
+  };
+
+  const trigger = (reason: string) => {
+    if (stopping) return;
+    if (running) {
+      pending ??= reason;
+      return;
+    }
+    running = (async () => {
+      let next: string | undefined = reason;
+      while (next !== undefined && !stopping) {
+        pending = undefined;
+        await runOne(next);
+        next = pending;
+      }
+      running = undefined;
+    })();
+  };
+
+  const startSchedule = () => {
+    task?.destroy();
+    task = schedule(config.schedule, () => trigger('schedule'), { name: 'routeagent-sync' });
+  };
+
+  const startMetrics = async () => {
+    if (metrics) await new Promise<void>((r) => metrics!.close(() => r()));
+    metrics = undefined;
+    if (!config.metrics.enabled) return;
+    const server = createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(counters, status));
+    });
+    await new Promise<void>((resolve) => {
+      server.once('error', (e) => {
+        log.warn(`metrics: cannot listen on ${config.metrics.address}:${config.metrics.port} (${e.message}); metrics off`);
+        resolve();
+      });
+      server.listen(config.metrics.port, config.metrics.address, () => {
+        metrics = server;
+        resolve();
+      });
+    });
+  };
+
+  const reload = async (reason: string): Promise<boolean> => {
+    try {
+      const next = await readConfig(opts.configPath);
+      for (const w of next.warnings) log.warn(`config ${opts.configPath}: ${w}`);
+      if (next.config.haproxy.maps.hosts !== config.haproxy.maps.hosts && lockPathFor(next.config.haproxy.maps.hosts) !== lock.path) {
+        log.warn(`config ${opts.configPath}: map folder changed; restart routeagent to move its lock (keeping the lock on ${lock.path})`);
+      }
+      const scheduleChanged = next.config.schedule !== config.schedule;
+      const metricsChanged = JSON.stringify(next.config.metrics) !== JSON.stringify(config.metrics);
+      config = next.config;
+      for (const name of [...state.snapshots.keys()]) if (!config.clusters.some((c) => c.name === name)) state.snapshots.delete(name);
+      if (scheduleChanged) startSchedule();
+      if (metricsChanged) await startMetrics();
+      log.info(`config ${opts.configPath}: reloaded (${reason})`);
+      trigger(`config ${reason}`);
+      return true;
+    } catch (e) {
+      if (!(e instanceof AgentError)) throw e;
+      const problems = e instanceof ConfigError ? e.problems : [e.message];
+      for (const p of problems) log.error(`config ${opts.configPath}: ${p}; keeping previous config`);
+      return false;
+    }
+  };
+
+  let watcher: FSWatcher | undefined = watch(opts.configPath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 300, pollInterval: 50 } });
+  watcher.on('change', () => void reload('file changed'));
+  watcher.on('add', () => void reload('file created'));
+  watcher.on('unlink', () => log.warn(`config ${opts.configPath}: file deleted; keeping previous config until it is back`));
+  watcher.on('error', (e) => log.warn(`config ${opts.configPath}: watch failed (${(e as Error).message}); SIGHUP still reloads`));
+
+  startSchedule();
+  await startMetrics();
+  log.info(`daemon: started (pid ${process.pid}), ${config.clusters.length} clusters, schedule "${config.schedule}"`);
+  trigger('start');
+
+  return {
+    trigger,
+    reload,
+    config: () => config,
+    metricsAddress: () => {
+      const a = metrics?.address();
+      return a && typeof a === 'object' ? `${a.address}:${a.port}` : undefined;
+    },
+    async stop() {
+      stopping = true;
+      task?.destroy();
+      await watcher?.close();
+      watcher = undefined;
+      await running;
+      if (metrics) await new Promise<void>((r) => metrics!.close(() => r()));
+      await lock.release();
+      log.info('daemon: stopped');
+    },
+  };
+}

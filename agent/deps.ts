@@ -1,0 +1,45 @@
+// Real edges for syncOnce: the Traefik client, the map files, and HAProxy (runtime socket, `haproxy -c`, reload).
+// main.ts, the daemon, tests and the demo all build their deps here, so there is one wiring.
+import { applyMaps, readLive } from './apply.js';
+import type { Cluster, Config } from './config.js';
+import { MAP_NAMES, type Entry, type MapName } from './core/types.js';
+import { readMapFile } from './io/files.js';
+import { fetchAll, type ClusterTarget, type FetchOptions } from './io/traefik.js';
+import type { Log } from './log.js';
+import type { FetchResult, SyncDeps } from './sync.js';
+
+/** The Traefik client's view of a configured cluster. */
+export function targetOf(c: Cluster): ClusterTarget {
+  return {
+    name: c.name,
+    api: c.api,
+    timeoutMs: c.timeoutMs,
+    ...(c.auth ? { auth: c.auth } : {}),
+    ...(c.tls ? { tls: c.tls } : {}),
+    ...(c.syntax ? { syntax: c.syntax } : {}),
+  };
+}
+
+export function createSyncDeps(config: Config, log: Log, fetchOptions?: FetchOptions): SyncDeps {
+  return {
+    config,
+    log,
+    now: Date.now,
+    async fetchAll(cfg) {
+      const results = await fetchAll(cfg.clusters.map(targetOf), fetchOptions);
+      const out = new Map<string, FetchResult>();
+      for (const [name, r] of results) out.set(name, r.ok ? { ok: true, value: { routers: r.value.routers, syntax: r.value.syntax } } : { ok: false, error: r.error });
+      return out;
+    },
+    async readCurrent(cfg, dryRun) {
+      if (dryRun) return readMapFiles(cfg.haproxy.maps);
+      return (await readLive(cfg.haproxy)).maps;
+    },
+    apply: (cfg, desired, l) => applyMaps(cfg.haproxy, desired, l),
+  };
+}
+
+export async function readMapFiles(paths: Record<MapName, string>): Promise<Record<MapName, Entry[]>> {
+  const maps = await Promise.all(MAP_NAMES.map((m) => readMapFile(paths[m])));
+  return Object.fromEntries(MAP_NAMES.map((m, i) => [m, maps[i]!])) as Record<MapName, Entry[]>;
+}

@@ -1,0 +1,231 @@
+// Entry point: argv → command, wiring, signals (HUP reload, USR2 sync, TERM/INT stop). The only file that calls process.exit.
+// Exit codes: 0 ok; 1 `check` found problems, a one-shot sync failed or was guarded, `status` unhealthy; 2 bad usage or config.
+import { readFile } from 'node:fs/promises';
+import { HELP, USAGE, parseCommand, type Command } from './cli.js';
+import { readConfig, type Config } from './config.js';
+import { renderSnippet } from './core/snippet.js';
+import { formatStatus, healthProblems } from './core/status.js';
+import { MAP_NAMES } from './core/types.js';
+import { startDaemon } from './daemon.js';
+import { createSyncDeps } from './deps.js';
+import { AgentError, ConfigError } from './errors.js';
+import { checkConfig, parseConfigBackends } from './io/check.js';
+import { forcePathFor, lockHolder, lockPathFor, acquireLock } from './io/lock.js';
+import { createRuntime } from './io/runtime.js';
+import { readStatus, recordStatus } from './io/statusfile.js';
+import { fetchCluster } from './io/traefik.js';
+import { targetOf } from './deps.js';
+import { createLog, type Log } from './log.js';
+import { newSyncState, syncOnce, type SyncReport } from './sync.js';
+import { formatPlan } from './report.js';
+import { versionAtLeast, type BackendMode } from './core/reply.js';
+import { writeFile } from 'node:fs/promises';
+
+export const VERSION = '0.1.0';
+
+const out = (s: string) => process.stdout.write(s);
+const err = (s: string) => process.stderr.write(s);
+
+async function main(argv: readonly string[]): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = parseCommand(argv);
+  } catch (e) {
+    err(`routeagent: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (cmd.verb === 'help') return out(HELP + '\n'), 0;
+  if (cmd.verb === 'version') return out(`routeagent ${VERSION}\n`), 0;
+  const log = createLog(err, process.env['ROUTEAGENT_DEBUG'] ? 'debug' : 'info');
+  if (cmd.verb === 'run') return runDaemon(cmd.config, log);
+
+  let config: Config;
+  try {
+    const loaded = await readConfig(cmd.config);
+    config = loaded.config;
+    for (const w of loaded.warnings) err(`warning: ${w}\n`);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems) err(`${p}\n`);
+    if (cmd.verb === 'check') return 1;
+    err(`routeagent: config ${cmd.config} is invalid (${e.problems.length} problem${e.problems.length === 1 ? '' : 's'}); nothing done\n`);
+    return 2;
+  }
+  switch (cmd.verb) {
+    case 'snippet':
+      out(renderSnippet(config.haproxy.maps));
+      return 0;
+    case 'status':
+      return status(config, cmd.json);
+    case 'check':
+      return check(config);
+    case 'sync':
+      return sync(config, log, cmd);
+  }
+}
+
+async function sync(config: Config, log: Log, cmd: Extract<Command, { verb: 'sync' }>): Promise<number> {
+  let release = async () => undefined as unknown;
+  if (!cmd.dryRun) {
+    const lockPath = lockPathFor(config.haproxy.maps.hosts);
+    const holder = await lockHolder(lockPath);
+    if (holder !== undefined && holder !== process.pid) return askDaemon(config, holder, cmd.force);
+    release = (await acquireLock(lockPath)).release;
+  }
+  try {
+    const report = await syncOnce(createSyncDeps(config, cmd.json ? createLog(err, 'warn') : log), newSyncState(), { dryRun: cmd.dryRun, force: cmd.force });
+    if (!cmd.dryRun) await recordStatus(config.statusFile, report).catch((e: Error) => log.warn(`status ${config.statusFile}: cannot write (${e.message})`));
+    out(cmd.json ? JSON.stringify(jsonReport(report), null, 2) + '\n' : formatPlan(report, cmd.dryRun));
+    return report.error !== undefined || report.held?.length ? 1 : 0;
+  } finally {
+    await release();
+  }
+}
+
+// A daemon already drives these maps: ask it to sync (and pass the guard, with --force) instead of racing it.
+async function askDaemon(config: Config, pid: number, force: boolean): Promise<number> {
+  const before = (await readStatus(config.statusFile))?.at;
+  if (force) await writeFile(forcePathFor(config.haproxy.maps.hosts), `${process.pid}\n`);
+  process.kill(pid, 'SIGUSR2');
+  out(`routeagent: the daemon (pid ${pid}) drives these maps; asked it to sync${force ? ' with --force' : ''}\n`);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    const s = await readStatus(config.statusFile);
+    if (s && s.at !== before) {
+      const problems = healthProblems(s, Date.now(), Number.POSITIVE_INFINITY);
+      out(formatStatus(s, problems));
+      return s.outcome === 'ok' ? 0 : 1;
+    }
+  }
+  err(`routeagent: the daemon (pid ${pid}) did not report a sync within 60 s; see its log\n`);
+  return 1;
+}
+
+/** Exactly the `sync --json` shape of shared/DESIGN.md (plus `held`/`error` when they apply). */
+function jsonReport(r: SyncReport) {
+  return {
+    maps: r.maps,
+    plan: r.plan,
+    conflicts: r.conflicts,
+    skipped: r.skipped,
+    clusters: Object.fromEntries(Object.entries(r.clusters).map(([n, c]) => [n, { ok: c.ok, routers: c.routers, ...(c.error !== undefined ? { error: c.error } : {}) }])),
+    applied: r.applied,
+    ...(r.held ? { held: r.held } : {}),
+    ...(r.error !== undefined ? { error: r.error } : {}),
+  };
+}
+
+const STATUS_MAX_AGE_SEC = 600;
+
+async function status(config: Config, json: boolean): Promise<number> {
+  const s = await readStatus(config.statusFile);
+  if (!s) {
+    err(`routeagent: no status at ${config.statusFile} (no sync has run yet, or the daemon cannot write there)\n`);
+    return 1;
+  }
+  const problems = healthProblems(s, Date.now(), STATUS_MAX_AGE_SEC);
+  out(json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s, problems));
+  return problems.length ? 1 : 0;
+}
+
+async function check(config: Config): Promise<number> {
+  const problems: string[] = [];
+  const ok = (s: string) => out(`ok: ${s}\n`);
+  await Promise.all(
+    config.clusters.map(async (c) => {
+      try {
+        const r = await fetchCluster(targetOf(c));
+        const http = r.routers.filter((x) => x.kind === 'http').length;
+        ok(`cluster ${c.name}: ${c.api} answered${r.version ? ` (Traefik ${r.version})` : ''}, ${http} HTTP and ${r.routers.length - http} TCP routers, rules read as ${r.syntax}`);
+      } catch (e) {
+        if (!(e instanceof AgentError)) throw e;
+        problems.push(e.message);
+      }
+    }),
+  );
+  const h = config.haproxy;
+  try {
+    const res = await checkConfig({ bin: h.bin, config: h.config, mapPaths: h.maps, staged: h.maps, timeoutMs: 30_000 });
+    if (res.ok) ok(`haproxy -c ${h.config}: valid`);
+    else problems.push(...res.alerts.map((a) => `haproxy -c ${h.config}: ${a}`));
+    for (const m of MAP_NAMES) {
+      if (!res.loaded[m]) problems.push(`haproxy config ${h.config} does not load the ${m} map ${h.maps[m]}: paste the output of "routeagent snippet" into the frontend and Apply`);
+    }
+  } catch (e) {
+    if (!(e instanceof AgentError)) throw e;
+    problems.push(e.message);
+  }
+  let modes: Map<string, BackendMode> | undefined;
+  const runtime = createRuntime(h.socket, { timeoutMs: h.timeoutMs });
+  try {
+    const info = await runtime.info();
+    const live = versionAtLeast(info.version, '2.4');
+    ok(`haproxy socket ${h.socket}: HAProxy ${info.version} (pid ${info.pid})${live ? ', live map updates supported' : ''}`);
+    if (!live) {
+      const msg = `HAProxy ${info.version} has no prepare/commit map (needs 2.4)`;
+      if (h.reload) out(`warning: ${msg}; changes will be applied with "${h.reload}"\n`);
+      else problems.push(`${msg} and haproxy.reload is not set: changes cannot be applied`);
+    }
+    modes = await runtime.backends();
+    const loaded = new Set((await runtime.listMaps()).map((m) => m.path));
+    for (const m of MAP_NAMES) if (!loaded.has(h.maps[m])) problems.push(`running HAProxy has not loaded ${h.maps[m]}: Apply the pfSense config (or reload HAProxy) after adding the snippet`);
+  } catch (e) {
+    if (!(e instanceof AgentError)) throw e;
+    problems.push(`${e.message}${h.reload ? '' : '; without the socket and without haproxy.reload, changes cannot be applied'}`);
+    modes = await readFile(h.config, 'utf8').then(parseConfigBackends, () => undefined);
+  }
+  if (modes) {
+    const want: [string, string, BackendMode][] = [
+      ...config.clusters.flatMap((c) => [[`cluster ${c.name} sni`, c.backends.sni, 'tcp'] as [string, string, BackendMode], ...(c.backends.hosts ? [[`cluster ${c.name} hosts`, c.backends.hosts, 'http'] as [string, string, BackendMode]] : [])]),
+      ...config.static.flatMap((s) => MAP_NAMES.flatMap((m) => (s.backends[m] ? [[`static ${s.host} ${m}`, s.backends[m]!, m === 'sni' ? 'tcp' : 'http'] as [string, string, BackendMode]] : []))),
+    ];
+    for (const [what, backend, mode] of want) {
+      const actual = modes.get(backend);
+      if (actual === undefined) problems.push(`${what}: backend "${backend}" does not exist in HAProxy (pfSense names it <name>_ipvANY, and writes it only when a frontend uses it)`);
+      else if (actual !== mode) problems.push(`${what}: backend "${backend}" is mode ${actual}, needs mode ${mode}`);
+    }
+    if (want.every(([, b, m]) => modes!.get(b) === m)) ok(`${want.length} backends exist with the right mode`);
+  }
+  for (const p of problems) err(`problem: ${p}\n`);
+  return problems.length ? 1 : 0;
+}
+
+async function runDaemon(configPath: string, log: Log): Promise<number> {
+  let daemon;
+  try {
+    daemon = await startDaemon({ configPath, log });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const p of e.problems) log.error(`config ${configPath}: ${p}`);
+      log.error(`daemon: not started: config ${configPath} is invalid`);
+      return 2;
+    }
+    if (e instanceof AgentError) {
+      log.error(e.message);
+      return 1;
+    }
+    throw e;
+  }
+  const d = daemon;
+  process.on('SIGHUP', () => void d.reload('SIGHUP'));
+  process.on('SIGUSR2', () => d.trigger('SIGUSR2'));
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log.info(`daemon: ${sig}: finishing the current sync, then exiting`);
+      void d.stop().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    // Not an AgentError: a bug. Print everything we know.
+    err(`routeagent: internal error (please report): ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(70);
+  },
+);

@@ -1,0 +1,179 @@
+// One sync: fetch → routes → merge → plan → guard → apply → report. Reads like the pipeline (shared/DESIGN.md).
+// Decides nothing about *when* it runs (daemon.ts) and formats nothing for the terminal (cli output lives in main.ts).
+import type { Config } from './config.js';
+import { mergeDesired, type Conflict } from './core/desired.js';
+import { isExposed } from './core/hosts.js';
+import { guardReason, isEmptyPlan, planMap, summarisePlan, type MapPlan } from './core/plan.js';
+import { routesFromRouters } from './core/routes.js';
+import { MAP_NAMES, type Entry, type MapName, type Route, type Router, type Skipped, type Syntax } from './core/types.js';
+import { AgentError } from './errors.js';
+import type { Log } from './log.js';
+
+/** A cluster's last good answer (or, before any answer, what the map files say it serves). */
+export type Snapshot =
+  | { readonly kind: 'fetched'; readonly routers: readonly Router[]; readonly syntax: Syntax; readonly at: number }
+  | { readonly kind: 'seeded'; readonly routes: readonly Route[]; readonly at: number };
+export type FetchResult = { ok: true; value: { routers: Router[]; syntax: Syntax } } | { ok: false; error: Error };
+export type ApplyOutcome = { applied: boolean; method: 'runtime' | 'reload' | 'none'; changed: MapName[]; notes: string[] };
+
+export type SyncDeps = {
+  readonly config: Config;
+  readonly log: Log;
+  readonly now: () => number;
+  readonly fetchAll: (config: Config) => Promise<Map<string, FetchResult>>;
+  /** What HAProxy serves now: the runtime when reachable, else the files (dry runs read only the files). */
+  readonly readCurrent: (config: Config, dryRun: boolean) => Promise<Record<MapName, Entry[]>>;
+  readonly apply: (config: Config, desired: Record<MapName, readonly Entry[]>, log: Log) => Promise<ApplyOutcome>;
+};
+export type SyncState = { snapshots: Map<string, Snapshot>; conflicts: Map<string, Conflict> };
+export type SyncOptions = { readonly dryRun?: boolean; readonly force?: boolean };
+
+export type ClusterReport = { ok: boolean; routers: number; error?: string; staleSince?: string };
+export type SyncReport = {
+  at: string;
+  durationMs: number;
+  maps: Record<MapName, Record<string, string>>;
+  plan: Record<MapName, { add: Entry[]; change: MapPlan['change'][number][]; remove: Entry[] }>;
+  conflicts: Conflict[];
+  skipped: Skipped[];
+  clusters: Record<string, ClusterReport>;
+  applied: boolean;
+  method: ApplyOutcome['method'];
+  held?: string[];
+  error?: string;
+};
+
+export function newSyncState(): SyncState {
+  return { snapshots: new Map(), conflicts: new Map() };
+}
+
+/**
+ * Run one sync. Never throws for expected failures: they land in `report.error` (and the log).
+ * @example const report = await syncOnce(deps, state, { dryRun: true });
+ */
+export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptions = {}): Promise<SyncReport> {
+  const { config, log } = deps;
+  const started = deps.now();
+  const [fetched, current] = await Promise.all([deps.fetchAll(config), deps.readCurrent(config, opts.dryRun ?? false)]);
+  const clusters = updateSnapshots(deps, state, fetched, current);
+
+  const routes: Route[] = [];
+  const skipped: Skipped[] = [];
+  for (const cluster of config.clusters) {
+    const snap = state.snapshots.get(cluster.name);
+    if (!snap) continue;
+    if (snap.kind === 'seeded') {
+      routes.push(...snap.routes.filter((r) => isExposed(r.host, config.expose)));
+      continue;
+    }
+    const r = routesFromRouters(cluster, snap.routers, snap.syntax, config.expose);
+    routes.push(...r.routes);
+    skipped.push(...r.skipped);
+  }
+  const { maps, conflicts } = mergeDesired({ clusters: config.clusters, routes, static: config.static, pins: config.pins, policy: config.conflicts, current });
+  logConflicts(log, state, conflicts);
+  const plans = MAP_NAMES.map((m) => planMap(m, current[m], maps[m]));
+  const base = { maps, plans, conflicts, skipped, clusters, started };
+
+  if (opts.dryRun) return report(deps, base, { applied: false, method: 'none' });
+  const held = opts.force ? [] : heldBack(config, plans, current);
+  if (held.length) {
+    for (const h of held) log.warn(`guard: ${h}; not applied, live maps unchanged (run "routeagent sync --force" if this is intended)`);
+    return report(deps, base, { applied: false, method: 'none', held });
+  }
+  try {
+    const outcome = await deps.apply(config, maps, log);
+    if (outcome.applied || !plans.every(isEmptyPlan)) {
+      log.info(`sync: ${plans.map(summarisePlan).join(', ')}; ${outcome.applied ? `applied by ${outcome.method}` : 'nothing applied'} in ${deps.now() - started} ms`);
+    }
+    return report(deps, base, outcome);
+  } catch (e) {
+    if (!(e instanceof AgentError)) throw e;
+    log.warn(e.message);
+    return report(deps, base, { applied: false, method: 'none', error: e.message });
+  }
+}
+
+function updateSnapshots(
+  deps: SyncDeps,
+  state: SyncState,
+  fetched: Map<string, FetchResult>,
+  current: Record<MapName, Entry[]>,
+): Record<string, ClusterReport> {
+  const clusters: Record<string, ClusterReport> = {};
+  const now = deps.now();
+  for (const cluster of deps.config.clusters) {
+    const result = fetched.get(cluster.name);
+    if (result?.ok) {
+      state.snapshots.set(cluster.name, { kind: 'fetched', routers: result.value.routers, syntax: result.value.syntax, at: now });
+      clusters[cluster.name] = { ok: true, routers: result.value.routers.length };
+      continue;
+    }
+    const error = result ? result.error.message : `traefik[${cluster.name}]: not fetched`;
+    let snap = state.snapshots.get(cluster.name);
+    if (!snap) {
+      // A fresh start while the cluster is down: what the maps point at its backends now is its last known state.
+      snap = { kind: 'seeded', routes: seedRoutes(cluster.name, cluster.backends, current), at: now };
+      state.snapshots.set(cluster.name, snap);
+    }
+    const kept = snap.kind === 'seeded' ? `${snap.routes.length} entries from the current maps` : `${snap.routers.length} routers from ${clock(snap.at)}`;
+    deps.log.warn(`${error}; keeping ${kept}`);
+    clusters[cluster.name] = { ok: false, routers: snap.kind === 'fetched' ? snap.routers.length : 0, error, staleSince: new Date(snap.at).toISOString() };
+  }
+  return clusters;
+}
+
+function seedRoutes(cluster: string, backends: Partial<Record<MapName, string>>, current: Record<MapName, Entry[]>): Route[] {
+  return MAP_NAMES.flatMap((map) =>
+    current[map].filter((e) => backends[map] !== undefined && e.backend === backends[map]).map((e) => ({ map, host: e.key, cluster, router: '(current map)' })),
+  );
+}
+
+// Removals the config explains (host no longer exposed, backend of a cluster no longer configured) do not count:
+// the operator asked for them. What is left is a cluster that suddenly lost its routes.
+function heldBack(config: Config, plans: MapPlan[], current: Record<MapName, Entry[]>): string[] {
+  const known = new Set(config.clusters.flatMap((c) => Object.values(c.backends)));
+  return plans.flatMap((p) => {
+    const unexplained = p.remove.filter((e) => known.has(e.backend) && isExposed(e.key, config.expose));
+    const reason = guardReason({ ...p, remove: unexplained }, current[p.map].length, config.guard.maxRemovalRatio);
+    return reason ? [reason] : [];
+  });
+}
+
+function logConflicts(log: Log, state: SyncState, conflicts: readonly Conflict[]): void {
+  const now = new Map(conflicts.map((c) => [`${c.map} ${c.host}`, c]));
+  for (const [key, c] of now) {
+    const before = state.conflicts.get(key);
+    if (!before || before.winner !== c.winner || before.claimants.join() !== c.claimants.join()) {
+      log.warn(`conflict: ${c.host} (${c.map}) claimed by ${c.claimants.join(', ')}; routing to ${c.winner}`);
+    }
+  }
+  for (const [key, c] of state.conflicts) {
+    if (!now.has(key)) log.info(`conflict ended: ${c.host} (${c.map}) no longer claimed by several clusters`);
+  }
+  state.conflicts = now;
+}
+
+type Base = { maps: Record<MapName, Entry[]>; plans: MapPlan[]; conflicts: Conflict[]; skipped: Skipped[]; clusters: Record<string, ClusterReport>; started: number };
+
+function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: ApplyOutcome['method']; held?: string[]; error?: string }): SyncReport {
+  const maps = Object.fromEntries(MAP_NAMES.map((m) => [m, Object.fromEntries(b.maps[m].map((e) => [e.key, e.backend]))])) as SyncReport['maps'];
+  const plan = Object.fromEntries(b.plans.map((p) => [p.map, { add: [...p.add], change: [...p.change], remove: [...p.remove] }])) as SyncReport['plan'];
+  return {
+    at: new Date(b.started).toISOString(),
+    durationMs: deps.now() - b.started,
+    maps,
+    plan,
+    conflicts: b.conflicts,
+    skipped: b.skipped,
+    clusters: b.clusters,
+    applied: outcome.applied,
+    method: outcome.method,
+    ...(outcome.held?.length ? { held: outcome.held } : {}),
+    ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+  };
+}
+
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19);
+}
