@@ -2,7 +2,6 @@
 // Every problem is reported at once as `path: message`; defaults live only in withDefaults().
 import { readFile, stat } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import { validate as validateCron } from 'node-cron';
 import schema from '../schemas/config.schema.json' with { type: 'json' };
 import { normaliseHost, type Expose } from './core/hosts.js';
@@ -49,10 +48,7 @@ export type Config = {
   readonly metrics: { readonly enabled: boolean; readonly address: string; readonly port: number };
 };
 
-// ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module object.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => Ajv;
 const ajv = new Ajv({ allErrors: true, strict: true });
-addFormats(ajv);
 const validateWritten = ajv.compile(schema);
 
 /** One `path: message` line per schema violation, with the offending property named where ajv knows it. */
@@ -128,6 +124,9 @@ function crossFieldRules(c: Config): string[] {
       if (other !== undefined && other !== cl.name) errors.push(`/clusters/${i}/backends/${map}: backend "${backend}" is also used by cluster "${other}"`);
       owner.set(backend, cl.name);
     }
+    const url = URL.canParse(cl.api) ? new URL(cl.api) : undefined;
+    if (!url || !url.hostname) errors.push(`/clusters/${i}/api: "${cl.api}" is not a valid http(s) URL`);
+    else if (url.username || url.password) errors.push(`/clusters/${i}/api: credentials in the URL are not allowed; use auth`);
     if (cl.auth) {
       const a = cl.auth as Record<string, string | undefined>;
       const basic = a['username'] !== undefined;

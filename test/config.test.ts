@@ -1,0 +1,128 @@
+// parseConfig / readConfig: the DESIGN.md example is valid, defaults live in one place, every problem is reported at once.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig, readConfig } from '../agent/config.js';
+import { ConfigError } from '../agent/errors.js';
+
+const example = JSON.parse(readFileSync(new URL('./fixtures/configs/design-example.json', import.meta.url), 'utf8'));
+const minimal = { clusters: [{ name: 'a', api: 'http://127.0.0.1:9000/api', backends: { sni: 'a_https' } }], expose: { domains: ['example.com'] } };
+
+const valid = suite('parseConfig: valid');
+valid('the example in DESIGN.md is valid', () => {
+  const r = parseConfig(example);
+  assert.is(r.errors, undefined);
+  assert.is(r.config!.clusters[1]!.priority, 0);
+  assert.equal(r.config!.pins, { 'grafana.technis.io': 'illmatic' });
+});
+valid('a minimal config gets every default', () => {
+  const r = parseConfig(minimal);
+  assert.equal(r.config, {
+    clusters: [{ name: 'a', api: 'http://127.0.0.1:9000/api', backends: { sni: 'a_https' }, priority: 0, timeoutMs: 5000 }],
+    expose: { domains: ['example.com'], hosts: [], exclude: [] },
+    static: [],
+    pins: {},
+    conflicts: 'sticky',
+    haproxy: {
+      bin: '/usr/local/sbin/haproxy',
+      config: '/var/etc/haproxy/haproxy.cfg',
+      socket: '/tmp/haproxy.socket',
+      maps: { hosts: '/usr/local/etc/routeagent/maps/hosts.map', sni: '/usr/local/etc/routeagent/maps/sni.map' },
+      timeoutMs: 5000,
+    },
+    schedule: '*/15 * * * * *',
+    guard: { maxRemovalRatio: 0.5 },
+    statusFile: '/var/run/routeagent/status.json',
+    metrics: { enabled: false, address: '127.0.0.1', port: 9498 },
+  });
+});
+valid.run();
+
+const invalid = suite('parseConfig: every problem at once');
+invalid('schema violations are listed one per line with their path', () => {
+  const r = parseConfig({
+    clusters: [{ name: 'a', api: 'not a url', backends: { sni: 'bad backend' }, priorty: 3 }],
+    expose: { domains: 'technis.io' },
+    conflicts: 'newest',
+    extra: true,
+  });
+  assert.equal(r.errors, [
+    '/: unknown property "extra"',
+    '/clusters/0: unknown property "priorty"',
+    '/clusters/0/api: must match pattern "^https?://"',
+    '/clusters/0/backends/sni: must match pattern "^[A-Za-z0-9._:-]{1,255}$"',
+    '/expose/domains: must be array',
+    '/conflicts: must be one of "sticky", "priority"',
+  ]);
+});
+invalid('missing required fields', () => {
+  assert.equal(parseConfig({}).errors, ["/: must have required property 'clusters'", "/: must have required property 'expose'"]);
+});
+invalid('cross-field rules', () => {
+  const r = parseConfig({
+    ...minimal,
+    clusters: [
+      minimal.clusters[0],
+      { name: 'a', api: 'http://127.0.0.1:9001/api', backends: { sni: 'a_https' }, auth: { username: 'u', password: 'p', token: 't' } },
+      { name: 'b', api: 'http://127.0.0.1:9002/api', backends: { sni: 'b_https' }, auth: { username: 'u' } },
+      { name: 'c', api: 'http://agent:pw@127.0.0.1:9003/api', backends: { sni: 'c_https' } },
+      { name: 'd', api: 'http://[::1/api', backends: { sni: 'd_https' } },
+    ],
+    pins: { 'x.example.com': 'nope' },
+    static: [{ host: 'bad host', backends: { sni: 's' } }],
+    haproxy: { maps: { hosts: '/var/etc/haproxy/hosts.map', sni: '/var/etc/haproxy/hosts.map' } },
+    schedule: 'every minute',
+  });
+  assert.equal(r.errors, [
+    '/clusters/1/name: duplicate cluster name "a" (also /clusters/0)',
+    '/clusters/1/auth: use either username/password or token, not both',
+    '/clusters/2/auth: needs exactly one of password, passwordFile',
+    '/clusters/3/api: credentials in the URL are not allowed; use auth',
+    '/clusters/4/api: "http://[::1/api" is not a valid http(s) URL',
+    '/static/0/host: host "bad host" has whitespace, control or non-ASCII characters (use punycode)',
+    '/pins/x.example.com: unknown cluster "nope"',
+    '/haproxy/maps: hosts and sni must be different files',
+    '/haproxy/maps/hosts: /var/etc/haproxy/hosts.map is inside /var/etc/haproxy, which pfSense wipes on every Apply',
+    '/haproxy/maps/sni: /var/etc/haproxy/hosts.map is inside /var/etc/haproxy, which pfSense wipes on every Apply',
+    '/schedule: "every minute" is not a valid cron expression',
+  ]);
+});
+invalid('two clusters may not share a backend (seeding from map files needs one owner)', () => {
+  const r = parseConfig({ ...minimal, clusters: [minimal.clusters[0], { name: 'b', api: 'http://127.0.0.1:1/api', backends: { sni: 'a_https' } }] });
+  assert.equal(r.errors, ['/clusters/1/backends/sni: backend "a_https" is also used by cluster "a"']);
+});
+invalid.run();
+
+const files = suite('readConfig');
+let dir = '';
+files.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'routeagent-config-'));
+});
+files.after(async () => rm(dir, { recursive: true, force: true }));
+files('missing file', async () => {
+  const path = join(dir, 'nope.json');
+  const e = await readConfig(path).catch((x: unknown) => x);
+  assert.instance(e, ConfigError);
+  assert.equal((e as ConfigError).problems, [`${path}: cannot read (ENOENT)`]);
+});
+files('invalid JSON (an edit saved half-way)', async () => {
+  const path = join(dir, 'half.json');
+  await writeFile(path, JSON.stringify(example).slice(0, 100));
+  const e = (await readConfig(path).catch((x: unknown) => x)) as ConfigError;
+  assert.instance(e, ConfigError);
+  assert.is(e.problems.length, 1);
+  assert.match(e.problems[0]!, new RegExp(`^${path}: not valid JSON \\(`));
+});
+files('secrets in a world-readable file are warned about', async () => {
+  const path = join(dir, 'secret.json');
+  await writeFile(path, JSON.stringify(example));
+  await chmod(path, 0o644);
+  const loud = await readConfig(path);
+  assert.equal(loud.warnings, ['config is world-readable and holds secrets of cluster hades; chmod 600 it or use passwordFile/tokenFile']);
+  await chmod(path, 0o600);
+  assert.equal((await readConfig(path)).warnings, []);
+});
+files.run();
