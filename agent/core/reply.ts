@@ -1,0 +1,145 @@
+// All knowledge of HAProxy's runtime-API reply text lives here (shared/notes/haproxy-runtime.md §2, verified on 2.6).
+// Pure: parsers take the raw reply (as read to EOF from one connection) and return data, or undefined when the
+// reply is not the expected shape; io/runtime.ts turns that into an error naming the command and the reply.
+import type { Entry } from './types.js';
+
+export type ShowInfo = { readonly version: string; readonly pid: number; readonly startTimeSec: number };
+export type MapListing = {
+  readonly id: number;
+  readonly path: string;
+  readonly currVer: number;
+  readonly nextVer: number;
+  readonly entryCount: number; // 2.6 counts the entries of every version, staged ones included
+};
+export type BackendMode = 'http' | 'tcp';
+
+/** Known reply texts (first line, trailing blank line removed). Success of a write command is a lone "\n". */
+export const KNOWN_REPLIES = {
+  unknownMap: 'Unknown map identifier. Please use #<id> or <file>.',
+  versionInFuture: "Version number in the future, please use 'prepare map' before.",
+  versionOutOfRange: 'Version number out of range.',
+  missingVersion: 'Missing version number.',
+  entryNotFound: 'entry not found.',
+  keyNotFound: 'Key not found.',
+  addMapArity: "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload",
+  unknownCommand: 'Unknown command, but maybe one of the following ones is a better match:',
+  permissionDenied: 'Permission denied',
+} as const;
+export type KnownReply = keyof typeof KNOWN_REPLIES;
+
+/** HAProxy closes the connection without a byte when a payload exceeds tune.bufsize (notes §3): never a success. */
+const EMPTY_REPLY = 'empty reply (HAProxy closed the connection)';
+
+/** A write command succeeded: the reply is only newlines ("\n"). A zero-byte reply is a failure, not a success. */
+export function isOk(reply: string): boolean {
+  return reply.length > 0 && reply.replace(/\r?\n/g, '') === '';
+}
+
+/** Which known error text the reply carries, if any. */
+export function knownReply(reply: string): KnownReply | undefined {
+  const first = firstLine(reply);
+  for (const [name, text] of Object.entries(KNOWN_REPLIES) as [KnownReply, string][]) {
+    if (first.startsWith(text)) return name;
+  }
+  return undefined;
+}
+
+/** The reply as one short line for operator messages: its first non-blank line, or a note that it was empty. */
+export function describeReply(reply: string): string {
+  if (reply.length === 0) return EMPTY_REPLY;
+  const first = firstLine(reply);
+  return first === '' ? 'ok' : first.length > 200 ? `${first.slice(0, 200)}…` : first;
+}
+
+/** `show info` → Version, Pid, Start_time_sec; undefined when there is no Version line. */
+export function parseShowInfo(reply: string): ShowInfo | undefined {
+  const fields = new Map<string, string>();
+  for (const line of lines(reply)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  const version = fields.get('Version');
+  if (!version) return undefined;
+  return { version, pid: Number(fields.get('Pid') ?? NaN), startTimeSec: Number(fields.get('Start_time_sec') ?? NaN) };
+}
+
+// "3 (/tmp/hat/maps/hosts.map) pattern loaded from file '…' used by map at file 'haproxy.cfg' line 20. curr_ver=0 next_ver=0 entry_cnt=2"
+const MAP_LINE = /^(\d+) \((.*)\) .* curr_ver=(\d+) next_ver=(\d+) entry_cnt=(\d+)$/;
+
+/** `show map` (no argument) → the maps the running config loaded; undefined when the reply is not that list. */
+export function parseMapList(reply: string): MapListing[] | undefined {
+  const all = lines(reply).filter((l) => l !== '');
+  if (all[0] !== undefined && !all[0].startsWith('# id')) return undefined;
+  const maps: MapListing[] = [];
+  for (const line of all.slice(1)) {
+    const m = MAP_LINE.exec(line);
+    if (!m) return undefined;
+    maps.push({ id: Number(m[1]), path: m[2]!, currVer: Number(m[3]), nextVer: Number(m[4]), entryCount: Number(m[5]) });
+  }
+  return maps;
+}
+
+// "0x5649f3992d60 app1.example.test be_app1": the value is the rest of the line and may hold spaces.
+const ENTRY_LINE = /^0x[0-9a-f]+ (\S+) (.*)$/;
+
+/** `show map [@v] <path>` → entries in HAProxy's order; "\n" is an empty map; undefined on an error text. */
+export function parseShowMap(reply: string): Entry[] | undefined {
+  const entries: Entry[] = [];
+  for (const line of lines(reply)) {
+    if (line === '') continue;
+    const m = ENTRY_LINE.exec(line);
+    if (!m) return undefined;
+    entries.push({ key: m[1]!, backend: m[2]! });
+  }
+  return entries;
+}
+
+/** `prepare map <path>` → the new version number ("New version created: N"). */
+export function parsePrepare(reply: string): number | undefined {
+  const m = /^New version created: (\d+)$/.exec(firstLine(reply));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** `show stat -1 2 -1` (CSV, backends only) → backend name → mode; columns found by header name, not index. */
+export function parseShowStat(reply: string): Map<string, BackendMode> | undefined {
+  const rows = lines(reply).filter((l) => l !== '');
+  const header = rows[0];
+  if (header === undefined || !header.startsWith('# ')) return undefined;
+  const columns = header.slice(2).split(',');
+  const name = columns.indexOf('pxname');
+  const kind = columns.indexOf('svname');
+  const mode = columns.indexOf('mode');
+  if (name < 0 || kind < 0 || mode < 0) return undefined;
+  const backends = new Map<string, BackendMode>();
+  for (const row of rows.slice(1)) {
+    const cells = row.split(',');
+    const m = cells[mode];
+    if (cells[kind] === 'BACKEND' && (m === 'http' || m === 'tcp')) backends.set(cells[name]!, m);
+  }
+  return backends;
+}
+
+/** Does HAProxy `version` ("2.6.12-1+deb12u4", "3.0-dev5") reach `min` ("2.4")? Compares the numeric dotted prefix. */
+export function versionAtLeast(version: string, min: string): boolean {
+  const have = numericParts(version);
+  const want = numericParts(min);
+  for (let i = 0; i < Math.max(have.length, want.length); i++) {
+    const a = have[i] ?? 0;
+    const b = want[i] ?? 0;
+    if (a !== b) return a > b;
+  }
+  return true;
+}
+
+function numericParts(version: string): number[] {
+  const m = /^\d+(\.\d+)*/.exec(version.trim());
+  return m ? m[0].split('.').map(Number) : [];
+}
+
+function lines(reply: string): string[] {
+  return reply.split('\n').map((l) => l.replace(/\r$/, ''));
+}
+
+function firstLine(reply: string): string {
+  return lines(reply).find((l) => l.trim() !== '')?.trim() ?? '';
+}

@@ -1,0 +1,149 @@
+// Parses real HAProxy 2.6.12 replies (recorded from a running haproxy, and the ones quoted in
+// shared/notes/haproxy-runtime.md §2) into data; every error text of the known-replies table is recognised.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  describeReply,
+  isOk,
+  knownReply,
+  parseMapList,
+  parsePrepare,
+  parseShowInfo,
+  parseShowMap,
+  parseShowStat,
+  versionAtLeast,
+} from '../../agent/core/reply.js';
+
+// `show info` on haproxy 2.6.12-1+deb12u4 (Debian bookworm), recorded.
+const SHOW_INFO = "Name: HAProxy\nVersion: 2.6.12-1+deb12u4\nRelease_date: 2026/10/17\nNbthread: 2\nNbproc: 1\nProcess_num: 1\nPid: 6175\nUptime: 0d 0h00m00s\nUptime_sec: 0\nMemmax_MB: 0\nPoolAlloc_MB: 0\nPoolUsed_MB: 0\nPoolFailed: 0\nUlimit-n: 19999\nMaxsock: 19999\nMaxconn: 9985\nHard_maxconn: 9985\nCurrConns: 0\nCumConns: 2\nCumReq: 2\nMaxSslConns: 0\nCurrSslConns: 0\nCumSslConns: 0\nMaxpipes: 0\nPipesUsed: 0\nPipesFree: 0\nConnRate: 0\nConnRateLimit: 0\nMaxConnRate: 0\nSessRate: 0\nSessRateLimit: 0\nMaxSessRate: 0\nSslRate: 0\nSslRateLimit: 0\nMaxSslRate: 0\nSslFrontendKeyRate: 0\nSslFrontendMaxKeyRate: 0\nSslFrontendSessionReuse_pct: 0\nSslBackendKeyRate: 0\nSslBackendMaxKeyRate: 0\nSslCacheLookups: 0\nSslCacheMisses: 0\nCompressBpsIn: 0\nCompressBpsOut: 0\nCompressBpsRateLim: 0\nTasks: 19\nRun_queue: 0\nIdle_pct: 100\nnode: vm\nStopping: 0\nJobs: 4\nUnstoppable Jobs: 0\nListeners: 3\nActivePeers: 0\nConnectedPeers: 0\nDroppedLogs: 0\nBusyPolling: 0\nFailedResolutions: 0\nTotalBytesOut: 2804\nTotalSplicdedBytesOut: 0\nBytesOutRate: 2816\nDebugCommandsIssued: 0\nCumRecvLogs: 0\nBuild info: 2.6.12-1+deb12u4\nMemmax_bytes: 0\nPoolAlloc_bytes: 107528\nPoolUsed_bytes: 107528\nStart_time_sec: 1795561525\nTainted: 0\n\n";
+// `show stat -1 2 -1` on the same haproxy running shared/notes/haproxy-sample.cfg, recorded.
+const SHOW_STAT = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_desc,agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo,conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits,srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,need_conn_est,uweight,agg_server_status,agg_server_check_status,agg_check_status,-,ssl_sess,ssl_reused_sess,ssl_failed_handshake,h2_headers_rcvd,h2_data_rcvd,h2_settings_rcvd,h2_rst_stream_rcvd,h2_goaway_rcvd,h2_detected_conn_protocol_errors,h2_detected_strm_protocol_errors,h2_rst_stream_resp,h2_goaway_resp,h2_open_connections,h2_backend_open_streams,h2_total_connections,h2_backend_total_streams,h1_open_connections,h1_open_streams,h1_total_connections,h1_total_streams,h1_bytes_in,h1_bytes_out,h1_spliced_bytes_in,h1_spliced_bytes_out,\nbe_app1,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,4,0,,0,,1,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,http,roundrobin,,,,,,,0,0,0,0,0,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_app2,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,5,0,,0,,1,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,http,roundrobin,,,,,,,0,0,0,0,0,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_default,BACKEND,0,0,0,0,999,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,6,0,,0,,1,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,http,roundrobin,,,,,,,0,0,0,0,0,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_tls1,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,7,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,roundrobin,,,,,,,0,0,0,,,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_tls2,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,8,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,roundrobin,,,,,,,0,0,0,,,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_tls_default,BACKEND,0,0,0,0,999,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,9,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,roundrobin,,,,,,,0,0,0,,,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\n\n";
+const SHOW_MAP_LIST =
+  '# id (file) description\n' +
+  "3 (/tmp/hx/maps/hosts.map) pattern loaded from file '/tmp/hx/maps/hosts.map' used by map at file 'h.cfg' line 26. curr_ver=1 next_ver=2 entry_cnt=3\n" +
+  "4 (/tmp/hx/maps/sni.map) pattern loaded from file '/tmp/hx/maps/sni.map' used by map at file 'h.cfg' line 36. curr_ver=0 next_ver=0 entry_cnt=1\n" +
+  '\n';
+const UNKNOWN_MAP = 'Unknown map identifier. Please use #<id> or <file>.\n\n';
+
+const info = suite('parseShowInfo');
+info('reads Version, Pid and Start_time_sec', () => {
+  assert.equal(parseShowInfo(SHOW_INFO), { version: '2.6.12-1+deb12u4', pid: 6175, startTimeSec: 1795561525 });
+});
+info('is undefined for a reply without a Version line', () => {
+  assert.is(parseShowInfo(UNKNOWN_MAP), undefined);
+  assert.is(parseShowInfo(''), undefined);
+});
+info.run();
+
+const list = suite('parseMapList');
+list('reads id, path, versions and entry count of each map', () => {
+  assert.equal(parseMapList(SHOW_MAP_LIST), [
+    { id: 3, path: '/tmp/hx/maps/hosts.map', currVer: 1, nextVer: 2, entryCount: 3 },
+    { id: 4, path: '/tmp/hx/maps/sni.map', currVer: 0, nextVer: 0, entryCount: 1 },
+  ]);
+});
+list('a config without maps lists none', () => {
+  assert.equal(parseMapList('# id (file) description\n\n'), []);
+});
+list('is undefined for anything else', () => {
+  assert.is(parseMapList(UNKNOWN_MAP), undefined);
+  assert.is(parseMapList('# id (file) description\ngarbage\n\n'), undefined);
+});
+list.run();
+
+const show = suite('parseShowMap');
+show('reads <ptr> <key> <value> lines', () => {
+  assert.equal(parseShowMap('0x5649f3992d60 app1.example.test be_app1\n0x5649f3992df0 app2.example.test be_app2\n\n'), [
+    { key: 'app1.example.test', backend: 'be_app1' },
+    { key: 'app2.example.test', backend: 'be_app2' },
+  ]);
+});
+show('keeps a value with spaces whole (the rest of the line)', () => {
+  assert.equal(parseShowMap('0x7fdc4c046d90 new.example.test be_app2 \n\n'), [{ key: 'new.example.test', backend: 'be_app2 ' }]);
+});
+show('"\\n" is an empty map, and so is a version that does not exist', () => {
+  assert.equal(parseShowMap('\n'), []);
+});
+show('is undefined on an error text', () => {
+  assert.is(parseShowMap(UNKNOWN_MAP), undefined);
+});
+show.run();
+
+const prepare = suite('parsePrepare');
+prepare('reads the new version number', () => {
+  assert.is(parsePrepare('New version created: 1\n\n'), 1);
+  assert.is(parsePrepare('New version created: 4294967295\n\n'), 4294967295);
+});
+prepare('is undefined on an error text', () => {
+  assert.is(parsePrepare(UNKNOWN_MAP), undefined);
+});
+prepare.run();
+
+const stat = suite('parseShowStat');
+stat('maps every backend to its mode, finding columns by header name', () => {
+  assert.equal(
+    [...parseShowStat(SHOW_STAT)!],
+    [
+      ['be_app1', 'http'],
+      ['be_app2', 'http'],
+      ['be_default', 'http'],
+      ['be_tls1', 'tcp'],
+      ['be_tls2', 'tcp'],
+      ['be_tls_default', 'tcp'],
+    ],
+  );
+});
+stat('does not depend on column positions', () => {
+  assert.equal([...parseShowStat('# mode,svname,pxname\nhttp,BACKEND,be_x\ntcp,s1,be_x\n\n')!], [['be_x', 'http']]);
+});
+stat('is undefined without a CSV header or without the columns it needs', () => {
+  assert.is(parseShowStat(UNKNOWN_MAP), undefined);
+  assert.is(parseShowStat('# pxname,svname\nbe_x,BACKEND\n\n'), undefined);
+});
+stat.run();
+
+const ok = suite('isOk and the known replies');
+ok('a write command succeeded only on a reply of newlines', () => {
+  assert.ok(isOk('\n'));
+  assert.ok(isOk('\n\n'));
+  assert.not.ok(isOk('')); // notes §3: a payload over bufsize gives a zero-byte reply and adds nothing
+  assert.not.ok(isOk(UNKNOWN_MAP));
+  assert.not.ok(isOk('New version created: 1\n\n'));
+});
+ok('recognises every error text HAProxy 2.6 printed', () => {
+  const cases: [string, string][] = [
+    [UNKNOWN_MAP, 'unknownMap'],
+    ["Version number in the future, please use 'prepare map' before.\n\n", 'versionInFuture'],
+    ['Version number out of range.\n\n', 'versionOutOfRange'],
+    ['Missing version number.\n\n', 'missingVersion'],
+    ['entry not found.\n\n', 'entryNotFound'],
+    ['Key not found.\n\n', 'keyNotFound'],
+    ["'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n\n", 'addMapArity'],
+    ['Unknown command, but maybe one of the following ones is a better match:\n  add map\n\n', 'unknownCommand'],
+  ];
+  for (const [reply, name] of cases) assert.is(knownReply(reply), name, reply);
+  assert.is(knownReply('\n'), undefined);
+});
+ok('describeReply gives one line for operator messages', () => {
+  assert.is(describeReply(UNKNOWN_MAP), 'Unknown map identifier. Please use #<id> or <file>.');
+  assert.is(describeReply(''), 'empty reply (HAProxy closed the connection)');
+  assert.is(describeReply('\n'), 'ok');
+});
+ok.run();
+
+const version = suite('versionAtLeast');
+version('compares the numeric dotted prefix', () => {
+  const rows: [string, string, boolean][] = [
+    ['2.6.12-1+deb12u4', '2.4', true],
+    ['2.4.0', '2.4', true],
+    ['2.4', '2.4', true],
+    ['2.3.21', '2.4', false],
+    ['2.2.1', '2.4', false],
+    ['3.0-dev5', '2.4', true],
+    ['10.0', '2.4', true],
+    ['2.10.1', '2.4', true],
+    ['garbage', '2.4', false],
+  ];
+  for (const [v, min, want] of rows) assert.is(versionAtLeast(v, min), want, `${v} >= ${min}`);
+});
+version.run();
