@@ -1,0 +1,102 @@
+// renderMap writes sorted, validated `key value` lines and refuses anything that could inject a map line;
+// parseMapText reads files as HAProxy does; splitPayload cuts at line boundaries under the byte limit.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { byKey, parseMapText, renderMap, sameEntries, splitPayload } from '../../agent/core/render.js';
+
+const render = suite('renderMap');
+render('sorts by key, one `key value` line each', () => {
+  const text = renderMap([
+    { key: 'b.example.com', backend: 'hades_https_ipvANY' },
+    { key: 'a.example.com', backend: 'be_a' },
+    { key: 'xn--bcher-kva.example', backend: 'be:1.x-y_z' },
+  ]);
+  assert.is(text, 'a.example.com be_a\nb.example.com hades_https_ipvANY\nxn--bcher-kva.example be:1.x-y_z\n');
+});
+render('an empty map is an empty file', () => {
+  assert.is(renderMap([]), '');
+});
+render('refuses a duplicate key, naming both backends', () => {
+  assert.throws(
+    () => renderMap([{ key: 'a.test', backend: 'be_a' }, { key: 'a.test', backend: 'be_b' }]),
+    (e: Error) => e.message === 'map entry refused: duplicate key a.test (be_a, be_b)',
+  );
+});
+render('refuses keys and backends that could inject or corrupt a map line', () => {
+  const bad: [string, string, string][] = [
+    ['a.test\nevil.test', 'be_a', 'map entry refused: key "a.test\\nevil.test" is not a lowercase DNS name'],
+    ['a.test evil', 'be_a', 'map entry refused: key "a.test evil" is not a lowercase DNS name'],
+    ['#a.test', 'be_a', 'map entry refused: key "#a.test" is not a lowercase DNS name'],
+    ['A.test', 'be_a', 'map entry refused: key "A.test" is not a lowercase DNS name'],
+    ['', 'be_a', 'map entry refused: key "" is not a lowercase DNS name'],
+    ['a.test;', 'be_a', 'map entry refused: key "a.test;" is not a lowercase DNS name'],
+    ['a.test', 'be_a ', 'map entry refused: backend "be_a " of a.test is not a backend name ([A-Za-z0-9._:-])'],
+    ['a.test', 'be_a\nb.test be_b', 'map entry refused: backend "be_a\\nb.test be_b" of a.test is not a backend name ([A-Za-z0-9._:-])'],
+    ['a.test', 'be;x', 'map entry refused: backend "be;x" of a.test is not a backend name ([A-Za-z0-9._:-])'],
+    ['a.test', '', 'map entry refused: backend "" of a.test is not a backend name ([A-Za-z0-9._:-])'],
+    ['a.test', 'be\r', 'map entry refused: backend "be\\r" of a.test is not a backend name ([A-Za-z0-9._:-])'],
+    [`${'a'.repeat(254)}`, 'be_a', `map entry refused: key "${'a'.repeat(254)}" is not a lowercase DNS name`],
+  ];
+  for (const [key, backend, message] of bad) {
+    assert.throws(() => renderMap([{ key, backend }]), (e: Error) => e.message === message, message);
+  }
+});
+render.run();
+
+const parse = suite('parseMapText');
+parse('reads what renderMap writes', () => {
+  const entries = [
+    { key: 'a.test', backend: 'be_a' },
+    { key: 'b.test', backend: 'be_b' },
+  ];
+  assert.equal(parseMapText(renderMap(entries)), entries);
+});
+parse('skips blank lines and column-0 comments, tolerates CRLF and extra blanks, as HAProxy does', () => {
+  const text = '# routeagent\n\n  a.test \t be_a  \r\nb.test\tbe_b\n   # indented: HAProxy loads this as key "#"\nnovalue\n';
+  assert.equal(parseMapText(text), [
+    { key: 'a.test', backend: 'be_a' },
+    { key: 'b.test', backend: 'be_b' },
+    { key: '#', backend: 'indented: HAProxy loads this as key "#"' },
+    { key: 'novalue', backend: '' },
+  ]);
+});
+parse('an empty file is an empty map', () => {
+  assert.equal(parseMapText(''), []);
+});
+parse.run();
+
+const split = suite('splitPayload');
+split('keeps every chunk at or under maxBytes and every line whole', () => {
+  const entries = Array.from({ length: 1000 }, (_, i) => ({ key: `host-${String(i).padStart(4, '0')}.example.com`, backend: 'be_app1' }));
+  const text = renderMap(entries);
+  const chunks = splitPayload(text, 1000);
+  assert.ok(chunks.length > 1);
+  for (const c of chunks) {
+    assert.ok(Buffer.byteLength(c) <= 1000, `chunk of ${Buffer.byteLength(c)} bytes`);
+    assert.ok(c.endsWith('\n'));
+  }
+  assert.is(chunks.join(''), text);
+});
+split('a line exactly at the limit fits; one over it throws', () => {
+  assert.equal(splitPayload('abc d\nefg h\n', 6), ['abc d\n', 'efg h\n']);
+  assert.throws(() => splitPayload('abcdefg h\n', 6), /map line of 10 bytes exceeds the 6-byte payload limit/);
+});
+split('empty text gives no chunks; the default limit is 8000 bytes', () => {
+  assert.equal(splitPayload(''), []);
+  const line = `${'a'.repeat(98)} b\n`; // 101 bytes
+  const chunks = splitPayload(line.repeat(200));
+  assert.equal(chunks.map((c) => Buffer.byteLength(c)), [7979, 7979, 4242]);
+});
+split.run();
+
+const same = suite('sameEntries');
+same('ignores order, counts duplicates, compares values exactly', () => {
+  const a = { key: 'a.test', backend: 'be_a' };
+  const b = { key: 'b.test', backend: 'be_b' };
+  assert.ok(sameEntries([a, b], [b, a]));
+  assert.not.ok(sameEntries([a, a], [a]));
+  assert.not.ok(sameEntries([a, a, b], [a, b, b]));
+  assert.not.ok(sameEntries([a], [{ key: 'a.test', backend: 'be_a ' }]));
+  assert.equal(byKey([b, a]), [a, b]);
+});
+same.run();
