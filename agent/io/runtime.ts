@@ -1,0 +1,154 @@
+// HAProxy runtime API client: one connection per command (write, half-close, read to EOF), bounded by timeoutMs,
+// and replaceMap, the atomic prepare → add @v → verify → commit → verify sequence (shared/notes/haproxy-runtime.md §8).
+// Reply text is interpreted only by core/reply.ts; this file knows sockets and the order of commands.
+import { createConnection, type Socket } from 'node:net';
+import { HaproxyReplyError } from '../errors.js';
+import { renderMap, sameEntries, splitPayload } from '../core/render.js';
+import {
+  describeReply,
+  isOk,
+  parseMapList,
+  parsePrepare,
+  parseShowInfo,
+  parseShowMap,
+  parseShowStat,
+  type BackendMode,
+  type MapListing,
+  type ShowInfo,
+} from '../core/reply.js';
+import type { Entry } from '../core/types.js';
+
+export type RuntimeOptions = { readonly timeoutMs?: number; readonly maxPayloadBytes?: number };
+export type ReplaceResult = { readonly version: number; readonly entries: number; readonly chunks: number };
+
+export type Runtime = {
+  readonly address: string;
+  /** Send one command (and an optional payload of whole lines); resolves with the raw reply. */
+  send(cmd: string, payload?: string): Promise<string>;
+  info(): Promise<ShowInfo>;
+  listMaps(): Promise<MapListing[]>;
+  showMap(path: string, version?: number): Promise<Entry[]>;
+  backends(): Promise<Map<string, BackendMode>>;
+  /** Atomically replace the live entries of map `path` with `entries`; throws without committing on any bad reply. */
+  replaceMap(path: string, entries: readonly Entry[]): Promise<ReplaceResult>;
+};
+
+const CONNECT_ERRORS: Record<string, string> = {
+  ENOENT: 'not found (is HAProxy running?)',
+  ECONNREFUSED: 'connection refused (is HAProxy running?)',
+  ENOTSOCK: 'not a socket (is the stats socket path right?)',
+  EACCES: 'permission denied (run routeagent as root or fix the socket mode)',
+  EPERM: 'permission denied (run routeagent as root or fix the socket mode)',
+};
+
+/** `address` is a unix socket path, or `ipv4@host:port` / `host:port` for a TCP stats socket. */
+export function createRuntime(address: string, options: RuntimeOptions = {}): Runtime {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const maxPayloadBytes = options.maxPayloadBytes ?? 8000;
+  let queue: Promise<unknown> = Promise.resolve(); // one replaceMap at a time: versions are shared per map (notes §7.9)
+
+  const send = (cmd: string, payload?: string): Promise<string> => exchange(address, cmd, payload, timeoutMs);
+
+  async function run<T>(cmd: string, parse: (reply: string) => T | undefined): Promise<T> {
+    const reply = await send(cmd);
+    const parsed = parse(reply);
+    if (parsed === undefined) throw new HaproxyReplyError(`haproxy: ${cmd}: ${JSON.stringify(describeReply(reply))}`);
+    return parsed;
+  }
+
+  const info = () => run('show info', parseShowInfo);
+  const listMaps = () => run('show map', parseMapList);
+  const backends = () => run('show stat -1 2 -1', parseShowStat);
+  const showMap = async (path: string, version?: number) =>
+    run(`show map ${version === undefined ? '' : `@${version} `}${mapArg(path)}`, parseShowMap);
+
+  async function replace(path: string, entries: readonly Entry[]): Promise<ReplaceResult> {
+    const arg = mapArg(path);
+    const chunks = splitPayload(renderMap(entries), maxPayloadBytes);
+    const version = await run(`prepare map ${arg}`, parsePrepare).catch((err: Error) => {
+      throw new HaproxyReplyError(`${err.message}; live map unchanged`, { cause: err });
+    });
+    try {
+      for (const chunk of chunks) await mustBeOk(`add map @${version} ${arg} <<`, chunk);
+      const staged = await showMap(path, version);
+      if (!sameEntries(staged, entries)) {
+        throw new HaproxyReplyError(`haproxy: show map @${version} ${arg}: staged version holds ${staged.length} entries, expected ${entries.length}`);
+      }
+      await mustBeOk(`commit map @${version} ${arg}`);
+    } catch (err) {
+      // Uncommitted versions are also purged by the next commit; clearing now just frees them early.
+      await send(`clear map @${version} ${arg}`).catch(() => undefined);
+      const message = err instanceof Error ? err.message : String(err);
+      throw new HaproxyReplyError(`${message}; not committed, live map unchanged`, { cause: err });
+    }
+    const live = await showMap(path);
+    if (!sameEntries(live, entries)) {
+      throw new HaproxyReplyError(
+        `haproxy: show map ${arg}: after commit @${version} the live map holds ${live.length} entries, expected ${entries.length}; repaired next sync`,
+      );
+    }
+    return { version, entries: entries.length, chunks: chunks.length };
+  }
+
+  async function mustBeOk(cmd: string, payload?: string): Promise<void> {
+    const reply = await send(cmd, payload);
+    if (!isOk(reply)) throw new HaproxyReplyError(`haproxy: ${cmd}: ${JSON.stringify(describeReply(reply))}`);
+  }
+
+  function replaceMap(path: string, entries: readonly Entry[]): Promise<ReplaceResult> {
+    const next = queue.then(() => replace(path, entries));
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  return { address, send, info, listMaps, showMap, backends, replaceMap };
+}
+
+/** Did this error come from not reaching the socket at all (as opposed to a bad or late reply)? */
+export function isUnreachable(err: unknown): boolean {
+  const code = ((err as { cause?: NodeJS.ErrnoException } | undefined)?.cause)?.code;
+  return err instanceof HaproxyReplyError && code !== undefined && code in CONNECT_ERRORS;
+}
+
+/** A map path as a CLI argument: the CLI splits words on blanks and `;`, so such paths cannot be named safely. */
+function mapArg(path: string): string {
+  if (!/^[^\s;\\#]+$/.test(path)) throw new HaproxyReplyError(`map path ${JSON.stringify(path)}: contains a blank, ';', '\\' or '#', which the HAProxy CLI cannot take`);
+  return path;
+}
+
+function connect(address: string): Socket {
+  const tcp = /^(?:ipv4@)?([^/@]+):(\d+)$/.exec(address);
+  return tcp ? createConnection({ host: tcp[1]!, port: Number(tcp[2]) }) : createConnection({ path: address });
+}
+
+function exchange(address: string, cmd: string, payload: string | undefined, timeoutMs: number): Promise<string> {
+  if (/[\r\n]/.test(cmd)) return Promise.reject(new HaproxyReplyError(`haproxy ${address}: command contains a newline: ${JSON.stringify(cmd)}`));
+  return new Promise((resolve, reject) => {
+    const socket = connect(address);
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const finish = (err: Error | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const timer = setTimeout(
+      () => finish(new HaproxyReplyError(`haproxy ${address}: ${cmd}: no reply within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    socket.on('connect', () => {
+      // The payload ends with an empty line; then half-close so HAProxy (and a master CLI) knows we are done (notes §3).
+      socket.end(payload === undefined ? `${cmd}\n` : `${cmd}\n${payload}${payload.endsWith('\n') ? '' : '\n'}\n`);
+    });
+    socket.on('data', (data: Buffer) => chunks.push(data));
+    socket.on('end', () => finish(undefined));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const known = err.code ? CONNECT_ERRORS[err.code] : undefined;
+      const what = known && !socket.bytesWritten ? `socket ${address}: ${known}` : `haproxy ${address}: ${cmd}: ${err.code ?? err.message}`;
+      finish(new HaproxyReplyError(what, { cause: err }));
+    });
+  });
+}
