@@ -1,0 +1,210 @@
+// The HAProxy half of a sync: compare desired maps with the files and with HAProxy's live maps, then
+// render → stage → `haproxy -c` → backends exist with the right mode → rename into place → runtime replace (or reload).
+// Nothing is renamed until every check passed (shared/DESIGN.md "HAProxy side", notes/haproxy-runtime.md §8).
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { ApplyError, HaproxyReplyError } from './errors.js';
+import type { Log } from './log.js';
+import { renderMap, sameEntries } from './core/render.js';
+import { versionAtLeast, type BackendMode, type ShowInfo } from './core/reply.js';
+import { MAP_NAMES, type Entry, type MapName } from './core/types.js';
+import { checkConfig, parseConfigBackends } from './io/check.js';
+import { discardFile, promoteFile, readMapFile, stageFile } from './io/files.js';
+import { createRuntime, isUnreachable, type Runtime } from './io/runtime.js';
+
+export type HaproxySettings = {
+  bin: string;
+  config: string;
+  socket: string;
+  maps: Record<MapName, string>;
+  reload?: string;
+  timeoutMs?: number;
+};
+export type ApplyResult = { applied: boolean; method: 'runtime' | 'reload' | 'none'; changed: MapName[]; notes: string[] };
+/** Edges a caller may supply: a long-lived runtime (its mutex then spans syncs), or a wrapped one in tests. */
+export type ApplyDeps = { readonly runtime?: Runtime };
+
+/** prepare/add @v/commit map exist from HAProxy 2.4 on (notes §1). */
+const MIN_RUNTIME_VERSION = '2.4';
+const RELOAD_TIMEOUT_MS = 60_000;
+const CHECK_TIMEOUT_MS = 30_000;
+
+type Live = { readonly info: ShowInfo; readonly loaded: ReadonlySet<string> };
+
+/** What HAProxy serves now: `show map` for each loaded map when the socket answers, else the map files. */
+export async function readLive(
+  h: HaproxySettings,
+  deps: ApplyDeps = {},
+): Promise<{ maps: Record<MapName, Entry[]>; source: 'runtime' | 'file' }> {
+  const runtime = deps.runtime ?? createRuntime(h.socket, { timeoutMs: h.timeoutMs });
+  const probed = await probe(runtime);
+  const live = typeof probed === 'string' ? undefined : probed;
+  const maps = {} as Record<MapName, Entry[]>;
+  let fromRuntime = 0;
+  for (const m of MAP_NAMES) {
+    if (live?.loaded.has(h.maps[m])) {
+      maps[m] = await runtime.showMap(h.maps[m]);
+      fromRuntime++;
+    } else {
+      maps[m] = await readMapFile(h.maps[m]);
+    }
+  }
+  return { maps, source: fromRuntime === MAP_NAMES.length ? 'runtime' : 'file' };
+}
+
+/** Make the map files and HAProxy's live maps equal `desired`; throws ApplyError before anything is live when a check fails. */
+export async function applyMaps(
+  h: HaproxySettings,
+  desired: Record<MapName, readonly Entry[]>,
+  log: Log,
+  deps: ApplyDeps = {},
+): Promise<ApplyResult> {
+  const runtime = deps.runtime ?? createRuntime(h.socket, { timeoutMs: h.timeoutMs });
+  const notes: string[] = [];
+  const note = (level: 'info' | 'warn', text: string) => {
+    notes.push(text);
+    log[level](text);
+  };
+
+  // 1. What differs: desired vs the file, and desired vs HAProxy (runtime ≠ file is drift, repaired too).
+  const probed = await probe(runtime);
+  const live = typeof probed === 'string' ? undefined : probed;
+  const changed: MapName[] = [];
+  for (const m of MAP_NAMES) {
+    const path = h.maps[m];
+    const fileDiffers = !sameEntries(await readMapFile(path), desired[m]);
+    const runtimeDiffers = live?.loaded.has(path) === true && !sameEntries(await runtime.showMap(path), desired[m]);
+    if (!fileDiffers && !runtimeDiffers) continue;
+    changed.push(m);
+    if (!fileDiffers) note('warn', `haproxy: map ${m}: HAProxy's live entries differ from ${path} (drift); repairing`);
+  }
+  if (changed.length === 0) return { applied: false, method: 'none', changed, notes };
+
+  // 2. Render and stage next to the live files; from here until the rename, any failure removes the staged files.
+  const texts = {} as Record<MapName, string>;
+  for (const m of changed) {
+    try {
+      texts[m] = renderMap(desired[m]);
+    } catch (err) {
+      throw new ApplyError('render', `haproxy: map ${m}: ${(err as Error).message}; live maps unchanged`, { cause: err });
+    }
+  }
+  const staged = { ...h.maps };
+  let promoted = false;
+  try {
+    for (const m of changed) staged[m] = await stageFile(h.maps[m], texts[m]);
+
+    // 3. haproxy -c on the running config, loading the staged maps.
+    const check = await checkConfig({ bin: h.bin, config: h.config, mapPaths: h.maps, staged, timeoutMs: CHECK_TIMEOUT_MS }).catch(
+      (err: Error) => {
+        throw new ApplyError('check', `${err.message}; live maps unchanged`, { cause: err });
+      },
+    );
+    if (!check.ok) {
+      throw new ApplyError('check', `haproxy -c rejected the staged maps: ${check.alerts[0] ?? 'no ALERT line'}; live maps unchanged`);
+    }
+    for (const m of changed) {
+      if (!check.loaded[m]) note('warn', `haproxy: config ${h.config} does not use map ${h.maps[m]}; its entries route nothing until the snippet lines are added`);
+    }
+
+    // 4. Every value names an existing backend of the right mode (-c does not check map values; notes §4).
+    const backends = live ? { modes: await runtime.backends(), source: 'show stat' } : { modes: await configBackends(h.config), source: `config ${h.config}` };
+    for (const m of changed) checkBackends(m, desired[m], backends.modes, backends.source);
+
+    // 5. How to make it live: runtime replace needs a reachable socket, HAProxy >= 2.4 and the map loaded.
+    const reasons = new Set<string>();
+    for (const m of changed) {
+      const why = !live
+        ? (probed as string)
+        : !versionAtLeast(live.info.version, MIN_RUNTIME_VERSION)
+          ? `HAProxy ${live.info.version} has no prepare/commit map (needs ${MIN_RUNTIME_VERSION})`
+          : !live.loaded.has(h.maps[m])
+            ? `the running HAProxy has not loaded map ${h.maps[m]} (not in show map)`
+            : undefined;
+      if (why) reasons.add(why);
+    }
+    if (reasons.size > 0 && !h.reload) {
+      throw new ApplyError(
+        'reload',
+        `haproxy: ${[...reasons].join('; ')}; no reload command configured: set haproxy.reload (e.g. "service haproxy reload"); live maps unchanged`,
+      );
+    }
+
+    // 6. Disk first: from here a reload by anyone yields the new maps (notes §8 step 2).
+    for (const m of changed) await promoteFile(staged[m], h.maps[m]);
+    promoted = true;
+
+    if (reasons.size > 0) {
+      await runReload(h.reload!);
+      for (const why of reasons) note('warn', `haproxy: ${why}; ran reload command "${h.reload}"`);
+      for (const m of changed) log.info(`haproxy: map ${m} written to ${h.maps[m]} (${count(desired[m].length, 'entry', 'entries')}); applied by reload`);
+      return { applied: true, method: 'reload', changed, notes };
+    }
+
+    // 7. Live, atomically per map: prepare → add @v in chunks → show map @v → commit → show map == desired.
+    for (const m of changed) {
+      const started = Date.now();
+      try {
+        const r = await runtime.replaceMap(h.maps[m], desired[m]);
+        log.info(`haproxy: map ${m} applied @${r.version}: ${count(r.entries, 'entry', 'entries')} in ${count(r.chunks, 'chunk', 'chunks')}, ${Date.now() - started} ms`);
+      } catch (err) {
+        if (!h.reload || !(err instanceof HaproxyReplyError)) throw err;
+        await runReload(h.reload);
+        note('warn', `${err.message}; ran reload command "${h.reload}"`);
+        return { applied: true, method: 'reload', changed, notes };
+      }
+    }
+    return { applied: true, method: 'runtime', changed, notes };
+  } finally {
+    if (!promoted) for (const m of changed) if (staged[m] !== h.maps[m]) await discardFile(staged[m]);
+  }
+}
+
+/** show info + show map, or why the socket cannot be reached (a late or odd reply propagates as an error). */
+async function probe(runtime: Runtime): Promise<Live | string> {
+  try {
+    const info = await runtime.info();
+    const maps = await runtime.listMaps();
+    return { info, loaded: new Set(maps.map((m) => m.path)) };
+  } catch (err) {
+    if (isUnreachable(err)) return (err as Error).message;
+    throw err;
+  }
+}
+
+function checkBackends(map: MapName, entries: readonly Entry[], modes: ReadonlyMap<string, BackendMode>, source: string): void {
+  const need: BackendMode = map === 'sni' ? 'tcp' : 'http';
+  const problems = entries.flatMap((e) => {
+    const mode = modes.get(e.backend);
+    if (mode === undefined) return [`map ${map}: ${e.key} → ${e.backend}: no backend ${e.backend} in HAProxy (${source})`];
+    if (mode !== need) return [`map ${map}: ${e.key} → ${e.backend}: backend ${e.backend} is mode ${mode}, ${map} needs mode ${need}`];
+    return [];
+  });
+  if (problems.length === 0) return;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+  throw new ApplyError('backends', `haproxy: ${problems[0]}${more}; live maps unchanged`);
+}
+
+async function configBackends(config: string): Promise<Map<string, BackendMode>> {
+  try {
+    return parseConfigBackends(await readFile(config, 'utf8'));
+  } catch (err) {
+    throw new ApplyError('backends', `haproxy config ${config}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); live maps unchanged`);
+  }
+}
+
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function runReload(command: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('/bin/sh', ['-c', command], { timeout: RELOAD_TIMEOUT_MS, maxBuffer: 1 << 20 }, (err, _stdout, stderr) => {
+      if (!err) return resolve();
+      const e = err as { code?: number | string; killed?: boolean };
+      const why = e.killed ? `no exit within ${RELOAD_TIMEOUT_MS} ms` : `exit ${e.code}`;
+      const last = stderr.trim().split('\n').pop();
+      reject(new ApplyError('reload', `haproxy: reload command "${command}" failed (${why}${last ? `: ${last}` : ''}); map files are written, HAProxy may still serve the old maps`));
+    });
+  });
+}
