@@ -1,0 +1,541 @@
+// Proves fetchCluster/fetchAll against a real HTTP server that answers like Traefik (test/helpers/traefik-server.ts):
+// every recorded router body passes the schema and parses, pagination ends (and is capped), version → syntax, auth,
+// TLS with a custom CA, and every failure is one exact TraefikError line that names cluster and URL and no credential.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { routersFromListing, routersFromRawdata, type ListedRouter, type Rawdata } from '../../agent/core/traefik-body.js';
+import type { Router } from '../../agent/core/types.js';
+import { TraefikError } from '../../agent/errors.js';
+import { fetchAll, fetchCluster, schemaProblems, type ClusterTarget, type FetchOptions } from '../../agent/io/traefik.js';
+import { listingFromRawdata, loadFixture, startTraefik, type FakeTraefik } from '../helpers/traefik-server.js';
+
+const FIXTURES = new URL('../fixtures/traefik/', import.meta.url).pathname;
+const PASSWORD = 'pw-Zq8-never-print';
+const TOKEN = 'tok-Xy7-never-print';
+const seenMessages: string[] = []; // every error text produced below, checked for credentials at the end
+
+function fixtureFiles(dir = FIXTURES): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(path).isDirectory() ? fixtureFiles(path) : entry.endsWith('.json') ? [path.slice(FIXTURES.length)] : [];
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.instance(err, TraefikError);
+    seenMessages.push((err as Error).message, inspect(err));
+    return (err as Error).message;
+  }
+  assert.unreachable('expected a TraefikError, got routers');
+  return '';
+}
+
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return 'parsed';
+}
+
+const names = (routers: readonly Router[]) => routers.map((r) => `${r.kind} ${r.name}`);
+const byName = (routers: readonly Router[]) => [...routers].sort((a, b) => `${a.kind} ${a.name}`.localeCompare(`${b.kind} ${b.name}`, 'en'));
+
+// ---------------------------------------------------------------------------------------------------------------
+const fixtures = suite('recorded bodies: schema + traefik-body');
+const files = fixtureFiles();
+
+fixtures('the fixture folder holds every listing, single router and rawdata file of the four tags', () => {
+  assert.is(files.filter((f) => f.includes('/rawdata-')).length, 24);
+  assert.is(files.filter((f) => /\/(tcp)?routers[^/]*\.json$/.test(f)).length, 26);
+  assert.is(files.filter((f) => /\/(tcp)?router-[^/]*\.json$/.test(f)).length, 10);
+});
+
+for (const file of files) {
+  const base = file.split('/').at(-1) ?? file;
+  const kind = base.startsWith('tcprouter') || base.startsWith('k3s-homelab-tcp') || base.startsWith('api-tcp') ? 'tcp' : 'http';
+  const body = loadFixture(file);
+  if (base === 'api-version.json') {
+    fixtures(`${file}: matches the version schema`, () => assert.equal(schemaProblems('version', body), []));
+  } else if (base.startsWith('rawdata-') || base === 'getrawdata.json') {
+    fixtures(`${file}: rawdata → every router, named and with a provider`, () => {
+      assert.equal(schemaProblems('rawdata', body), []);
+      const raw = body as Rawdata;
+      const routers = routersFromRawdata(raw);
+      assert.is(routers.length, Object.keys(raw.routers ?? {}).length + Object.keys(raw.tcpRouters ?? {}).length);
+      for (const r of routers) assert.ok(r.name.includes('@') && r.provider !== '', r.name);
+    });
+  } else {
+    // router-*.json / tcprouter-*.json answer /api/{http,tcp}/routers/{name}: one object; a listing holds it in an array
+    const list = (Array.isArray(body) ? body : [body]) as ListedRouter[];
+    fixtures(`${file}: ${kind} listing → every router, named and with a provider`, () => {
+      assert.equal(schemaProblems('router listing', list), []);
+      const routers = routersFromListing(kind, list);
+      assert.equal(routers.map((r) => r.name), list.map((r) => r.name));
+      for (const r of routers) assert.ok(r.name !== '' && r.provider !== '' && r.kind === kind, r.name);
+    });
+  }
+}
+
+fixtures('exact names and rules: v3.7.9 routers-many-lastpage.json (page 3 of 19, per_page 7)', () => {
+  const routers = routersFromListing('http', loadFixture('v3.7.9/pkg/api/testdata/routers-many-lastpage.json') as ListedRouter[]);
+  assert.equal(routers.map((r) => [r.name, r.rule]), [
+    ['bar14@myprovider', 'Host(`foo.bar14`)'],
+    ['bar15@myprovider', 'Host(`foo.bar15`)'],
+    ['bar16@myprovider', 'Host(`foo.bar16`)'],
+    ['bar17@myprovider', 'Host(`foo.bar17`)'],
+    ['bar18@myprovider', 'Host(`foo.bar18`)'],
+  ]);
+});
+
+fixtures('exact names and rules: v2.10.7 rawdata-crd.json (7 HTTP, 2 TCP, "&&" decoded from \\u0026)', () => {
+  const routers = routersFromRawdata(loadFixture('v2.10.7/integration/testdata/rawdata-crd.json') as Rawdata);
+  assert.equal(routers.map((r) => `${r.kind} ${r.name} ${r.rule}`), [
+    'http default-api-route-29f28a463fb5d5ba16d2@kubernetescrd PathPrefix(`/api`)',
+    'http default-test-route-6b204d94623b3df4370c@kubernetescrd Host(`foo.com`) && PathPrefix(`/bar`)',
+    'http default-test-route-containous-1bc3efa892379bb93c6e@kubernetescrd Host(`bar.com`) && PathPrefix(`/foo`)',
+    'http default-test2-route-23c7f4c450289ee29016@kubernetescrd Host(`foo.com`) && PathPrefix(`/tobestripped`)',
+    'http default-test3-route-7d0ac22d3d8db4b82618@kubernetescrd Host(`foo.com`) && PathPrefix(`/wrr1`)',
+    'http default-testst-route-60ad45fcb5fc1f5f3629@kubernetescrd Host(`foo.com`) && PathPrefix(`/serverstransport`)',
+    'http other-ns-test6-route-482e4988e134701d8cc8@kubernetescrd Host(`foo.com`) && PathPrefix(`/c`)',
+    'tcp default-test3.route-673acf455cb2dab0b43a@kubernetescrd HostSNI(`*`)',
+    'tcp default-test3.route-containous-673acf455cb2dab0b43a@kubernetescrd HostSNI(`*`)',
+  ]);
+});
+
+fixtures('exact names: v3.0.0 rawdata-ingress.json and the v3.7.9 webui TCP mock', () => {
+  assert.equal(names(routersFromRawdata(loadFixture('v3.0.0/integration/testdata/rawdata-ingress.json') as Rawdata)), [
+    'http api@internal',
+    'http dashboard@internal',
+    'http default-test-ingress-https-whoami-test-https-whoami@kubernetes',
+    'http default-test-ingress-whoami-test-whoami@kubernetes',
+    'http default-whoami-drop-route-whoami-test-drop-drop@kubernetes',
+    'http default-whoami-keep-route-whoami-test-keep-keep@kubernetes',
+  ]);
+  const tcp = routersFromListing('tcp', loadFixture('v3.7.9/webui/src/mocks/data/api-tcp_routers.json') as ListedRouter[]);
+  assert.equal(tcp.map((r) => [r.name, r.rule, r.tls]), [
+    ['tcp-all@docker', 'HostSNI(`*`)', undefined],
+    ['postgres@docker', 'HostSNI(`db.example.com`)', { options: 'default', certResolver: 'letsencrypt' }],
+  ]);
+});
+
+fixtures('served by the fake (Go-escaped, 2 per page), every real k3s rawdata comes back router for router', async () => {
+  const fake = await startTraefik();
+  try {
+    for (const file of files.filter((f) => f.includes('integration/testdata/rawdata-'))) {
+      const raw = loadFixture(file);
+      fake.setRouters('http', listingFromRawdata(raw, 'http'));
+      fake.setRouters('tcp', listingFromRawdata(raw, 'tcp'));
+      const { routers } = await fetchCluster({ name: 'k3s', api: fake.url, timeoutMs: 2000 }, { perPage: 2 });
+      assert.equal(byName(routers), byName(routersFromRawdata(raw as Rawdata)), file);
+    }
+  } finally {
+    await fake.close();
+  }
+});
+
+fixtures.run();
+
+// ---------------------------------------------------------------------------------------------------------------
+const paging = suite('fetchCluster: pagination');
+const HOMELAB_HTTP = loadFixture('k3s-homelab-http-routers.json') as unknown[];
+const HOMELAB_TCP = loadFixture('k3s-homelab-tcp-routers.json') as unknown[];
+let fake: FakeTraefik;
+const target = (extra: Partial<ClusterTarget> = {}): ClusterTarget => ({ name: 'hades', api: fake.url, timeoutMs: 2000, ...extra });
+
+paging.before.each(async () => {
+  fake = await startTraefik({ http: HOMELAB_HTTP, tcp: HOMELAB_TCP, version: '3.7.9' });
+});
+paging.after.each(() => fake.close());
+
+paging('reads every page of both listings (7 HTTP and 3 TCP routers, 2 per page), in name order', async () => {
+  const result = await fetchCluster(target(), { perPage: 2 });
+  assert.equal(fake.requests, [
+    '/api/version',
+    '/api/http/routers?page=1&per_page=2',
+    '/api/http/routers?page=2&per_page=2',
+    '/api/http/routers?page=3&per_page=2',
+    '/api/http/routers?page=4&per_page=2',
+    '/api/tcp/routers?page=1&per_page=2',
+    '/api/tcp/routers?page=2&per_page=2',
+  ]);
+  assert.equal(names(result.routers), [
+    'http api@internal',
+    'http default-old-app-route-5e4d3c2b1a0f9e8d7c6b@kubernetescrd',
+    'http default-whoami-ingress-whoami-technis-io@kubernetes',
+    'http legacy / admin panel@file',
+    'http media-jellyfin-route-0a1b2c3d4e5f60718293@kubernetescrd',
+    'http monitoring-grafana-4c3e0f8d0b1a2c3d4e5f@kubernetescrd',
+    'http websecure-default-whoami-ingress-whoami-technis-io@kubernetes',
+    'tcp default-catchall-0f1e2d3c4b5a69788796@kubernetescrd',
+    'tcp default-mqtt-9f8e7d6c5b4a39281706@kubernetescrd',
+    'tcp default-postgres-1a2b3c4d5e6f70819203@kubernetescrd',
+  ]);
+  assert.equal(result.syntax, 'v3');
+  assert.equal(result.version, '3.7.9');
+});
+
+paging('parses JSON, not text: Go-escaped "&&", "<", ">" and a name with spaces and "/" come back intact', async () => {
+  fake.setRouters('http', [{ name: 'a / b c@file', provider: 'file', rule: 'Host(`x.io`) && !Header(`X-A`, `<b>`)' }]);
+  fake.setRouters('tcp', []);
+  const { routers } = await fetchCluster(target());
+  assert.equal(routers, [{ kind: 'http', name: 'a / b c@file', provider: 'file', rule: 'Host(`x.io`) && !Header(`X-A`, `<b>`)' }]);
+});
+
+paging('asks for 1000 per page by default, with or without a trailing slash on api', async () => {
+  await fetchCluster(target({ api: `${fake.url}/`, syntax: 'v3' }));
+  assert.equal(fake.requests, ['/api/http/routers?page=1&per_page=1000', '/api/tcp/routers?page=1&per_page=1000']);
+});
+
+paging('keeps each router once when a reload shifts the pages between two requests', async () => {
+  fake.setFault('/api/http/routers', { delayMs: 100 }); // answers are computed on arrival, sent 100 ms later
+  const shifted = [{ name: 'aaa-new@kubernetes', provider: 'kubernetes', rule: 'Host(`new.technis.io`)' }, ...HOMELAB_HTTP];
+  const watch = setInterval(() => {
+    if (fake.requests.includes('/api/http/routers?page=1&per_page=2')) fake.setRouters('http', shifted);
+  }, 5);
+  try {
+    const { routers } = await fetchCluster(target({ syntax: 'v3' }), { perPage: 2 });
+    const http = routers.filter((r) => r.kind === 'http').map((r) => r.name);
+    assert.is(new Set(http).size, http.length);
+    // page 1 was read before the insert, so the new router waits for the next sync; none of the old ones is lost
+    assert.equal(http, (HOMELAB_HTTP as ListedRouter[]).map((r) => r.name).sort());
+    assert.is(fake.requests.filter((r) => r.startsWith('/api/http/')).length, 4);
+  } finally {
+    clearInterval(watch);
+  }
+});
+
+paging('stops when X-Next-Page does not move forward (a loop), and when it is absent', async () => {
+  fake.setFault('/api/http/routers', { body: '[{"name":"loop@file","provider":"file"}]', headers: { 'X-Next-Page': '2' } });
+  fake.setFault('/api/tcp/routers', { body: '[]' });
+  const { routers } = await fetchCluster(target({ syntax: 'v2' }));
+  assert.equal(fake.requests, ['/api/http/routers?page=1&per_page=1000', '/api/http/routers?page=2&per_page=1000', '/api/tcp/routers?page=1&per_page=1000']);
+  assert.equal(names(routers), ['http loop@file']);
+});
+
+paging('never-ending pagination stops at maxPages (default 100)', async () => {
+  fake.setRouters('http', Array.from({ length: 250 }, (_, i) => ({ name: `r${String(i).padStart(3, '0')}@file`, provider: 'file' })));
+  const message = await failure(fetchCluster(target({ syntax: 'v3' }), { perPage: 1 }));
+  assert.is(message, `traefik[hades]: GET ${fake.url}/http/routers?page=100&per_page=1: pagination did not end after 100 pages`);
+  assert.is(fake.requests.length, 100);
+});
+
+paging('maxPages and maxRouters cap one listing', async () => {
+  const pages = await failure(fetchCluster(target({ syntax: 'v3' }), { perPage: 2, maxPages: 3 }));
+  assert.is(pages, `traefik[hades]: GET ${fake.url}/http/routers?page=3&per_page=2: pagination did not end after 3 pages`);
+  const routers = await failure(fetchCluster(target({ syntax: 'v3' }), { perPage: 2, maxRouters: 5 }));
+  assert.is(routers, `traefik[hades]: GET ${fake.url}/http/routers?page=3&per_page=2: more than 5 routers`);
+  const ok = await fetchCluster(target({ syntax: 'v3' }), { perPage: 2, maxPages: 4, maxRouters: 7 });
+  assert.is(ok.routers.length, 10);
+});
+
+paging('an empty cluster is one request per listing and no routers', async () => {
+  fake.setRouters('http', []);
+  fake.setRouters('tcp', []);
+  assert.equal(await fetchCluster(target({ syntax: 'v2' })), { routers: [], syntax: 'v2' });
+});
+
+paging.run();
+
+// ---------------------------------------------------------------------------------------------------------------
+const version = suite('fetchCluster: default rule syntax');
+version.before.each(async () => {
+  fake = await startTraefik();
+});
+version.after.each(() => fake.close());
+
+for (const [served, syntax] of [['2.10.7', 'v2'], ['v2.11.53', 'v2'], ['3.0.0', 'v3'], ['v3.1.0', 'v3'], ['dev', 'v3']] as const) {
+  version(`Version ${JSON.stringify(served)} → ${syntax}`, async () => {
+    fake.setVersion(served);
+    assert.equal(await fetchCluster(target()), { routers: [], syntax, version: served });
+  });
+}
+
+version('target.syntax skips /api/version', async () => {
+  fake.setVersion('3.7.9');
+  assert.equal(await fetchCluster(target({ syntax: 'v2' })), { routers: [], syntax: 'v2' });
+  assert.not.ok(fake.requests.includes('/api/version'));
+});
+
+version('Traefik 1.x or a version that is not one is an error of the cluster', async () => {
+  fake.setVersion('1.7.34');
+  assert.is(await failure(fetchCluster(target())), `traefik[hades]: GET ${fake.url}/version: unsupported Traefik version "1.7.34"`);
+  fake.setFault('/api/version', { body: '{"version":"3.0.0"}' });
+  assert.is(
+    await failure(fetchCluster(target())),
+    `traefik[hades]: GET ${fake.url}/version: body does not match the version schema: / must have required property 'Version'`,
+  );
+  fake.setFault('/api/version', { status: 404 });
+  assert.is(await failure(fetchCluster(target())), `traefik[hades]: GET ${fake.url}/version: 404 Not Found`);
+  assert.equal(fake.requests.filter((r) => !r.startsWith('/api/version')), []); // no listing after a failed /version
+});
+
+version.run();
+
+// ---------------------------------------------------------------------------------------------------------------
+const auth = suite('fetchCluster: auth');
+let secrets: string;
+auth.before(() => {
+  secrets = mkdtempSync(join(tmpdir(), 'routeagent-traefik-'));
+  writeFileSync(join(secrets, 'password'), `${PASSWORD}\n`);
+  writeFileSync(join(secrets, 'token'), `${TOKEN}\r\n`);
+  writeFileSync(join(secrets, 'empty'), '\n');
+});
+auth.after(() => rmSync(secrets, { recursive: true, force: true }));
+auth.after.each(() => fake.close());
+
+auth('basic auth, with the password inline or from a file (trailing newline trimmed)', async () => {
+  fake = await startTraefik({ auth: { username: 'agent', password: PASSWORD } });
+  await fetchCluster(target({ auth: { username: 'agent', password: PASSWORD } }));
+  await fetchCluster(target({ auth: { username: 'agent', passwordFile: join(secrets, 'password') } }));
+  const url = new URL(fake.url);
+  await fetchCluster(target({ api: `http://agent:${PASSWORD}@${url.host}/api` })); // userinfo in api works too
+});
+
+auth('bearer token, inline or from a file', async () => {
+  fake = await startTraefik({ auth: { token: TOKEN } });
+  await fetchCluster(target({ auth: { token: TOKEN } }));
+  await fetchCluster(target({ auth: { tokenFile: join(secrets, 'token') } }));
+});
+
+auth('a missing or wrong credential is a 401 naming the URL, never the credential', async () => {
+  fake = await startTraefik({ auth: { username: 'agent', password: PASSWORD } });
+  const expected = `traefik[hades]: GET ${fake.url}/version: 401 Unauthorized`;
+  assert.is(await failure(fetchCluster(target())), expected);
+  assert.is(await failure(fetchCluster(target({ auth: { username: 'agent', password: `${PASSWORD}x` } }))), expected);
+  assert.is(await failure(fetchCluster(target({ auth: { token: TOKEN } }))), expected);
+  const url = new URL(fake.url);
+  assert.is(await failure(fetchCluster(target({ api: `http://agent:${TOKEN}@${url.host}/api/` }))), expected);
+});
+
+auth('a secret file that is missing or empty is named, before any request', async () => {
+  fake = await startTraefik({ auth: { token: TOKEN } });
+  const missing = join(secrets, 'nope');
+  assert.is(await failure(fetchCluster(target({ auth: { tokenFile: missing } }))), `traefik[hades]: ${fake.url}: cannot read tokenFile ${missing} (ENOENT)`);
+  assert.is(
+    await failure(fetchCluster(target({ auth: { username: 'agent', passwordFile: secrets } }))),
+    `traefik[hades]: ${fake.url}: cannot read passwordFile ${secrets} (EISDIR)`,
+  );
+  const empty = join(secrets, 'empty');
+  assert.is(await failure(fetchCluster(target({ auth: { tokenFile: empty } }))), `traefik[hades]: ${fake.url}: tokenFile ${empty} is empty`);
+  assert.is(await failure(fetchCluster(target({ auth: {} }))), `traefik[hades]: ${fake.url}: auth has neither token nor tokenFile`);
+  assert.equal(fake.requests, []);
+});
+
+auth.run();
+
+// ---------------------------------------------------------------------------------------------------------------
+const failures = suite('fetchCluster: failures, one exact line each');
+failures.before.each(async () => {
+  fake = await startTraefik({ http: HOMELAB_HTTP, tcp: HOMELAB_TCP });
+});
+failures.after.each(() => fake.close());
+const listingUrl = () => `${fake.url}/http/routers?page=1&per_page=1000`;
+const fetchWith = (opts?: FetchOptions, extra?: Partial<ClusterTarget>) => failure(fetchCluster(target({ syntax: 'v3', ...extra }), opts));
+
+for (const [status, text] of [[401, 'Unauthorized'], [403, 'Forbidden'], [404, 'Not Found'], [500, 'Internal Server Error'], [302, 'Found']] as const) {
+  failures(`HTTP ${status}`, async () => {
+    fake.setFault('/api/http/routers', { status, headers: status === 302 ? { location: '/elsewhere' } : {} });
+    assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: ${status} ${text}`);
+  });
+}
+
+failures('a page past the end (the listing shrank between two requests) is Traefik\'s 400', async () => {
+  fake.setFault('/api/http/routers', { delayMs: 100 }); // answers are computed on arrival, sent 100 ms later
+  const watch = setInterval(() => {
+    if (fake.requests.length > 0) fake.setRouters('http', HOMELAB_HTTP.slice(0, 2));
+  }, 5);
+  try {
+    assert.is(await fetchWith({ perPage: 2 }), `traefik[hades]: GET ${fake.url}/http/routers?page=2&per_page=2: 400 Bad Request`);
+  } finally {
+    clearInterval(watch);
+  }
+});
+
+failures('an HTML page instead of JSON (a login portal, a proxy error page)', async () => {
+  const html = '<!DOCTYPE html>\n<html><body>Sign in</body></html>';
+  fake.setFault('/api/http/routers', { body: html, contentType: 'text/html' });
+  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body is not JSON (${jsonError(html).replace('\n', ' ')})`);
+});
+
+failures('truncated JSON, and an empty body', async () => {
+  fake.setFault('/api/http/routers', { body: '[{"name":"a@b","rule":"Host(`a' });
+  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body is not JSON (${jsonError('[{"name":"a@b","rule":"Host(`a')})`);
+  fake.setFault('/api/http/routers', { body: '' });
+  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body is not JSON (Unexpected end of JSON input)`);
+});
+
+failures('a body of the wrong shape names its first three problems', async () => {
+  fake.setFault('/api/http/routers', { body: JSON.stringify([{ name: 1 }, { rule: 'Host(`a`)' }, 'x', { name: 'b@p', using: 'web' }]) });
+  assert.is(
+    await fetchWith(),
+    `traefik[hades]: GET ${listingUrl()}: body does not match the router listing schema: /0/name must be string; /1 must have required property 'name'; /2 must be object; and 1 more`,
+  );
+  fake.setFault('/api/http/routers', { body: '{"routers":{}}' });
+  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body does not match the router listing schema: / must be array`);
+  fake.setFault('/api/http/routers', { body: '[{"name":"a@p","tls":{"passthrough":"yes"}}]' });
+  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body does not match the router listing schema: /0/tls/passthrough must be boolean`);
+});
+
+failures('a 20 MB body is cut at maxBodyBytes, streamed (no Content-Length) or announced (Content-Length)', async () => {
+  const big = `[${'{"name":"x@p"},'.repeat(1_400_000)}{"name":"y@p"}]`;
+  assert.ok(big.length > 20_000_000);
+  const tooLarge = `traefik[hades]: GET ${listingUrl()}: body larger than 1048576 bytes`;
+  fake.setFault('/api/http/routers', { body: big });
+  assert.is(await fetchWith({ maxBodyBytes: 1024 * 1024 }), tooLarge);
+  fake.setFault('/api/http/routers', { body: big, headers: { 'Content-Length': String(Buffer.byteLength(big)) } });
+  assert.is(await fetchWith({ maxBodyBytes: 1024 * 1024 }), tooLarge);
+  // at 10 MB/s the whole body would take 2 s: hanging up at the cap takes a tenth of that
+  fake.setFault('/api/http/routers', { body: big, dripBytesPerSec: 10_000_000 });
+  const start = performance.now();
+  assert.is(await fetchWith({ maxBodyBytes: 1024 * 1024 }), tooLarge);
+  assert.ok(performance.now() - start < 1000, 'stopped reading at the cap');
+  assert.is(fake.hits.at(-1)?.answeredAt, undefined);
+  fake.setFault('/api/http/routers', { body: big });
+  const under = await fetchCluster(target({ syntax: 'v3' }), { maxBodyBytes: 32 * 1024 * 1024 }); // the same body under the cap
+  assert.equal(names(under.routers).slice(0, 2), ['http x@p', 'http y@p']);
+});
+
+failures('a server that does not answer in time (headers held back)', async () => {
+  fake.setFault('/api/http/routers', { delayMs: 5000 });
+  assert.is(await fetchWith({}, { timeoutMs: 200 }), `traefik[hades]: GET ${listingUrl()}: timed out after 200 ms`);
+});
+
+failures('a body that drips in slower than the timeout (the timeout covers the body too)', async () => {
+  fake.setFault('/api/http/routers', { dripBytesPerSec: 200 });
+  const start = performance.now();
+  assert.is(await fetchWith({}, { timeoutMs: 300 }), `traefik[hades]: GET ${listingUrl()}: timed out after 300 ms`);
+  assert.ok(fake.hits[0]?.answeredAt === undefined && performance.now() - start < 1000);
+});
+
+failures('connection refused (nothing listens on the port)', async () => {
+  const closed = createHttpServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const { port } = closed.address() as AddressInfo;
+  await new Promise((resolve) => closed.close(resolve));
+  const api = `http://127.0.0.1:${port}/api`;
+  assert.is(await fetchWith({}, { api }), `traefik[hades]: GET ${api}/http/routers?page=1&per_page=1000: connection refused`);
+  assert.is(await failure(fetchCluster({ name: 'hades', api, timeoutMs: 500 })), `traefik[hades]: GET ${api}/version: connection refused`);
+});
+
+failures('an api that is not an http(s) URL', async () => {
+  assert.is(await fetchWith({}, { api: 'not a url' }), 'traefik[hades]: api is not a valid URL');
+  assert.is(await fetchWith({}, { api: 'ftp://10.0.0.1/api' }), 'traefik[hades]: ftp://10.0.0.1/api: api must be an http or https URL');
+});
+
+failures('Traefik\'s own text/plain content type on a JSON body is fine', async () => {
+  fake.setFault('/api/tcp/routers', { body: '[]', contentType: 'text/plain; charset=utf-8' });
+  assert.is((await fetchCluster(target({ syntax: 'v3' }))).routers.length, 7);
+});
+
+failures.run();
+
+// ---------------------------------------------------------------------------------------------------------------
+const tls = suite('fetchCluster: https with a custom CA');
+let pki: string | undefined;
+let httpsApi = '';
+let closeHttps: () => Promise<void> = async () => undefined;
+
+tls.before(async () => {
+  try {
+    pki = mkdtempSync(join(tmpdir(), 'routeagent-pki-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(pki, 'key.pem'), '-out', join(pki, 'ca.pem')], { stdio: 'ignore' });
+  } catch {
+    console.log('  (skipping the TLS suite: openssl is not available)');
+    pki = undefined;
+    return;
+  }
+  const server = createHttpsServer({ key: readFileSync(join(pki, 'key.pem')), cert: readFileSync(join(pki, 'ca.pem')) }, (req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/api/version') return void res.end('{"Version":"3.7.9"}\n');
+    res.setHeader('x-next-page', '1');
+    res.end(req.url?.startsWith('/api/tcp/') ? '[]\n' : '[{"name":"tls@file","provider":"file","rule":"Host(`tls.io`)","tls":{}}]\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  httpsApi = `https://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+  closeHttps = () => new Promise((resolve) => server.close(() => resolve()));
+});
+tls.after(async () => {
+  await closeHttps();
+  if (pki !== undefined) rmSync(pki, { recursive: true, force: true });
+});
+
+tls('trusts the server with tls.ca, refuses it without, accepts it with insecureSkipVerify', async () => {
+  if (pki === undefined) return;
+  const https = { name: 'hades', api: httpsApi, timeoutMs: 2000 };
+  const ok = await fetchCluster({ ...https, tls: { ca: join(pki, 'ca.pem') } });
+  assert.equal(names(ok.routers), ['http tls@file']);
+  assert.is(await failure(fetchCluster(https)), `traefik[hades]: GET ${httpsApi}/version: TLS: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`);
+  assert.is((await fetchCluster({ ...https, tls: { insecureSkipVerify: true } })).syntax, 'v3');
+  const missing = join(pki, 'missing.pem');
+  assert.is(await failure(fetchCluster({ ...https, tls: { ca: missing } })), `traefik[hades]: ${httpsApi}: cannot read tls.ca ${missing} (ENOENT)`);
+});
+
+tls.run();
+
+// ---------------------------------------------------------------------------------------------------------------
+const all = suite('fetchAll');
+let fakes: FakeTraefik[] = [];
+all.after.each(async () => {
+  await Promise.all(fakes.map((f) => f.close()));
+  fakes = [];
+});
+
+all('fetches clusters in parallel: both requests are in before either is answered', async () => {
+  fakes = [await startTraefik({ http: HOMELAB_HTTP }), await startTraefik({ tcp: HOMELAB_TCP, version: '2.11.53' })];
+  for (const f of fakes) f.setFault('/api/version', { delayMs: 300 });
+  const results = await fetchAll([
+    { name: 'hades', api: fakes[0]!.url, timeoutMs: 2000 },
+    { name: 'illmatic', api: fakes[1]!.url, timeoutMs: 2000 },
+  ]);
+  const [a, b] = fakes.map((f) => f.hits.find((h) => h.path === '/api/version')!);
+  assert.ok(Math.max(a!.receivedAt, b!.receivedAt) < Math.min(a!.answeredAt!, b!.answeredAt!), 'the two /api/version requests overlap');
+  assert.equal([...results.keys()], ['hades', 'illmatic']);
+  const hades = results.get('hades');
+  const illmatic = results.get('illmatic');
+  assert.ok(hades?.ok && illmatic?.ok);
+  assert.is(hades.value.routers.length, 7);
+  assert.equal([illmatic.value.routers.length, illmatic.value.syntax], [3, 'v2']);
+});
+
+all('never rejects: a failing cluster gets its TraefikError, the others their routers', async () => {
+  fakes = [await startTraefik({ http: HOMELAB_HTTP })];
+  fakes[0]!.setFault('/api/tcp/routers', { status: 500 });
+  const healthy = await startTraefik({ tcp: HOMELAB_TCP });
+  fakes.push(healthy);
+  const results = await fetchAll([
+    { name: 'hades', api: fakes[0]!.url, timeoutMs: 2000, auth: { username: 'agent', password: PASSWORD } },
+    { name: 'illmatic', api: healthy.url, timeoutMs: 2000, syntax: 'v3' },
+    { name: 'nas', api: 'http://[::1', timeoutMs: 2000 },
+  ]);
+  const hades = results.get('hades');
+  assert.ok(hades !== undefined && !hades.ok);
+  assert.instance(hades.error, TraefikError);
+  assert.is(hades.error.message, `traefik[hades]: GET ${fakes[0]!.url}/tcp/routers?page=1&per_page=1000: 500 Internal Server Error`);
+  assert.equal(results.get('illmatic'), { ok: true, value: { routers: routersFromListing('tcp', HOMELAB_TCP as ListedRouter[]), syntax: 'v3' } });
+  const nas = results.get('nas');
+  assert.equal(nas?.ok ? 'ok' : nas?.error.message, 'traefik[nas]: api is not a valid URL');
+  for (const result of results.values()) if (!result.ok) seenMessages.push(result.error.message, inspect(result.error));
+});
+
+all('no message or inspected error of this file carries a password or token', () => {
+  assert.ok(seenMessages.length > 40);
+  for (const text of seenMessages) {
+    assert.not.ok(text.includes(PASSWORD) || text.includes(TOKEN) || text.includes(Buffer.from(`agent:${PASSWORD}`).toString('base64')), text);
+  }
+});
+
+all.run();
