@@ -1,0 +1,153 @@
+// End to end through syncOnce: two fake Traefik clusters and a real haproxy. Routing follows a migration with the
+// same HAProxy process; an outage, a restart during an outage and a sudden empty answer remove nothing.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFile } from 'node:fs/promises';
+import { readConfig } from '../agent/config.js';
+import { createSyncDeps } from '../agent/deps.js';
+import { createLog } from '../agent/log.js';
+import { newSyncState, syncOnce, type SyncState } from '../agent/sync.js';
+import { createRuntime } from '../agent/io/runtime.js';
+import { haproxyMissing } from './helpers/haproxy.js';
+import { app, httpRouter, startWorld, tcpRouter, type World } from './helpers/world.js';
+
+const missing = haproxyMissing();
+const e2e = suite('syncOnce end to end');
+let w: World;
+let state: SyncState;
+let lines: string[] = [];
+const log = createLog((l) => lines.push(l.trimEnd()), 'debug');
+const sync = async (opts: { dryRun?: boolean; force?: boolean } = {}, s: SyncState = state) => {
+  const { config } = await readConfig(w.configPath);
+  return syncOnce(createSyncDeps(config, log), s, opts);
+};
+const liveMap = async (path: string) => (await createRuntime(w.haproxy.socket).showMap(path)).map((e) => `${e.key} ${e.backend}`);
+const fileMap = async (path: string) => (await readFile(path, 'utf8')).split('\n').filter(Boolean);
+
+e2e.before(async () => {
+  if (missing) return;
+  w = await startWorld();
+  state = newSyncState();
+});
+e2e.after(async () => w?.close());
+e2e.before.each(() => {
+  lines = [];
+});
+
+if (missing) {
+  console.log(`skipping syncOnce end to end: ${missing}`);
+} else {
+  e2e('first sync routes each exposed host to its cluster', async () => {
+    w.clusters.hades.traefik.setRouters('http', [app('grafana.technis.io'), httpRouter('blog', 'Host(`blog.technis.io`) && PathPrefix(`/`)', { tls: undefined }), app('evil.example.com')]);
+    w.clusters.illmatic.traefik.setRouters('tcp', [tcpRouter('mqtt', 'mqtt.technis.io')]);
+    const pid = w.haproxy.pid();
+    const r = await sync();
+    assert.is(r.error, undefined);
+    assert.ok(r.applied);
+    assert.equal(r.maps, {
+      hosts: { 'blog.technis.io': 'hades_http_ipvANY', 'grafana.technis.io': 'hades_http_ipvANY' },
+      sni: { 'grafana.technis.io': 'hades_https_ipvANY', 'mqtt.technis.io': 'illmatic_https_ipvANY' },
+    });
+    assert.equal(r.skipped, [{ cluster: 'hades', router: 'evil@kubernetescrd', reason: 'host evil.example.com is not allowed by expose' }]);
+    assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+    assert.is(await w.viaSni('mqtt.technis.io'), 'illmatic');
+    assert.is(await w.viaHttp('blog.technis.io'), 'hades');
+    assert.is(await w.viaSni('evil.example.com'), null);
+    assert.equal(await liveMap(w.haproxy.mapPaths.sni), await fileMap(w.haproxy.mapPaths.sni));
+    assert.equal(await liveMap(w.haproxy.mapPaths.hosts), await fileMap(w.haproxy.mapPaths.hosts));
+    assert.is(w.haproxy.pid(), pid);
+  });
+
+  e2e('a second sync with nothing new changes nothing', async () => {
+    const r = await sync();
+    assert.is(r.applied, false);
+    assert.equal(r.plan.sni, { add: [], change: [], remove: [] });
+  });
+
+  e2e('migration: sticky keeps the old cluster while both claim the host, then traffic follows, no reload', async () => {
+    const pid = w.haproxy.pid();
+    w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io')]);
+    const during = await sync();
+    assert.equal(during.conflicts, [
+      { host: 'grafana.technis.io', map: 'hosts', claimants: ['hades', 'illmatic'], winner: 'hades' },
+      { host: 'grafana.technis.io', map: 'sni', claimants: ['hades', 'illmatic'], winner: 'hades' },
+    ]);
+    assert.ok(lines.includes('warn conflict: grafana.technis.io (sni) claimed by hades, illmatic; routing to hades'), lines.join('\n'));
+    assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+    lines = [];
+    await sync();
+    assert.not.ok(lines.some((l) => l.includes('conflict')), 'a standing conflict is logged once, not every sync');
+
+    w.clusters.hades.traefik.setRouters('http', [httpRouter('blog', 'Host(`blog.technis.io`) && PathPrefix(`/`)', { tls: undefined })]);
+    const after = await sync();
+    assert.equal(after.plan.sni.change, [{ key: 'grafana.technis.io', from: 'hades_https_ipvANY', to: 'illmatic_https_ipvANY' }]);
+    assert.equal(after.conflicts, []);
+    assert.ok(lines.includes('info conflict ended: grafana.technis.io (sni) no longer claimed by several clusters'), lines.join('\n'));
+    assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
+    assert.is(await w.viaHttp('grafana.technis.io'), 'illmatic');
+    assert.is(w.haproxy.pid(), pid);
+    assert.equal(await liveMap(w.haproxy.mapPaths.sni), await fileMap(w.haproxy.mapPaths.sni));
+  });
+
+  e2e('an unreachable cluster keeps its last good routes', async () => {
+    w.clusters.illmatic.traefik.setFault('/api/http/routers', { status: 500 });
+    const before = await fileMap(w.haproxy.mapPaths.sni);
+    const r = await sync();
+    assert.is(r.clusters['illmatic']!.ok, false);
+    assert.match(r.clusters['illmatic']!.error!, /^traefik\[illmatic\]: GET http:\/\/127\.0\.0\.1:\d+\/api\/http\/routers\?page=1&per_page=\d+: 500 Internal Server Error$/);
+    assert.ok(lines.some((l) => /^warn traefik\[illmatic\]: .*; keeping 2 routers from \d\d:\d\d:\d\d$/.test(l)), lines.join('\n'));
+    assert.is(r.applied, false);
+    assert.equal(await fileMap(w.haproxy.mapPaths.sni), before);
+    assert.is(await w.viaSni('mqtt.technis.io'), 'illmatic');
+  });
+
+  e2e('a restart while a cluster is down removes nothing (seeded from the map files)', async () => {
+    const before = await fileMap(w.haproxy.mapPaths.sni);
+    const fresh = newSyncState();
+    const r = await sync({}, fresh);
+    assert.is(r.clusters['illmatic']!.ok, false);
+    assert.equal(r.plan.sni, { add: [], change: [], remove: [] });
+    assert.equal(await fileMap(w.haproxy.mapPaths.sni), before);
+    assert.ok(lines.some((l) => l.endsWith('; keeping 3 entries from the current maps')), lines.join('\n'));
+    w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
+  });
+
+  e2e('the guard holds a plan that empties a map; --force applies it', async () => {
+    const many = Array.from({ length: 8 }, (_, i) => app(`app${i}.technis.io`));
+    w.clusters.hades.traefik.setRouters('http', many);
+    assert.ok((await sync()).applied);
+    const before = await fileMap(w.haproxy.mapPaths.sni);
+    w.clusters.hades.traefik.setRouters('http', []);
+    const held = await sync();
+    assert.equal(held.held, ['hosts: plan removes 8 of 9 entries (more than 50%)', 'sni: plan removes 8 of 10 entries (more than 50%)']);
+    assert.is(held.applied, false);
+    assert.equal(await fileMap(w.haproxy.mapPaths.sni), before);
+    assert.is(await w.viaSni('app3.technis.io'), 'hades');
+    const forced = await sync({ force: true });
+    assert.ok(forced.applied);
+    assert.is(await w.viaSni('app3.technis.io'), null);
+  });
+
+  e2e('a config change that explains the removals passes the guard', async () => {
+    const many = Array.from({ length: 8 }, (_, i) => app(`app${i}.technis.io`));
+    w.clusters.hades.traefik.setRouters('http', many);
+    assert.ok((await sync()).applied);
+    await w.writeConfig({ expose: { domains: ['example.org'] } });
+    const r = await sync();
+    assert.is(r.held, undefined);
+    assert.ok(r.applied);
+    assert.equal(r.maps, { hosts: {}, sni: {} });
+    await w.writeConfig();
+  });
+
+  e2e('dry run plans against the files and changes nothing', async () => {
+    await sync();
+    w.clusters.hades.traefik.setRouters('http', [app('new.technis.io'), ...Array.from({ length: 8 }, (_, i) => app(`app${i}.technis.io`))]);
+    const before = await fileMap(w.haproxy.mapPaths.sni);
+    const r = await sync({ dryRun: true });
+    assert.is(r.applied, false);
+    assert.equal(r.plan.sni.add, [{ key: 'new.technis.io', backend: 'hades_https_ipvANY' }]);
+    assert.equal(await fileMap(w.haproxy.mapPaths.sni), before);
+  });
+}
+e2e.run();
