@@ -25,7 +25,7 @@ export type SyncDeps = {
   readonly readCurrent: (config: Config, dryRun: boolean) => Promise<Record<MapName, Entry[]>>;
   readonly apply: (config: Config, desired: Record<MapName, readonly Entry[]>, log: Log) => Promise<ApplyOutcome>;
 };
-export type SyncState = { snapshots: Map<string, Snapshot>; conflicts: Map<string, Conflict> };
+export type SyncState = { snapshots: Map<string, Snapshot>; conflicts: Map<string, Conflict>; skipped: Set<string> };
 export type SyncOptions = { readonly dryRun?: boolean; readonly force?: boolean };
 
 export type ClusterReport = { ok: boolean; routers: number; error?: string; staleSince?: string };
@@ -44,7 +44,7 @@ export type SyncReport = {
 };
 
 export function newSyncState(): SyncState {
-  return { snapshots: new Map(), conflicts: new Map() };
+  return { snapshots: new Map(), conflicts: new Map(), skipped: new Set() };
 }
 
 /**
@@ -72,6 +72,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   }
   const { maps, conflicts } = mergeDesired({ clusters: config.clusters, routes, static: config.static, pins: config.pins, policy: config.conflicts, current });
   logConflicts(log, state, conflicts);
+  logSkipped(log, state, skipped);
   const plans = MAP_NAMES.map((m) => planMap(m, current[m], maps[m]));
   const base = { maps, plans, conflicts, skipped, clusters, started };
 
@@ -152,6 +153,15 @@ function logConflicts(log: Log, state: SyncState, conflicts: readonly Conflict[]
     if (!now.has(key)) log.info(`conflict ended: ${c.host} (${c.map}) no longer claimed by several clusters`);
   }
   state.conflicts = now;
+}
+
+// Each skipped router is news once: logged when it first appears, not at every poll.
+function logSkipped(log: Log, state: SyncState, skipped: readonly Skipped[]): void {
+  const now = new Set(skipped.map((s) => `${s.cluster}\u0000${s.router}\u0000${s.reason}`));
+  for (const s of skipped) {
+    if (!state.skipped.has(`${s.cluster}\u0000${s.router}\u0000${s.reason}`)) log.info(`skipped: router ${s.router} of cluster ${s.cluster}: ${s.reason}`);
+  }
+  state.skipped = now;
 }
 
 type Base = { maps: Record<MapName, Entry[]>; plans: MapPlan[]; conflicts: Conflict[]; skipped: Skipped[]; clusters: Record<string, ClusterReport>; started: number };
