@@ -1,5 +1,6 @@
 // Entry point: argv → command, wiring, signals (HUP reload, USR2 sync, TERM/INT stop). The only file that calls process.exit.
-// Exit codes: 0 ok; 1 `check` found problems, a one-shot sync failed or was guarded, `status` unhealthy; 2 bad usage or config.
+// Exit codes: 0 ok; 1 `check` found problems, a one-shot sync failed or was guarded, `status` unhealthy; 2 bad usage or an
+// unreadable/invalid config (for every verb, `check` included: the rc.d script refuses `start` on 2 and only warns on 1).
 import { readFile } from 'node:fs/promises';
 import { HELP, USAGE, parseCommand, type Command } from './cli.js';
 import { readConfig, type Config } from './config.js';
@@ -47,7 +48,6 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     for (const p of e.problems) err(`${p}\n`);
-    if (cmd.verb === 'check') return 1;
     err(`routeagent: config ${cmd.config} is invalid (${e.problems.length} problem${e.problems.length === 1 ? '' : 's'}); nothing done\n`);
     return 2;
   }
