@@ -87,6 +87,8 @@ type Client = {
   readonly headers: Record<string, string>;
   readonly https: { certificateAuthority?: string; rejectUnauthorized: boolean };
   readonly timeoutMs: number;
+  /** Date.now() by which the whole fetch (version and every page) must be done. */
+  readonly deadline: number;
   readonly limits: Required<FetchOptions>;
 };
 
@@ -129,7 +131,9 @@ async function createClient(target: ClusterTarget, limits: Required<FetchOptions
   }
   const https: Client['https'] = { rejectUnauthorized: target.tls?.insecureSkipVerify !== true };
   if (target.tls?.ca !== undefined) https.certificateAuthority = await read('tls.ca', target.tls.ca);
-  return { cluster, base, headers, https, timeoutMs: target.timeoutMs, limits };
+  // timeoutMs bounds the cluster's whole fetch, not each request: with pages, a per-request timeout would let a
+  // slow Traefik hold the sync (and every other cluster's changes) up for maxPages × timeoutMs.
+  return { cluster, base, headers, https, timeoutMs: target.timeoutMs, deadline: Date.now() + target.timeoutMs, limits };
 }
 
 async function fetchVersion(client: Client): Promise<{ syntax: Syntax; version: string }> {
@@ -166,10 +170,12 @@ async function fetchListing(client: Client, kind: RouterKind): Promise<Router[]>
 async function getJson(client: Client, url: string): Promise<{ body: unknown; nextPage: string | undefined }> {
   const { maxBodyBytes } = client.limits;
   const tooLarge = () => requestError(client, url, `body larger than ${maxBodyBytes} bytes`);
+  const remainingMs = client.deadline - Date.now();
+  if (remainingMs <= 0) throw requestError(client, url, `timed out after ${client.timeoutMs} ms`);
   const stream = got.stream(url, {
     headers: client.headers,
     https: client.https,
-    timeout: { request: client.timeoutMs }, // covers the whole exchange, body included
+    timeout: { request: remainingMs }, // covers the whole exchange, body included
     retry: { limit: 0 },
     throwHttpErrors: false,
     followRedirect: false, // a redirect must not carry the Authorization header elsewhere

@@ -420,6 +420,13 @@ failures('a body that drips in slower than the timeout (the timeout covers the b
   assert.ok(fake.hits[0]?.answeredAt === undefined && performance.now() - start < 1000);
 });
 
+failures('timeoutMs bounds the whole fetch: requests that are each in time but together late', async () => {
+  for (const p of ['/api/version', '/api/http/routers', '/api/tcp/routers']) fake.setFault(p, { delayMs: 200 });
+  const start = performance.now();
+  assert.is(await failure(fetchCluster(target({ timeoutMs: 500 }))), `traefik[hades]: GET ${fake.url}/tcp/routers?page=1&per_page=1000: timed out after 500 ms`);
+  assert.ok(performance.now() - start < 800);
+});
+
 failures('connection refused (nothing listens on the port)', async () => {
   const closed = createHttpServer();
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
