@@ -59,6 +59,16 @@ for dir in "$etc" "$etc/maps"; do
 	fi
 done
 
+# HAProxy (and pfSense's Apply check) refuse a config whose map file is missing: create empty ones to start from.
+for map in hosts sni; do
+	if [ -e "$root$etc/maps/$map.map" ]; then
+		echo "kept      $etc/maps/$map.map"
+	else
+		install -m 0644 /dev/null "$root$etc/maps/$map.map"
+		echo "created   $etc/maps/$map.map (empty)"
+	fi
+done
+
 if [ -e "$root$etc/config.json" ]; then
 	echo "kept      $etc/config.json"
 else

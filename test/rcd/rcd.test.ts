@@ -27,6 +27,7 @@ function need(name: string, suiteName: string): boolean {
 
 const healthy = { text: 'last sync 12:00:05: ok; hosts 3 entries, sni 4 entries\n', exit: 0 };
 const badApi = '/clusters/0/api: must match pattern "^https?://"';
+const down = 'traefik[hades]: GET http://127.0.0.1:9/api/version: connection refused';
 
 // ---------------------------------------------------------------------------------------------------------------------
 if (need('dash', 'rc.d/routeagent under rc.subr')) {
@@ -37,7 +38,7 @@ if (need('dash', 'rc.d/routeagent under rc.subr')) {
 
   const res = (code: number, stdout: string, stderr = ''): Result => ({ code, stdout, stderr });
   const refused = (verb: string, consequence: string) =>
-    `problem: ${badApi}\n${sb.paths.script}: ERROR: ${sb.paths.config} fails 'routeagent check'; ${verb}${consequence}. See: service routeagent check\n`;
+    `${badApi}\n${sb.paths.script}: ERROR: ${sb.paths.config} fails 'routeagent check'; ${verb}${consequence}. See: service routeagent check\n`;
   const nodeSignals = (pid: number) => sb.calls().filter((c) => c.who === 'node' && c.pid === pid && c.event === 'signal').map((c) => c.signal);
   const daemonSignals = () => sb.calls().filter((c) => c.who === 'daemon' && c.event === 'signal').map((c) => c.signal);
   const invocations = () => sb.calls().filter((c) => c.who === 'daemon' && c.event === 'invoked');
@@ -70,16 +71,18 @@ if (need('dash', 'rc.d/routeagent under rc.subr')) {
   rcd('check prints what `routeagent check` prints and exits with its verdict', async () => {
     sb.writeConfig({});
     assert.equal(await sb.rc('check'), res(0, 'ok: config valid\n'));
-    sb.writeConfig({ problems: [badApi] });
-    assert.equal(await sb.rc('check'), res(1, '', `problem: ${badApi}\n`));
+    sb.writeConfig({ invalid: [badApi] });
+    assert.equal(await sb.rc('check'), res(1, '', `${badApi}\n`)); // rc.subr turns any failing _cmd into 1
+    sb.writeConfig({ problems: [down] });
+    assert.equal(await sb.rc('check'), res(1, '', `problem: ${down}\n`));
     assert.equal(
       nodeRuns('check').map((c) => [c.argv, c.mark]),
-      [[['check', '--config', sb.paths.config], 'from-rc.conf.d'], [['check', '--config', sb.paths.config], 'from-rc.conf.d']],
+      Array.from({ length: 3 }, () => [['check', '--config', sb.paths.config], 'from-rc.conf.d']),
     );
   });
 
   rcd('start refuses a config that fails check, says why, and starts nothing', async () => {
-    sb.writeConfig({ problems: [badApi] });
+    sb.writeConfig({ invalid: [badApi] });
     assert.equal(await sb.rc('start'), res(1, '', refused('not starting', '')));
     assert.equal(invocations(), []);
     assert.not.ok(existsSync(sb.paths.pidfile));
@@ -87,8 +90,13 @@ if (need('dash', 'rc.d/routeagent under rc.subr')) {
   });
 
   rcd('start runs node under daemon(8): restart delay, both pidfiles, syslog tag at notice', async () => {
+    // A cluster that is down at boot is no reason to stay down: check's exit 1 is a warning, only 2 (invalid config) refuses.
+    sb.writeConfig({ problems: [down] });
+    assert.equal(
+      await sb.rc('start'),
+      res(0, 'Starting routeagent.\n', `problem: ${down}\nrouteagent: 'routeagent check' found the problems above; continuing: routeagent keeps the current maps and retries\n`),
+    );
     sb.writeConfig({});
-    assert.equal(await sb.rc('start'), res(0, 'Starting routeagent.\n'));
     const ready = await waitFor('node to be ready', () => sb.calls().find((c) => c.who === 'node' && c.event === 'ready'));
     assert.equal(invocations().map((c) => c.argv), [[
       '-f', '-P', sb.paths.pidfile, '-p', sb.paths.childPidfile, '-R', '2',
@@ -131,7 +139,7 @@ if (need('dash', 'rc.d/routeagent under rc.subr')) {
   });
 
   rcd('reload refuses a config that fails check: no signal, node keeps running', async () => {
-    sb.writeConfig({ problems: [badApi] });
+    sb.writeConfig({ invalid: [badApi] });
     assert.equal(await sb.rc('reload'), res(1, '', refused('not reloading', '; node keeps its current config')));
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(nodeSignals(node), ['SIGHUP']);
@@ -261,6 +269,8 @@ if (need('dash', 'rc.d/install.sh')) {
         'installed /usr/local/etc/rc.d/routeagent.sh (pfSense starts it at boot)',
         'created   /usr/local/etc/routeagent/',
         'created   /usr/local/etc/routeagent/maps/',
+        'created   /usr/local/etc/routeagent/maps/hosts.map (empty)',
+        'created   /usr/local/etc/routeagent/maps/sni.map (empty)',
         'wrote     /usr/local/etc/routeagent/config.json (a sample: edit it)',
         'wrote     /usr/local/etc/rc.conf.d/routeagent (routeagent_enable="YES")',
         ...nextSteps,
@@ -296,9 +306,11 @@ if (need('dash', 'rc.d/install.sh')) {
     writeFileSync(v2, 'console.log("v2");\n');
     const r = await installSh(root, v2);
     assert.is(r.code, 0, r.stderr);
-    assert.is(r.stdout.split('\n').slice(4, 8).join('\n'), [
+    assert.is(r.stdout.split('\n').slice(4, 10).join('\n'), [
       'kept      /usr/local/etc/routeagent/',
       'kept      /usr/local/etc/routeagent/maps/',
+      'kept      /usr/local/etc/routeagent/maps/hosts.map',
+      'kept      /usr/local/etc/routeagent/maps/sni.map',
       'kept      /usr/local/etc/routeagent/config.json',
       'kept      /usr/local/etc/rc.conf.d/routeagent',
     ].join('\n'));

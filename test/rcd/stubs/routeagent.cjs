@@ -1,6 +1,7 @@
 // Stand-in for dist/routeagent.js in test/rcd, installed as <root>/usr/local/libexec/routeagent/routeagent.js.
 // Records every run (argv, ppid, $ROUTEAGENT_STUB_MARK) and every signal in <root>/calls.jsonl, and answers as the
-// config file says: { "problems": [...] } makes `check` fail, { "status": { "text", "exit" } } and
+// config file says: { "invalid": [...] } makes `check` print those `path: message` lines and exit 2 (an invalid config),
+// { "problems": [...] } makes it print `problem:` lines and exit 1 (a cluster or HAProxy is unreachable), { "status": { "text", "exit" } } and
 // { "sync": { "text", "exit" } } are what `status` and `sync` print and exit with. `run` stays up until SIGTERM/SIGINT,
 // then takes 300 ms (as if finishing a sync) and exits 0; SIGHUP and SIGUSR2 are only recorded.
 'use strict';
@@ -41,7 +42,13 @@ switch (verb) {
     break;
   }
   case 'check': {
+    const invalid = config.invalid ?? [];
     const problems = config.problems ?? [];
+    for (const p of invalid) process.stderr.write(`${p}\n`);
+    if (invalid.length) {
+      process.exitCode = 2;
+      break;
+    }
     for (const p of problems) process.stderr.write(`problem: ${p}\n`);
     if (problems.length === 0) process.stdout.write('ok: config valid\n');
     process.exitCode = problems.length ? 1 : 0;
