@@ -147,7 +147,8 @@ async function fetchVersion(client: Client): Promise<{ syntax: Syntax; version: 
   return { syntax, version };
 }
 
-// Follow X-Next-Page until it says "1" (Traefik's "last page"), is absent, or does not move forward (a loop).
+// Follow X-Next-Page until it says "1" (Traefik's "last page") or is absent. A next page that does not move forward is a
+// loop, and an error: the pages after it were never read, and a partial list would remove routes (never plan from partial input).
 // Pages are rebuilt per request, so a reload between two requests can shift a router onto two pages: keep each name once.
 async function fetchListing(client: Client, kind: RouterKind): Promise<Router[]> {
   const { perPage, maxPages, maxRouters } = client.limits;
@@ -159,8 +160,10 @@ async function fetchListing(client: Client, kind: RouterKind): Promise<Router[]>
     if (problems.length > 0) throw schemaError(client, url, 'router listing', problems);
     for (const router of routersFromListing(kind, body as ListedRouter[])) byName.set(router.name, router);
     if (byName.size > maxRouters) throw requestError(client, url, `more than ${maxRouters} routers`);
-    const next = /^\d+$/.test(nextPage ?? '') ? Number(nextPage) : 0;
-    if (next <= page) return [...byName.values()];
+    if (nextPage === undefined || nextPage === '1') return [...byName.values()];
+    if (!/^\d+$/.test(nextPage)) throw requestError(client, url, `X-Next-Page ${JSON.stringify(nextPage)} is not a page number`);
+    const next = Number(nextPage);
+    if (next <= page) throw requestError(client, url, `pagination loops (X-Next-Page ${next} after page ${page})`);
     if (fetched >= maxPages) throw requestError(client, url, `pagination did not end after ${maxPages} pages`);
     page = next;
   }

@@ -217,12 +217,21 @@ paging('keeps each router once when a reload shifts the pages between two reques
   }
 });
 
-paging('stops when X-Next-Page does not move forward (a loop), and when it is absent', async () => {
+paging('a next page that does not move forward is a loop, and an error: the pages after it were never read', async () => {
   fake.setFault('/api/http/routers', { body: '[{"name":"loop@file","provider":"file"}]', headers: { 'X-Next-Page': '2' } });
   fake.setFault('/api/tcp/routers', { body: '[]' });
+  assert.is(await failure(fetchCluster(target({ syntax: 'v2' }))), `traefik[hades]: GET ${fake.url}/http/routers?page=2&per_page=1000: pagination loops (X-Next-Page 2 after page 2)`);
+  assert.equal(fake.requests, ['/api/http/routers?page=1&per_page=1000', '/api/http/routers?page=2&per_page=1000']);
+  fake.setFault('/api/http/routers', { body: '[]', headers: { 'X-Next-Page': 'two' } });
+  assert.is(await failure(fetchCluster(target({ syntax: 'v2' }))), `traefik[hades]: GET ${fake.url}/http/routers?page=1&per_page=1000: X-Next-Page "two" is not a page number`);
+});
+
+paging('a listing without X-Next-Page is one page (a proxy that drops the header)', async () => {
+  fake.setFault('/api/http/routers', { body: '[{"name":"one@file","provider":"file"}]' });
+  fake.setFault('/api/tcp/routers', { body: '[]' });
   const { routers } = await fetchCluster(target({ syntax: 'v2' }));
-  assert.equal(fake.requests, ['/api/http/routers?page=1&per_page=1000', '/api/http/routers?page=2&per_page=1000', '/api/tcp/routers?page=1&per_page=1000']);
-  assert.equal(names(routers), ['http loop@file']);
+  assert.equal(fake.requests, ['/api/http/routers?page=1&per_page=1000', '/api/tcp/routers?page=1&per_page=1000']);
+  assert.equal(names(routers), ['http one@file']);
 });
 
 paging('never-ending pagination stops at maxPages (default 100)', async () => {
