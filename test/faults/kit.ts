@@ -1,0 +1,327 @@
+// Provides what every fault test needs on top of test/helpers/world.ts: a captured log, a sync that re-reads the config
+// like the daemon does, a snapshot of both maps (live `show map` and the file) to prove "old or new, never a mix",
+// a CPU meter, a proxy unix socket in front of HAProxy's (to hold, rewrite or act on single commands), a HAProxy
+// restart on the same config, and the built bundle run as a child process. Loopback and tmp dirs only.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync, readdirSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import * as assert from 'uvu/assert';
+import { readConfig } from '../../agent/config.js';
+import { createSyncDeps } from '../../agent/deps.js';
+import { createLog, type Log } from '../../agent/log.js';
+import type { MapName } from '../../agent/core/types.js';
+import { createRuntime } from '../../agent/io/runtime.js';
+import { newSyncState, syncOnce, type SyncDeps, type SyncOptions, type SyncReport, type SyncState } from '../../agent/sync.js';
+import { haproxyBin } from '../helpers/haproxy.js';
+import type { World } from '../helpers/world.js';
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+export const BUNDLE = join(ROOT, 'dist', 'routeagent.js');
+const MAPS: readonly MapName[] = ['hosts', 'sni'];
+
+/** One map's content as sorted `key value` lines: what a version of a map is, for comparisons. */
+export type Version = Record<MapName, string[]>;
+/** Both maps as HAProxy serves them (`show map`) and as the files hold them. */
+export type MapsNow = { live: Version; file: Version };
+
+/** A log that keeps its lines (without the trailing newline). */
+export function captureLog(): { lines: string[]; log: Log; clear(): void } {
+  const lines: string[] = [];
+  return { lines, log: createLog((l) => lines.push(l.trimEnd()), 'debug'), clear: () => void lines.splice(0) };
+}
+
+/** A sync as the daemon runs it: the config is read from disk each time; `edit` swaps edges of the real deps. */
+export function syncer(w: World, log: Log, state: SyncState = newSyncState()) {
+  return {
+    state,
+    async run(opts: SyncOptions = {}, edit: (deps: SyncDeps) => SyncDeps = (d) => d): Promise<SyncReport> {
+      const { config } = await readConfig(w.configPath);
+      return syncOnce(edit(createSyncDeps(config, log)), state, opts);
+    },
+  };
+}
+
+/** The sorted `key value` lines of a report's desired maps. */
+export function versionOf(report: SyncReport): Version {
+  return Object.fromEntries(MAPS.map((m) => [m, lines(report.maps[m])])) as Version;
+}
+
+/** A version from plain objects (`{ 'a.technis.io': 'hades_https_ipvANY' }`). */
+export function version(v: Partial<Record<MapName, Record<string, string>>>): Version {
+  return { hosts: lines(v.hosts ?? {}), sni: lines(v.sni ?? {}) };
+}
+
+export const EMPTY: Version = { hosts: [], sni: [] };
+
+function lines(m: Record<string, string>): string[] {
+  return Object.entries(m)
+    .map(([k, v]) => `${k} ${v}`)
+    .sort();
+}
+
+/** Read both maps from HAProxy (through `socket`, default the world's real one) and from disk. */
+export async function mapsNow(w: World, socket = w.haproxy.socket): Promise<MapsNow> {
+  const rt = createRuntime(socket, { timeoutMs: 5000 });
+  const live = {} as Version;
+  const file = {} as Version;
+  for (const m of MAPS) {
+    live[m] = (await rt.showMap(w.haproxy.mapPaths[m])).map((e) => `${e.key} ${e.backend}`).sort();
+    file[m] = (await readFile(w.haproxy.mapPaths[m], 'utf8')).split('\n').filter(Boolean).sort();
+  }
+  return { live, file };
+}
+
+/** Each map, live and on disk, is exactly one of `allowed` (per map: a map may be old while the other is new). */
+export function assertEach(now: MapsNow, allowed: readonly Version[], what = ''): void {
+  for (const m of MAPS) {
+    for (const where of ['live', 'file'] as const) {
+      const got = now[where][m];
+      const ok = allowed.some((v) => same(v[m], got));
+      assert.ok(ok, `${what}${what ? ': ' : ''}${where} ${m} map is not one of the allowed versions:\n  got ${JSON.stringify(got.slice(0, 6))}${got.length > 6 ? ` …(${got.length})` : ''}\n  allowed ${allowed.map((v) => JSON.stringify(v[m].slice(0, 6))).join('\n       or ')}`);
+    }
+  }
+}
+
+/** Live and file both equal `v` for both maps. */
+export async function assertServes(w: World, v: Version, what = ''): Promise<void> {
+  const now = await mapsNow(w);
+  for (const m of MAPS) {
+    assert.equal(now.file[m], v[m], `${what} file ${m}`);
+    assert.equal(now.live[m], v[m], `${what} live ${m}`);
+  }
+}
+
+function same(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Poll `show map` for both maps (on the real socket) until `work` settles; every sample must be one of `allowed`.
+ * Returns how many distinct states were seen, so a test can also prove that the change did happen.
+ */
+export async function watchLive<T>(w: World, allowed: readonly Version[], work: Promise<T>): Promise<{ result: T; states: number; samples: number }> {
+  let done = false;
+  const settled = work.finally(() => (done = true));
+  const rt = createRuntime(w.haproxy.socket, { timeoutMs: 5000 });
+  const seen = new Set<string>();
+  let samples = 0;
+  let mix: string | undefined; // reported once the work is over, so no sync is left running behind a failed test
+  while (!done) {
+    for (const m of MAPS) {
+      const live = (await rt.showMap(w.haproxy.mapPaths[m]).catch(() => undefined))?.map((e) => `${e.key} ${e.backend}`).sort();
+      if (live === undefined) continue; // HAProxy restarting: nothing to sample
+      samples++;
+      if (!allowed.some((v) => same(v[m], live))) mix ??= `live ${m} map mid-sync is a mix: ${live.length} entries, ${JSON.stringify(live.slice(0, 4))}`;
+      seen.add(`${m}:${live.join('|')}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const result = await settled;
+  if (mix) assert.unreachable(mix);
+  return { result, states: seen.size, samples };
+}
+
+/** CPU time (user + system, ms) this process spent while `fn` ran: a safety bound, not a benchmark. */
+export async function cpuMs<T>(fn: () => Promise<T>): Promise<{ result: T; cpuMs: number }> {
+  const before = process.cpuUsage();
+  const result = await fn();
+  const used = process.cpuUsage(before);
+  return { result, cpuMs: (used.user + used.system) / 1000 };
+}
+
+/** Patch one cluster of the world's config (written config, JSON). */
+export function clusterPatch(w: World, name: string, patch: Record<string, unknown>): Record<string, unknown>[] {
+  return (w.config['clusters'] as Record<string, unknown>[]).map((c) => (c['name'] === name ? { ...c, ...patch } : c));
+}
+
+/** The world's `haproxy` config section with `patch` applied. */
+export function haproxyPatch(w: World, patch: Record<string, unknown>): Record<string, unknown> {
+  return { ...(w.config['haproxy'] as Record<string, unknown>), ...patch };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait until `ok()` is true (polling), or fail naming `what`. */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) assert.unreachable(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+// ---- a unix socket in front of HAProxy's ------------------------------------------------------------------------------
+
+/** What to do with one command: pass it on (optionally rewriting the reply), answer it ourselves, or never answer. */
+export type ProxyAction =
+  | { kind: 'forward'; reply?: (reply: string) => string; after?: () => Promise<void> }
+  | { kind: 'answer'; reply: string }
+  | { kind: 'hang' }
+  | { kind: 'close' };
+export type SocketProxy = { path: string; commands: string[]; close(): Promise<void> };
+
+/**
+ * A unix socket at `path` that reads each client's whole request (the agent half-closes after it), hands its first line to
+ * `decide`, and acts on the answer. Forwarded requests go to `target` byte for byte; `after` runs once HAProxy has
+ * answered and before the client gets the reply (restart HAProxy, kill the agent…).
+ */
+export async function startSocketProxy(path: string, target: string, decide: (cmd: string) => ProxyAction | Promise<ProxyAction>): Promise<SocketProxy> {
+  await rm(path, { force: true });
+  const commands: string[] = [];
+  const held = new Set<Socket>();
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+    held.add(client);
+    client.on('close', () => held.delete(client));
+    client.on('error', () => undefined);
+    const chunks: Buffer[] = [];
+    client.on('data', (d: Buffer) => chunks.push(d));
+    client.on('end', () => {
+      const request = Buffer.concat(chunks).toString('utf8');
+      const cmd = request.split('\n')[0] ?? '';
+      commands.push(cmd);
+      void (async () => {
+        const action = await decide(cmd);
+        if (action.kind === 'hang') return;
+        if (action.kind === 'close') return void client.destroy();
+        if (action.kind === 'answer') return void client.end(action.reply);
+        const reply = await forward(target, request);
+        await action.after?.();
+        client.end(action.reply ? action.reply(reply) : reply);
+      })().catch(() => client.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return {
+    path,
+    commands,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of held) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function forward(target: string, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = createConnection({ path: target }, () => s.end(request));
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    s.on('error', reject);
+  });
+}
+
+// ---- HAProxy restarted on the same config -----------------------------------------------------------------------------
+
+export type Restarted = { pid: number; stop(): Promise<void> };
+
+/**
+ * Stop the world's HAProxy (SIGKILL with `hard`, as a crash; else SIGINT) and start a new one on the same config and socket:
+ * it loads the map files as they are on disk now. The caller stops the returned process.
+ */
+export async function restartHaproxy(w: World, opts: { hard?: boolean; previous?: Restarted } = {}): Promise<Restarted> {
+  if (opts.previous) await opts.previous.stop();
+  else if (opts.hard) {
+    process.kill(w.haproxy.pid(), 'SIGKILL');
+    await until('haproxy to die', () => !alive(w.haproxy.pid()));
+  }
+  await w.haproxy.stop(); // no-op when already dead; never removes the world's dir
+  return startHaproxyOn(w);
+}
+
+/** A HAProxy on the world's config (after the original one is gone). */
+export async function startHaproxyOn(w: World): Promise<Restarted> {
+  await rm(w.haproxy.socket, { force: true });
+  const child = spawn(haproxyBin(), ['-db', '-f', w.haproxy.cfgPath], { cwd: w.haproxy.dir, stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await until('the restarted haproxy socket', async () => (await createRuntime(w.haproxy.socket, { timeoutMs: 500 }).info().then(() => true, () => false)), 5000);
+  return {
+    pid: child.pid ?? -1,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---- the bundle as a child process --------------------------------------------------------------------------------------
+
+/** Build dist/routeagent.js when it is missing or older than any file under agent/ (npm test builds it first anyway). */
+export function ensureBundle(): void {
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce((t, e) => Math.max(t, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
+  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newest(join(ROOT, 'agent'))) return;
+  execFileSync(join(ROOT, 'build.sh'), { cwd: ROOT, stdio: 'inherit' });
+}
+
+export type Agent = {
+  child: ChildProcess;
+  pid: number;
+  /** stderr and stdout lines so far. */
+  lines: string[];
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolve with the first line (from the start) matching `re`; fail after `timeoutMs`. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+};
+
+/** Run `node dist/routeagent.js <args>`; lines are collected from stdout and stderr. */
+export function runAgent(args: string[], env: Record<string, string> = {}): Agent {
+  const child = spawn(process.execPath, [BUNDLE, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const take = (stream: NodeJS.ReadableStream) => {
+    let rest = '';
+    stream.on('data', (d: Buffer) => {
+      rest += d.toString();
+      const parts = rest.split('\n');
+      rest = parts.pop()!;
+      lines.push(...parts);
+    });
+    stream.on('end', () => rest && lines.push(rest));
+  };
+  take(child.stdout!);
+  take(child.stderr!);
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    pid: child.pid ?? -1,
+    lines,
+    exit,
+    async waitFor(re, timeoutMs = 10_000) {
+      let found: string | undefined;
+      let exited = false;
+      void exit.then(() => (exited = true));
+      await until(`a line matching ${re} (got:\n${lines.join('\n')})`, () => (found = lines.find((l) => re.test(l))) !== undefined || exited, timeoutMs);
+      if (found === undefined) found = lines.find((l) => re.test(l));
+      if (found === undefined) assert.unreachable(`agent exited without a line matching ${re}:\n${lines.join('\n')}`);
+      return found!;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exit;
+      }
+    },
+  };
+}
+
+/** Run a shell command; resolve with its exit code and output (never rejects). */
+export function sh(command: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) =>
+    execFile('/bin/sh', ['-c', command], (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` })),
+  );
+}

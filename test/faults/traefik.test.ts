@@ -1,0 +1,265 @@
+// Traefik misbehaving, end to end through syncOnce with a real haproxy: each fault on cluster hades leaves hades' routes
+// as they were (its last good snapshot), lets illmatic's change through, keeps live and file maps one whole version,
+// and logs one exact line naming the cluster, the URL and what happens next. Then the fault clears and hades catches up.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { haproxyMissing } from '../helpers/haproxy.js';
+import type { Fault } from '../helpers/traefik-server.js';
+import { app, httpRouter, startWorld, tcpRouter, type World } from '../helpers/world.js';
+import { assertServes, captureLog, clusterPatch, cpuMs, mapsNow, syncer, version, versionOf, watchLive, type Version } from './kit.js';
+
+const missing = haproxyMissing();
+if (missing) console.log(`faults/traefik.test.ts skipped: ${missing}`);
+
+const test = suite('faults: Traefik');
+let w: World;
+const cap = captureLog();
+let sync: ReturnType<typeof syncer>;
+
+const S = (c: string) => `${c}_https_ipvANY`;
+const H = (c: string) => `${c}_http_ipvANY`;
+/** hades serves a and b; illmatic serves mqtt (TCP passthrough). */
+const OLD: Version = version({
+  hosts: { 'a.technis.io': H('hades'), 'b.technis.io': H('hades') },
+  sni: { 'a.technis.io': S('hades'), 'b.technis.io': S('hades'), 'mqtt.technis.io': S('illmatic') },
+});
+/** illmatic adds c while hades is faulty: hades' entries stay, c goes live. */
+const NEW: Version = version({
+  hosts: { 'a.technis.io': H('hades'), 'b.technis.io': H('hades'), 'c.technis.io': H('illmatic') },
+  sni: { 'a.technis.io': S('hades'), 'b.technis.io': S('hades'), 'c.technis.io': S('illmatic'), 'mqtt.technis.io': S('illmatic') },
+});
+/** Once hades answers again: b moved away (deleted on hades), d added. */
+const RECOVERED: Version = version({
+  hosts: { 'a.technis.io': H('hades'), 'c.technis.io': H('illmatic'), 'd.technis.io': H('hades') },
+  sni: { 'a.technis.io': S('hades'), 'c.technis.io': S('illmatic'), 'd.technis.io': S('hades'), 'mqtt.technis.io': S('illmatic') },
+});
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The exact warning for a failed cluster that keeps its `n` routers from the last good fetch. */
+const keeping = (error: string, n = 2) => new RegExp(`^warn ${esc(error)}; keeping ${n} routers from \\d\\d:\\d\\d:\\d\\d$`);
+const jsonError = (text: string) => {
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    return (e as Error).message.replace(/\s*[\r\n]+\s*/g, ' ');
+  }
+  return '';
+};
+
+test.before(async () => {
+  if (missing) return;
+  w = await startWorld();
+});
+test.after(async () => w?.close());
+test.before.each(async () => {
+  for (const c of Object.values(w.clusters)) {
+    for (const p of ['/api/version', '/api/http/routers', '/api/tcp/routers']) c.traefik.setFault(p, undefined);
+  }
+  await w.writeConfig();
+  w.clusters.hades.traefik.setRouters('http', [app('a.technis.io'), app('b.technis.io')]);
+  w.clusters.hades.traefik.setRouters('tcp', []);
+  w.clusters.illmatic.traefik.setRouters('http', []);
+  w.clusters.illmatic.traefik.setRouters('tcp', [tcpRouter('mqtt', 'mqtt.technis.io')]);
+  sync = syncer(w, cap.log);
+  const r = await sync.run({ force: true }); // whatever the last test left, back to OLD
+  assert.is(r.error, undefined);
+  await assertServes(w, OLD, 'baseline');
+  cap.clear();
+});
+
+/** Fault hades, let illmatic add c and hades change underneath; the sync keeps hades' last good routes. */
+async function faulted(arrange: () => Promise<void> | void, error: string | RegExp): Promise<void> {
+  await arrange();
+  w.clusters.illmatic.traefik.setRouters('http', [app('c.technis.io')]);
+  w.clusters.hades.traefik.setRouters('http', [app('a.technis.io'), app('d.technis.io')]); // unseen while faulty
+  const { result: r } = await watchLive(w, [OLD, NEW], sync.run());
+  assert.is(r.error, undefined, 'a cluster failure is not a sync failure');
+  assert.is(r.clusters['hades']!.ok, false);
+  assert.is(r.clusters['illmatic']!.ok, true);
+  const got = r.clusters['hades']!.error!;
+  if (typeof error === 'string') assert.is(got, error);
+  else assert.match(got, error);
+  assert.ok(cap.lines.some((l) => keeping(got).test(l)), cap.lines.join('\n'));
+  assert.ok(r.applied, 'the healthy cluster still gets its change applied');
+  await assertServes(w, NEW, 'while hades is faulty');
+}
+
+/** The fault is gone: the next sync takes hades' real routers (b removed, d added). */
+async function recovers(): Promise<void> {
+  for (const p of ['/api/version', '/api/http/routers', '/api/tcp/routers']) w.clusters.hades.traefik.setFault(p, undefined);
+  await w.writeConfig();
+  cap.clear();
+  const r = await sync.run();
+  assert.ok(r.clusters['hades']!.ok);
+  await assertServes(w, RECOVERED, 'after recovery');
+  assert.ok(cap.lines.some((l) => /^info sync: hosts \+1 ~0 -1, sni \+1 ~0 -1; applied by runtime in \d+ ms$/.test(l)), cap.lines.join('\n'));
+}
+
+const url = (path: string) => `${w.clusters.hades.traefik.url}${path}`;
+const listing = () => url('/http/routers?page=1&per_page=1000');
+const fault = (f: Fault, path = '/api/http/routers') => () => w.clusters.hades.traefik.setFault(path, f);
+
+if (!missing) {
+  test('connection refused', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const api = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/api`;
+    await new Promise((r) => closed.close(r));
+    await faulted(() => w.writeConfig({ clusters: clusterPatch(w, 'hades', { api }) }), `traefik[hades]: GET ${api}/version: connection refused`);
+    await recovers();
+  });
+
+  test('timeout: the response headers never come', async () => {
+    await faulted(async () => {
+      w.clusters.hades.traefik.setFault('/api/http/routers', { delayMs: 10_000 });
+      await w.writeConfig({ clusters: clusterPatch(w, 'hades', { timeoutMs: 300 }) });
+    }, `traefik[hades]: GET ${listing()}: timed out after 300 ms`);
+    await recovers();
+  });
+
+  test('a slow drip of bytes: the timeout covers the body', async () => {
+    const started = Date.now();
+    await faulted(async () => {
+      w.clusters.hades.traefik.setFault('/api/http/routers', { dripBytesPerSec: 20 });
+      await w.writeConfig({ clusters: clusterPatch(w, 'hades', { timeoutMs: 300 }) });
+    }, `traefik[hades]: GET ${listing()}: timed out after 300 ms`);
+    assert.ok(Date.now() - started < 3000);
+    await recovers();
+  });
+
+  test('a slow answer on every request: the whole fetch of a cluster is bounded by its timeoutMs', async () => {
+    // each request alone stays under the timeout; together they do not
+    const started = Date.now();
+    await faulted(async () => {
+      for (const p of ['/api/version', '/api/http/routers', '/api/tcp/routers']) w.clusters.hades.traefik.setFault(p, { delayMs: 400 });
+      await w.writeConfig({ clusters: clusterPatch(w, 'hades', { timeoutMs: 700 }) });
+    }, `traefik[hades]: GET ${listing()}: timed out after 700 ms`);
+    assert.ok(Date.now() - started < 1500, `${Date.now() - started} ms`);
+    await recovers();
+  });
+
+  for (const [status, text] of [[401, 'Unauthorized'], [403, 'Forbidden'], [404, 'Not Found'], [500, 'Internal Server Error']] as const) {
+    test(`HTTP ${status}`, async () => {
+      await faulted(fault({ status }), `traefik[hades]: GET ${listing()}: ${status} ${text}`);
+      await recovers();
+    });
+  }
+
+  test('HTML instead of JSON (a login portal)', async () => {
+    const html = '<!DOCTYPE html>\n<html><body>Sign in</body></html>';
+    await faulted(fault({ body: html, contentType: 'text/html' }), `traefik[hades]: GET ${listing()}: body is not JSON (${jsonError(html)})`);
+    await recovers();
+  });
+
+  test('truncated JSON', async () => {
+    const cut = JSON.stringify([app('a.technis.io'), app('d.technis.io')]).slice(0, 150);
+    await faulted(fault({ body: cut }), `traefik[hades]: GET ${listing()}: body is not JSON (${jsonError(cut)})`);
+    await recovers();
+  });
+
+  test('valid JSON of the wrong shape', async () => {
+    await faulted(fault({ body: '{"routers":{"a@file":{"rule":"Host(`a.technis.io`)"}}}' }), `traefik[hades]: GET ${listing()}: body does not match the router listing schema: / must be array`);
+    await recovers();
+  });
+
+  test('valid JSON of the wrong shape from /api/version', async () => {
+    await faulted(fault({ body: '{"Version":3}' }, '/api/version'), `traefik[hades]: GET ${url('/version')}: body does not match the version schema: /Version must be string`);
+    await recovers();
+  });
+
+  test('a 50 MB body is dropped at the 16 MiB cap, quickly', async () => {
+    const one = `${JSON.stringify(app('x.technis.io'))},`;
+    const big = `[${one.repeat(Math.ceil(50e6 / one.length))}{"name":"y@p"}]`;
+    assert.ok(big.length > 50e6);
+    const { cpuMs: used } = await cpuMs(() => faulted(fault({ body: big }), `traefik[hades]: GET ${listing()}: body larger than 16777216 bytes`));
+    assert.ok(used < 5000, `${used} ms CPU`);
+    await recovers();
+  });
+
+  test('pagination that never ends stops at 100 pages', async () => {
+    const pager = await startPager((page) => String(page + 1));
+    try {
+      await faulted(
+        () => w.writeConfig({ clusters: clusterPatch(w, 'hades', { api: pager.api, syntax: 'v3' }) }),
+        `traefik[hades]: GET ${pager.api}/http/routers?page=100&per_page=1000: pagination did not end after 100 pages`,
+      );
+      assert.is(pager.requests(), 100);
+    } finally {
+      await pager.close();
+    }
+    await recovers();
+  });
+
+  test('pagination that loops back is not taken as the end of the list', async () => {
+    const pager = await startPager((page) => (page < 3 ? String(page + 1) : '2'));
+    try {
+      await faulted(
+        () => w.writeConfig({ clusters: clusterPatch(w, 'hades', { api: pager.api, syntax: 'v3' }) }),
+        `traefik[hades]: GET ${pager.api}/http/routers?page=3&per_page=1000: pagination loops (X-Next-Page 2 after page 3)`,
+      );
+    } finally {
+      await pager.close();
+    }
+    await recovers();
+  });
+
+  test('10,000 routers (10 pages) are applied, live equals the file, no mix seen while it goes live', async () => {
+    const names = Array.from({ length: 10_000 }, (_, i) => `app${String(i).padStart(5, '0')}.technis.io`);
+    w.clusters.hades.traefik.setRouters('http', names.map((h) => app(h)));
+    const MANY = version({
+      hosts: Object.fromEntries(names.map((h) => [h, H('hades')])),
+      sni: { ...Object.fromEntries(names.map((h) => [h, S('hades')])), 'mqtt.technis.io': S('illmatic') },
+    });
+    const { result: watched, cpuMs: used } = await cpuMs(() => watchLive(w, [OLD, MANY], sync.run()));
+    const r = watched.result;
+    assert.is(r.error, undefined);
+    assert.ok(r.applied);
+    assert.ok(watched.states >= 3, `the change was seen going live (${watched.states} states in ${watched.samples} samples)`);
+    assert.ok(used < 5000, `${used} ms CPU for 10,000 routers`);
+    await assertServes(w, MANY);
+    assert.ok(cap.lines.some((l) => /^info sync: hosts \+10000 ~0 -2, sni \+10000 ~0 -2; applied by runtime in \d+ ms$/.test(l)), cap.lines.join('\n'));
+    assert.equal(w.clusters.hades.traefik.requests.filter((p) => p.startsWith('/api/http/routers')).slice(-10), names.slice(0, 10).map((_, i) => `/api/http/routers?page=${i + 1}&per_page=1000`));
+    // and back to two routers (a forced shrink: the guard would hold it otherwise), watched for a mix
+    w.clusters.hades.traefik.setRouters('http', [app('a.technis.io'), app('b.technis.io')]);
+    const back = await watchLive(w, [MANY, OLD], sync.run({ force: true }));
+    assert.ok(back.result.applied);
+    await assertServes(w, OLD);
+  });
+
+  test('router names with "/" and spaces work and are named exactly in the report', async () => {
+    w.clusters.hades.traefik.setRouters('http', [
+      app('a.technis.io'),
+      httpRouter('legacy / admin panel', 'Host(`b.technis.io`)', { name: 'legacy / admin panel@file', provider: 'file' }),
+      httpRouter('ops / bad host', 'Host(`bad host.technis.io`)', { name: 'ops / bad host@file', provider: 'file' }),
+    ]);
+    const r = await sync.run();
+    assert.is(r.error, undefined);
+    await assertServes(w, OLD);
+    assert.equal(r.skipped, [{ cluster: 'hades', router: 'ops / bad host@file', reason: 'host "bad host.technis.io" has whitespace, control or non-ASCII characters (use punycode)' }]);
+    assert.ok((await mapsNow(w)).live.sni.includes('b.technis.io hades_https_ipvANY'));
+  });
+}
+
+/** A Traefik-like API whose /http/routers pages never end or loop: X-Next-Page comes from `next(page)`. */
+async function startPager(next: (page: number) => string): Promise<{ api: string; requests(): number; close(): Promise<void> }> {
+  let count = 0;
+  const server: Server = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    if (u.pathname === '/api/tcp/routers') return void res.writeHead(200, { 'content-type': 'application/json', 'x-next-page': '1' }).end('[]');
+    if (u.pathname !== '/api/http/routers') return void res.writeHead(404).end('404 page not found\n');
+    count++;
+    const page = Number(u.searchParams.get('page') ?? '1');
+    const body = JSON.stringify([app(`page${page}.technis.io`)]);
+    res.writeHead(200, { 'content-type': 'application/json', 'x-next-page': next(page) }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    api: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`,
+    requests: () => count,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+test.run();
