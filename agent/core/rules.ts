@@ -209,9 +209,11 @@ function evaluate(src: string, matchers: Table, syntax: Syntax, kind: RouterKind
   if (error !== undefined) return failed(error);
 
   const unmappable: string[] = [];
-  if (root.exact === null) unmappable.push(`rule matches every host (no ${kind === 'tcp' ? 'HostSNI' : 'Host'} matcher required)`);
-  else flatten(root.opaque, unmappable);
-  for (const reason of negated) unmappable.push(reason);
+  if (root.exact === null) {
+    unmappable.push(`rule matches every host (no ${kind === 'tcp' ? 'HostSNI' : 'Host'} matcher required)`);
+    // A negated host only explains a rule that matches every host; beside exact hosts it takes nothing from the map.
+    for (const reason of negated) unmappable.push(reason);
+  } else flatten(root.opaque, unmappable);
   return { hosts: root.exact === null ? [] : [...root.exact].sort(), unmappable: [...new Set(unmappable)] };
 }
 

@@ -137,7 +137,7 @@ table('parseRule: precedence and host semantics', [
   ['|| with a host-less matcher matches every host', 'Host(`a.com`) || PathPrefix(`/x`)', 'v3', 'http', none(EVERY)],
   ['two hosts that can never both match', 'Host(`a.com`) && Host(`b.com`)', 'v3', 'http', hosts()],
   ['negated Host', '!Host(`a.com`)', 'v3', 'http', none(EVERY, 'negated Host(`a.com`)')],
-  ['Host and not another Host', 'Host(`a.com`) && !Host(`b.com`)', 'v3', 'http', partly(['a.com'], 'negated Host(`b.com`)')],
+  ['Host and not another Host', 'Host(`a.com`) && !Host(`b.com`)', 'v3', 'http', hosts('a.com')],
   ['double negation is the Host again', '!!Host(`a.com`)', 'v3', 'http', hosts('a.com')],
   ['De Morgan: !(!a && !b) is a || b', '!(!Host(`a.com`) && !Host(`b.com`))', 'v3', 'http', hosts('a.com', 'b.com')],
   ['De Morgan: !(a || b) matches every other host', '!(Host(`a.com`) || Host(`b.com`))', 'v3', 'http',
@@ -152,7 +152,7 @@ table('parseRule: precedence and host semantics', [
   ['(Host or pattern) and (Host or pattern)', '(Host(`a.com`) || HostRegexp(`^x`)) && (Host(`b.com`) || HostRegexp(`^y`))', 'v3', 'http',
     partly(['a.com', 'b.com'], 'HostRegexp(`^x`) is a pattern', 'HostRegexp(`^y`) is a pattern')],
   ['pattern or host-less matcher', 'HostRegexp(`^x`) || Path(`/`)', 'v3', 'http', none(EVERY)],
-  ['negated pattern', 'Host(`a.com`) && !HostRegexp(`^b`)', 'v3', 'http', partly(['a.com'], 'negated HostRegexp(`^b`)')],
+  ['negated pattern', 'Host(`a.com`) && !HostRegexp(`^b`)', 'v3', 'http', hosts('a.com')],
   ['wildcard or exact', 'Host(`*.example.com`) || Host(`www.example.org`)', 'v3', 'http',
     partly(['www.example.org'], 'Host(`*.example.com`) is a wildcard')],
 ]);
