@@ -132,18 +132,23 @@ async function status(config: Config, json: boolean): Promise<number> {
 async function check(config: Config): Promise<number> {
   const problems: string[] = [];
   const ok = (s: string) => out(`ok: ${s}\n`);
-  await Promise.all(
+  // Reached in parallel, reported in config order: the output of two runs on the same world is the same.
+  const reached = await Promise.all(
     config.clusters.map(async (c) => {
       try {
         const r = await fetchCluster(targetOf(c));
         const http = r.routers.filter((x) => x.kind === 'http').length;
-        ok(`cluster ${c.name}: ${c.api} answered${r.version ? ` (Traefik ${r.version})` : ''}, ${http} HTTP and ${r.routers.length - http} TCP routers, rules read as ${r.syntax}`);
+        return { ok: `cluster ${c.name}: ${c.api} answered${r.version ? ` (Traefik ${r.version})` : ''}, ${http} HTTP and ${r.routers.length - http} TCP routers, rules read as ${r.syntax}` };
       } catch (e) {
         if (!(e instanceof AgentError)) throw e;
-        problems.push(e.message);
+        return { problem: e.message };
       }
     }),
   );
+  for (const r of reached) {
+    if (r.ok !== undefined) ok(r.ok);
+    else problems.push(r.problem);
+  }
   const h = config.haproxy;
   try {
     const res = await checkConfig({ bin: h.bin, config: h.config, mapPaths: h.maps, staged: h.maps, timeoutMs: 30_000 });
@@ -221,11 +226,19 @@ async function runDaemon(configPath: string, log: Log): Promise<number> {
   return 0;
 }
 
+// process.exit() drops whatever a pipe has not taken yet (a `sync --json` report of a few hundred KB, for one):
+// an empty write's callback runs once everything written before it has been flushed.
+const flushed = () => Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write('', () => resolve()))));
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
+  async (code) => {
+    await flushed();
+    process.exit(code);
+  },
+  async (e: unknown) => {
     // Not an AgentError: a bug. Print everything we know.
     err(`routeagent: internal error (please report): ${(e as Error)?.stack ?? String(e)}\n`);
+    await flushed();
     process.exit(70);
   },
 );
