@@ -1,0 +1,150 @@
+// Provides the built bundle as a user runs it: `node dist/routeagent.js …` as a one-shot command (runBundle) or as a
+// long-running daemon whose stderr lines can be awaited (startAgent), plus `until`, a bounded poll. Every process started
+// here is tracked; killAll() (call it in `after`) SIGKILLs whatever is still alive.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const BUNDLE = fileURLToPath(new URL('../../dist/routeagent.js', import.meta.url));
+
+export type Exit = { code: number | null; signal: NodeJS.Signals | null };
+export type Ran = Exit & { stdout: string; stderr: string };
+
+const live = new Set<ChildProcess>();
+
+/** Throws a clear error when the bundle was not built (npm test builds it; a single file needs ./build.sh first). */
+export function assertBuilt(): void {
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run ./build.sh first`);
+}
+
+function launch(args: readonly string[], env: Record<string, string | undefined>): ChildProcess {
+  const { ROUTEAGENT_DEBUG: _debug, ...inherited } = process.env;
+  const child = spawn(process.execPath, [BUNDLE, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...inherited, ...env } });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** Run one command to its end (at most `timeoutMs`, then SIGKILL and reject). */
+export function runBundle(args: readonly string[], opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<Ran> {
+  const child = launch(args, opts.env ?? {});
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`routeagent ${args.join(' ')}: no exit within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, timeoutMs);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+export type Agent = {
+  readonly pid: number;
+  /** Every stderr line so far (the daemon logs there, one line per event). */
+  readonly lines: string[];
+  /** Resolves when the process has exited (and its output is drained). */
+  readonly exited: Promise<Exit>;
+  /** The first line at index >= `from` that matches, waiting up to `timeoutMs`; returns its index. */
+  waitFor(match: RegExp | string, opts?: { from?: number; timeoutMs?: number }): Promise<number>;
+  signal(sig: NodeJS.Signals): void;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with how it exited. */
+  stop(graceMs?: number): Promise<Exit>;
+};
+
+/** Start a long-running command (normally `run --config F`). */
+export function startAgent(args: readonly string[], opts: { env?: Record<string, string | undefined> } = {}): Agent {
+  const child = launch(args, opts.env ?? {});
+  const lines: string[] = [];
+  let partial = '';
+  const waiters = new Set<() => void>();
+  child.stderr!.on('data', (d: Buffer) => {
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+    for (const w of waiters) w();
+  });
+  child.stdout!.resume();
+  const exited = new Promise<Exit>((resolve) =>
+    child.once('close', (code, signal) => {
+      if (partial) lines.push(partial);
+      for (const w of waiters) w();
+      resolve({ code, signal });
+    }),
+  );
+  let done = false;
+  void exited.then(() => (done = true));
+  const matches = (l: string, m: RegExp | string) => (typeof m === 'string' ? l === m : m.test(l));
+
+  return {
+    pid: child.pid!,
+    lines,
+    exited,
+    waitFor(match, { from = 0, timeoutMs = 5000 } = {}) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const i = lines.findIndex((l, j) => j >= from && matches(l, match));
+          if (i >= 0) return finish(() => resolve(i));
+          if (done) return finish(() => reject(new Error(`routeagent exited before logging ${String(match)}; its log:\n${lines.join('\n')}`)));
+        };
+        const timer = setTimeout(() => finish(() => reject(new Error(`routeagent did not log ${String(match)} within ${timeoutMs} ms; its log:\n${lines.join('\n')}`))), timeoutMs);
+        const finish = (fn: () => void) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          fn();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    signal(sig) {
+      if (!done) child.kill(sig);
+    },
+    async stop(graceMs = 5000) {
+      if (!done) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      return exited;
+    },
+  };
+}
+
+/** SIGKILL every process started here that is still running, and wait for each to go. */
+export async function killAll(): Promise<void> {
+  await Promise.all(
+    [...live].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}
+
+/** Poll `probe` until it returns something other than undefined/false, for at most `timeoutMs`. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
