@@ -31,19 +31,23 @@ const CHECK_TIMEOUT_MS = 30_000;
 
 type Live = { readonly info: ShowInfo; readonly loaded: ReadonlySet<string> };
 
-/** What HAProxy serves now: `show map` for each loaded map when the socket answers, else the map files. */
+/**
+ * What HAProxy serves now: `show map` for each loaded map when the socket answers, else the map files. A socket that is
+ * gone, late or garbled means the files (as a dry run plans): applyMaps then fails and says what is wrong with HAProxy.
+ */
 export async function readLive(
   h: HaproxySettings,
   deps: ApplyDeps = {},
 ): Promise<{ maps: Record<MapName, Entry[]>; source: 'runtime' | 'file' }> {
   const runtime = deps.runtime ?? createRuntime(h.socket, { timeoutMs: h.timeoutMs });
-  const probed = await probe(runtime);
+  const probed = await probe(runtime).catch(noReply);
   const live = typeof probed === 'string' ? undefined : probed;
   const maps = {} as Record<MapName, Entry[]>;
   let fromRuntime = 0;
   for (const m of MAP_NAMES) {
-    if (live?.loaded.has(h.maps[m])) {
-      maps[m] = await runtime.showMap(h.maps[m]);
+    const shown = live?.loaded.has(h.maps[m]) ? await runtime.showMap(h.maps[m]).catch(noReply) : undefined;
+    if (shown) {
+      maps[m] = shown;
       fromRuntime++;
     } else {
       maps[m] = await readMapFile(h.maps[m]);
@@ -66,14 +70,20 @@ export async function applyMaps(
     log[level](text);
   };
 
+  // Until the files are renamed into place, a bad or late reply from HAProxy means nothing was applied.
+  const beforeLive = <T>(step: Promise<T>): Promise<T> =>
+    step.catch((err: unknown) => {
+      throw err instanceof HaproxyReplyError ? new HaproxyReplyError(`${err.message}; nothing applied, live maps unchanged`, { cause: err }) : err;
+    });
+
   // 1. What differs: desired vs the file, and desired vs HAProxy (runtime ≠ file is drift, repaired too).
-  const probed = await probe(runtime);
+  const probed = await beforeLive(probe(runtime));
   const live = typeof probed === 'string' ? undefined : probed;
   const changed: MapName[] = [];
   for (const m of MAP_NAMES) {
     const path = h.maps[m];
     const fileDiffers = !sameEntries(await readMapFile(path), desired[m]);
-    const runtimeDiffers = live?.loaded.has(path) === true && !sameEntries(await runtime.showMap(path), desired[m]);
+    const runtimeDiffers = live?.loaded.has(path) === true && !sameEntries(await beforeLive(runtime.showMap(path)), desired[m]);
     if (!fileDiffers && !runtimeDiffers) continue;
     changed.push(m);
     if (!fileDiffers) note('warn', `haproxy: map ${m}: HAProxy's live entries differ from ${path} (drift); repairing`);
@@ -108,7 +118,7 @@ export async function applyMaps(
     }
 
     // 4. Every value names an existing backend of the right mode (-c does not check map values; notes §4).
-    const backends = live ? { modes: await runtime.backends(), source: 'show stat' } : { modes: await configBackends(h.config), source: `config ${h.config}` };
+    const backends = live ? { modes: await beforeLive(runtime.backends()), source: 'show stat' } : { modes: await configBackends(h.config), source: `config ${h.config}` };
     for (const m of changed) checkBackends(m, desired[m], backends.modes, backends.source);
 
     // 5. How to make it live: runtime replace needs a reachable socket, HAProxy >= 2.4 and the map loaded.
@@ -170,6 +180,12 @@ async function probe(runtime: Runtime): Promise<Live | string> {
     if (isUnreachable(err)) return (err as Error).message;
     throw err;
   }
+}
+
+// A bad or late reply where a reply was only read: treat HAProxy as not there (the caller falls back to the files).
+function noReply(err: unknown): undefined {
+  if (err instanceof HaproxyReplyError) return undefined;
+  throw err;
 }
 
 function checkBackends(map: MapName, entries: readonly Entry[], modes: ReadonlyMap<string, BackendMode>, source: string): void {
