@@ -158,7 +158,13 @@ export async function applyMaps(
         const r = await runtime.replaceMap(h.maps[m], desired[m]);
         log.info(`haproxy: map ${m} applied @${r.version}: ${count(r.entries, 'entry', 'entries')} in ${count(r.chunks, 'chunk', 'chunks')}, ${Date.now() - started} ms`);
       } catch (err) {
-        if (!h.reload || !(err instanceof HaproxyReplyError)) throw err;
+        if (!(err instanceof HaproxyReplyError)) throw err;
+        const restarted = await restartedServing(runtime, live!.info, changed.map((c) => [h.maps[c], desired[c]]));
+        if (restarted) {
+          note('warn', `haproxy: HAProxy restarted during the apply (pid ${live!.info.pid} → ${restarted.pid}); it loaded the map files, which are already new`);
+          return { applied: true, method: 'runtime', changed, notes };
+        }
+        if (!h.reload) throw new HaproxyReplyError(`${err.message}; the map files are written, the next sync applies them live`, { cause: err });
         await runReload(h.reload);
         note('warn', `${err.message}; ran reload command "${h.reload}"`);
         return { applied: true, method: 'reload', changed, notes };
@@ -186,6 +192,19 @@ async function probe(runtime: Runtime): Promise<Live | string> {
 function noReply(err: unknown): undefined {
   if (err instanceof HaproxyReplyError) return undefined;
   throw err;
+}
+
+// HAProxy restarted mid-apply (a crash and daemon restart, a pfSense Apply): the new process read the map files, which were
+// renamed into place before the runtime apply. It is then serving `maps` already, and no prepare/commit is needed.
+async function restartedServing(runtime: Runtime, before: ShowInfo, maps: [string, readonly Entry[]][]): Promise<ShowInfo | undefined> {
+  try {
+    const now = await runtime.info();
+    if (now.pid === before.pid && now.startTimeSec === before.startTimeSec) return undefined;
+    for (const [path, entries] of maps) if (!sameEntries(await runtime.showMap(path), entries)) return undefined;
+    return now;
+  } catch (err) {
+    return noReply(err);
+  }
 }
 
 function checkBackends(map: MapName, entries: readonly Entry[], modes: ReadonlyMap<string, BackendMode>, source: string): void {
