@@ -54,7 +54,25 @@ export function newSyncState(): SyncState {
 export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptions = {}): Promise<SyncReport> {
   const { config, log } = deps;
   const started = deps.now();
-  const [fetched, current] = await Promise.all([deps.fetchAll(config), deps.readCurrent(config, opts.dryRun ?? false)]);
+  const [fetched, read] = await Promise.all([
+    deps.fetchAll(config),
+    deps.readCurrent(config, opts.dryRun ?? false).then(
+      (maps) => ({ maps }),
+      (e: unknown) => {
+        if (e instanceof AgentError) return { error: e };
+        throw e;
+      },
+    ),
+  ]);
+  if ('error' in read) {
+    // Without what HAProxy serves now there is nothing to plan against: no sticky owners, no guard, no seed for a cluster that is down.
+    const error = `${read.error.message}; nothing planned or applied, the next sync retries`;
+    log.warn(error);
+    const clusters = updateSnapshots(deps, state, fetched, undefined);
+    const plans = MAP_NAMES.map((m) => planMap(m, [], []));
+    return report(deps, { maps: { hosts: [], sni: [] }, plans, conflicts: [], skipped: [], clusters, started }, { applied: false, method: 'none', error });
+  }
+  const current = read.maps;
   const clusters = updateSnapshots(deps, state, fetched, current);
 
   const routes: Route[] = [];
@@ -99,7 +117,7 @@ function updateSnapshots(
   deps: SyncDeps,
   state: SyncState,
   fetched: Map<string, FetchResult>,
-  current: Record<MapName, Entry[]>,
+  current: Record<MapName, Entry[]> | undefined, // undefined: HAProxy's maps could not be read, so nothing can be seeded
 ): Record<string, ClusterReport> {
   const clusters: Record<string, ClusterReport> = {};
   const now = deps.now();
@@ -113,6 +131,11 @@ function updateSnapshots(
     const error = result ? result.error.message : `traefik[${cluster.name}]: not fetched`;
     let snap = state.snapshots.get(cluster.name);
     if (!snap) {
+      if (!current) {
+        deps.log.warn(`${error}; its routes are unknown until HAProxy's maps can be read`);
+        clusters[cluster.name] = { ok: false, routers: 0, error };
+        continue;
+      }
       // A fresh start while the cluster is down: what the maps point at its backends now is its last known state.
       snap = { kind: 'seeded', routes: seedRoutes(cluster.name, cluster.backends, current), at: now };
       state.snapshots.set(cluster.name, snap);
