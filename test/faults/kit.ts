@@ -4,7 +4,7 @@
 // restart on the same config, and the built bundle run as a child process. Loopback and tmp dirs only.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
@@ -324,4 +324,13 @@ export function sh(command: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) =>
     execFile('/bin/sh', ['-c', command], (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` })),
   );
+}
+
+/** A reload command that only records that it ran (pfSense's reload cannot run here; tests restart HAProxy themselves). */
+export async function stubReload(dir: string): Promise<{ command: string; calls: () => Promise<number> }> {
+  const record = join(dir, 'reload.calls');
+  const command = join(dir, 'reload.sh');
+  await writeFile(command, `#!/bin/sh\necho reloaded >> ${record}\n`, { mode: 0o755 });
+  await rm(record, { force: true });
+  return { command, calls: async () => (await readFile(record, 'utf8').catch(() => '')).split('\n').filter(Boolean).length };
 }
