@@ -2,7 +2,7 @@
 // and SIGUSR2 (sync now). One sync at a time; triggers that arrive during a sync coalesce into one more.
 // It does not decide *what* to sync (sync.ts) and never exits the process (main.ts does).
 import { createServer, type Server } from 'node:http';
-import { access, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import { schedule, type ScheduledTask } from 'node-cron';
 import { readConfig, type Config } from './config.js';
@@ -40,7 +40,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const makeDeps = opts.makeDeps ?? createSyncDeps;
   let { config, warnings } = await readConfig(opts.configPath);
   for (const w of warnings) log.warn(`config ${opts.configPath}: ${w}`);
-  const lock: Lock = await acquireLock(lockPathFor(config.haproxy.maps.hosts));
+  const lock: Lock = await acquireLock(lockPathFor(config.haproxy.maps.hosts), 'daemon');
   const state = newSyncState();
   const counters: Counters = { syncs: { ok: 0, failed: 0, held: 0 } };
   let status: Status | undefined = await readStatus(config.statusFile);
@@ -51,9 +51,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let metrics: Server | undefined;
 
   const runOne = async (reason: string) => {
+    // `routeagent sync --force` leaves this marker, then sends SIGUSR2; the sync that reads it passes the guard once.
     const forcePath = forcePathFor(config.haproxy.maps.hosts);
-    const force = await access(forcePath).then(() => true, () => false);
-    if (force) await unlink(forcePath).catch(() => undefined);
+    const forcedBy = await readFile(forcePath, 'utf8').then((t) => t.trim() || '?', () => undefined);
+    const force = forcedBy !== undefined;
+    if (force) {
+      await unlink(forcePath).catch(() => undefined);
+      log.info(`sync: forced by "routeagent sync --force" (pid ${forcedBy}); the guard does not apply to this sync`);
+    }
     log.debug(`sync: starting (${reason}${force ? ', forced' : ''})`);
     try {
       const report = await syncOnce(makeDeps(config, log), state, { force });
@@ -91,9 +96,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     task = schedule(config.schedule, () => trigger('schedule'), { name: 'routeagent-sync' });
   };
 
-  const startMetrics = async () => {
-    if (metrics) await new Promise<void>((r) => metrics!.close(() => r()));
+  // closeAllConnections: a scraper's keep-alive connection must not hold a stop or a reload up.
+  const stopMetrics = async () => {
+    const server = metrics;
     metrics = undefined;
+    if (!server) return;
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    server.closeAllConnections();
+    await closed;
+  };
+
+  const startMetrics = async () => {
+    await stopMetrics();
     if (!config.metrics.enabled) return;
     const server = createServer((req, res) => {
       if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
@@ -109,6 +123,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       });
       server.listen(config.metrics.port, config.metrics.address, () => {
         metrics = server;
+        log.info(`metrics: serving http://${hostPort(server)}/metrics`);
         resolve();
       });
     });
@@ -153,19 +168,22 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     trigger,
     reload,
     config: () => config,
-    metricsAddress: () => {
-      const a = metrics?.address();
-      return a && typeof a === 'object' ? `${a.address}:${a.port}` : undefined;
-    },
+    metricsAddress: () => (metrics ? hostPort(metrics) : undefined),
     async stop() {
       stopping = true;
       task?.destroy();
       await watcher?.close();
       watcher = undefined;
       await running;
-      if (metrics) await new Promise<void>((r) => metrics!.close(() => r()));
+      await stopMetrics();
       await lock.release();
       log.info('daemon: stopped');
     },
   };
+}
+
+function hostPort(server: Server): string {
+  const a = server.address();
+  if (!a || typeof a !== 'object') return String(a);
+  return `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
 }

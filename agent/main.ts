@@ -1,17 +1,17 @@
 // Entry point: argv → command, wiring, signals (HUP reload, USR2 sync, TERM/INT stop). The only file that calls process.exit.
 // Exit codes: 0 ok; 1 `check` found problems, a one-shot sync failed or was guarded, `status` unhealthy; 2 bad usage or an
 // unreadable/invalid config (for every verb, `check` included: the rc.d script refuses `start` on 2 and only warns on 1).
-import { readFile } from 'node:fs/promises';
+import { access, readFile, unlink, writeFile } from 'node:fs/promises';
 import { HELP, USAGE, parseCommand, type Command } from './cli.js';
 import { readConfig, type Config } from './config.js';
 import { renderSnippet } from './core/snippet.js';
 import { formatStatus, healthProblems } from './core/status.js';
 import { MAP_NAMES } from './core/types.js';
-import { startDaemon } from './daemon.js';
+import { startDaemon, type Daemon } from './daemon.js';
 import { createSyncDeps } from './deps.js';
 import { AgentError, ConfigError } from './errors.js';
 import { checkConfig, parseConfigBackends } from './io/check.js';
-import { forcePathFor, lockHolder, lockPathFor, acquireLock } from './io/lock.js';
+import { acquireLock, forcePathFor, lockHolder, lockPathFor, type Lock } from './io/lock.js';
 import { createRuntime } from './io/runtime.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
 import { fetchCluster } from './io/traefik.js';
@@ -20,7 +20,6 @@ import { createLog, type Log } from './log.js';
 import { newSyncState, syncOnce, type SyncReport } from './sync.js';
 import { formatPlan } from './report.js';
 import { versionAtLeast, type BackendMode } from './core/reply.js';
-import { writeFile } from 'node:fs/promises';
 
 export const VERSION = '0.1.0';
 
@@ -51,26 +50,36 @@ async function main(argv: readonly string[]): Promise<number> {
     err(`routeagent: config ${cmd.config} is invalid (${e.problems.length} problem${e.problems.length === 1 ? '' : 's'}); nothing done\n`);
     return 2;
   }
-  switch (cmd.verb) {
-    case 'snippet':
-      out(renderSnippet(config.haproxy.maps));
-      return 0;
-    case 'status':
-      return status(config, cmd.json);
-    case 'check':
-      return check(config);
-    case 'sync':
-      return sync(config, log, cmd);
+  try {
+    switch (cmd.verb) {
+      case 'snippet':
+        out(renderSnippet(config.haproxy.maps));
+        return 0;
+      case 'status':
+        return await status(config, cmd.json);
+      case 'check':
+        return await check(config);
+      case 'sync':
+        return await sync(config, log, cmd);
+    }
+  } catch (e) {
+    // An expected failure (a lock that cannot be created, …) is one line for the operator, not a stack trace.
+    if (!(e instanceof AgentError)) throw e;
+    err(`routeagent: ${e.message}\n`);
+    return 1;
   }
 }
 
-async function sync(config: Config, log: Log, cmd: Extract<Command, { verb: 'sync' }>): Promise<number> {
+type SyncCommand = Extract<Command, { verb: 'sync' }>;
+const LOCK_WAIT_MS = 60_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function sync(config: Config, log: Log, cmd: SyncCommand): Promise<number> {
   let release = async () => undefined as unknown;
   if (!cmd.dryRun) {
-    const lockPath = lockPathFor(config.haproxy.maps.hosts);
-    const holder = await lockHolder(lockPath);
-    if (holder !== undefined && holder !== process.pid) return askDaemon(config, holder, cmd.force);
-    release = (await acquireLock(lockPath)).release;
+    const lock = await lockOrAskDaemon(config, cmd);
+    if (typeof lock === 'number') return lock;
+    release = lock.release;
   }
   try {
     const report = await syncOnce(createSyncDeps(config, cmd.json ? createLog(err, 'warn') : log), newSyncState(), { dryRun: cmd.dryRun, force: cmd.force });
@@ -82,23 +91,64 @@ async function sync(config: Config, log: Log, cmd: Extract<Command, { verb: 'syn
   }
 }
 
-// A daemon already drives these maps: ask it to sync (and pass the guard, with --force) instead of racing it.
-async function askDaemon(config: Config, pid: number, force: boolean): Promise<number> {
-  const before = (await readStatus(config.statusFile))?.at;
-  if (force) await writeFile(forcePathFor(config.haproxy.maps.hosts), `${process.pid}\n`);
-  process.kill(pid, 'SIGUSR2');
-  out(`routeagent: the daemon (pid ${pid}) drives these maps; asked it to sync${force ? ' with --force' : ''}\n`);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-    const s = await readStatus(config.statusFile);
-    if (s && s.at !== before) {
-      const problems = healthProblems(s, Date.now(), Number.POSITIVE_INFINITY);
-      out(formatStatus(s, problems));
-      return s.outcome === 'ok' ? 0 : 1;
+// The lock, or the exit code of having asked the daemon that holds it. A one-shot sync that holds it is waited for,
+// never signalled: it has no SIGUSR2 handler, and the signal's default action would kill it mid-apply.
+async function lockOrAskDaemon(config: Config, cmd: SyncCommand): Promise<Lock | number> {
+  const lockPath = lockPathFor(config.haproxy.maps.hosts);
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let told = false;
+  for (;;) {
+    const holder = await lockHolder(lockPath);
+    if (holder !== undefined && holder.pid !== process.pid) {
+      if (holder.role !== 'sync') {
+        const code = await askDaemon(config, holder.pid, cmd);
+        if (code !== undefined) return code;
+        continue; // it was gone before the signal: its lock is stale now
+      }
+      if (Date.now() > deadline) {
+        err(`routeagent: a one-shot routeagent sync (pid ${holder.pid}) still holds ${lockPath} after ${LOCK_WAIT_MS / 1000} s; nothing done\n`);
+        return 1;
+      }
+      if (!told) err(`routeagent: a one-shot routeagent sync (pid ${holder.pid}) holds ${lockPath}; waiting for it to end\n`);
+      told = true;
+      await sleep(100);
+      continue;
+    }
+    try {
+      return await acquireLock(lockPath, 'sync');
+    } catch (e) {
+      if (!(e instanceof AgentError) || e.code !== 'ERR_LOCKED') throw e; // taken between the look and the grab: look again
     }
   }
-  err(`routeagent: the daemon (pid ${pid}) did not report a sync within 60 s; see its log\n`);
+}
+
+// A daemon already drives these maps: ask it to sync (and pass the guard, with --force) instead of racing it, then report
+// the first sync that started after the request (with --force: one that read the marker, so the guard did not hold).
+// undefined: the daemon was gone before it could be asked.
+async function askDaemon(config: Config, pid: number, cmd: SyncCommand): Promise<number | undefined> {
+  const forcePath = forcePathFor(config.haproxy.maps.hosts);
+  const asked = Date.now();
+  if (cmd.force) await writeFile(forcePath, `${process.pid}\n`);
+  try {
+    process.kill(pid, 'SIGUSR2');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    if (cmd.force) await unlink(forcePath).catch(() => undefined);
+    return undefined;
+  }
+  // A notice, not the result: stderr, so that `--json` leaves stdout to the JSON.
+  err(`routeagent: the daemon (pid ${pid}) drives these maps; asked it to sync${cmd.force ? ' with --force' : ''}\n`);
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  while (Date.now() < deadline) {
+    await sleep(100);
+    const s = await readStatus(config.statusFile);
+    if (!s || Date.parse(s.at) < asked) continue;
+    if (cmd.force && (s.guard.held || (await access(forcePath).then(() => true, () => false)))) continue;
+    // The daemon keeps its report; what it shares is the status (with --json: the status file's object).
+    out(cmd.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s, healthProblems(s, Date.now(), Number.POSITIVE_INFINITY)));
+    return s.outcome === 'ok' ? 0 : 1;
+  }
+  err(`routeagent: the daemon (pid ${pid}) did not report a sync within ${LOCK_WAIT_MS / 1000} s; see its log\n`);
   return 1;
 }
 
@@ -197,7 +247,16 @@ async function check(config: Config): Promise<number> {
 }
 
 async function runDaemon(configPath: string, log: Log): Promise<number> {
-  let daemon;
+  // Handlers first: without one, SIGHUP and SIGUSR2 kill a node process, and the lock (which `routeagent sync` reads to
+  // find whom to signal) is taken before start-up ends. Signals that arrive while starting are replayed once it has.
+  let daemon: Daemon | undefined;
+  const early = new Set<'SIGHUP' | 'SIGUSR2'>();
+  process.on('SIGHUP', () => (daemon ? void daemon.reload('SIGHUP') : early.add('SIGHUP')));
+  process.on('SIGUSR2', () => (daemon ? daemon.trigger('SIGUSR2') : early.add('SIGUSR2')));
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   try {
     daemon = await startDaemon({ configPath, log });
   } catch (e) {
@@ -212,17 +271,11 @@ async function runDaemon(configPath: string, log: Log): Promise<number> {
     }
     throw e;
   }
-  const d = daemon;
-  process.on('SIGHUP', () => void d.reload('SIGHUP'));
-  process.on('SIGUSR2', () => d.trigger('SIGUSR2'));
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      log.info(`daemon: ${sig}: finishing the current sync, then exiting`);
-      void d.stop().then(resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  if (early.has('SIGHUP')) void daemon.reload('SIGHUP');
+  if (early.has('SIGUSR2')) daemon.trigger('SIGUSR2');
+  const sig = await stopSignal;
+  log.info(`daemon: ${sig}: finishing the current sync, then exiting`);
+  await daemon.stop();
   return 0;
 }
 
