@@ -3,13 +3,14 @@
 // Nothing is renamed until every check passed (shared/DESIGN.md "HAProxy side", notes/haproxy-runtime.md §8).
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ApplyError, HaproxyReplyError } from './errors.js';
 import type { Log } from './log.js';
 import { renderMap, sameEntries } from './core/render.js';
 import { versionAtLeast, type BackendMode, type ShowInfo } from './core/reply.js';
 import { MAP_NAMES, type Entry, type MapName } from './core/types.js';
 import { checkConfig, parseConfigBackends } from './io/check.js';
-import { discardFile, promoteFile, readMapFile, stageFile } from './io/files.js';
+import { discardFile, discardLeftovers, promoteFile, readMapFile, stageFile } from './io/files.js';
 import { createRuntime, isUnreachable, type Runtime } from './io/runtime.js';
 
 export type HaproxySettings = {
@@ -69,6 +70,11 @@ export async function applyMaps(
     notes.push(text);
     log[level](text);
   };
+
+  // An agent killed mid-apply (SIGKILL, power loss) left staged files or a -c copy beside the maps: they are never live, just clutter.
+  for (const dir of new Set(MAP_NAMES.map((m) => dirname(h.maps[m])))) {
+    for (const name of await discardLeftovers(dir)) log.info(`haproxy: removed ${name} (left by a routeagent that is gone)`);
+  }
 
   // Until the files are renamed into place, a bad or late reply from HAProxy means nothing was applied.
   const beforeLive = <T>(step: Promise<T>): Promise<T> =>

@@ -1,7 +1,7 @@
 // Map files on disk: atomic writes (tmp in the same folder + fsync + rename + fsync of the folder), and the
 // two halves of that write (stage, promote) so `haproxy -c` can read a staged map before it replaces the live one.
 // Does not decide what to write; apply.ts does.
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { parseMapText } from '../core/render.js';
@@ -44,6 +44,32 @@ export async function readMapFile(path: string): Promise<Entry[]> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new ApplyError('read', `map file ${path}: cannot read (${reason(err)})`, { cause: err });
+  }
+}
+
+// What an agent killed mid-apply leaves next to the maps: `.<name>.tmp-<pid>` and `.<name>.staged-<pid>` (siblingPath),
+// and `.<config>.check-<pid>.cfg`, the `haproxy -c` copy (io/check.ts).
+const LEFTOVER = /^\..+\.(?:tmp|staged)-(\d+)$|^\..+\.check-(\d+)\.cfg$/;
+
+/** Remove the files in `dir` that an agent which is gone left behind (SIGKILL mid-write); returns their names, sorted. */
+export async function discardLeftovers(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const m = LEFTOVER.exec(name);
+    const pid = Number(m?.[1] ?? m?.[2]);
+    // a live pid is ours, or a `routeagent check` running its own -c: not a leftover
+    if (!m || pid === process.pid || isAlive(pid)) continue;
+    await unlink(join(dir, name)).then(() => removed.push(name), () => undefined);
+  }
+  return removed.sort();
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

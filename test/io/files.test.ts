@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplyError } from '../../agent/errors.js';
-import { discardFile, promoteFile, readMapFile, siblingPath, stageFile, writeFileAtomic } from '../../agent/io/files.js';
+import { discardFile, discardLeftovers, promoteFile, readMapFile, siblingPath, stageFile, writeFileAtomic } from '../../agent/io/files.js';
 
 const test = suite<{ dir: string }>('files', { dir: '' });
 test.before.each(async (ctx) => {
@@ -99,6 +99,24 @@ test('readMapFile parses the file; a missing file is an empty map', async ({ dir
 test('readMapFile on a directory: exact error', async ({ dir }) => {
   const err = await readMapFile(dir).catch((e: unknown) => e);
   assert.is((err as Error).message, `map file ${dir}: cannot read (EISDIR: illegal operation on a directory)`);
+});
+
+test('discardLeftovers removes what a dead agent left (staged, tmp, -c copy), keeps live pids and other files', async ({ dir }) => {
+  const dead = 2 ** 22 + 1; // above Linux's pid_max: never a live process
+  const names = [
+    `.hosts.map.staged-${dead}`,
+    `.sni.map.tmp-${dead}`,
+    `.haproxy.cfg.check-${dead}.cfg`,
+    `.hosts.map.staged-${process.pid}`, // ours: a sync in progress
+    `.hosts.map.staged-1`, // pid 1 is alive, as a `routeagent check` running its own -c would be
+    'hosts.map',
+    '.routeagent.lock',
+    '.hosts.map.staged-x',
+  ];
+  for (const n of names) await writeFile(join(dir, n), '');
+  assert.equal(await discardLeftovers(dir), [`.haproxy.cfg.check-${dead}.cfg`, `.hosts.map.staged-${dead}`, `.sni.map.tmp-${dead}`]);
+  assert.equal((await readdir(dir)).sort(), ['.hosts.map.staged-1', `.hosts.map.staged-${process.pid}`, '.hosts.map.staged-x', '.routeagent.lock', 'hosts.map'].sort());
+  assert.equal(await discardLeftovers(join(dir, 'missing')), []);
 });
 
 test.run();
