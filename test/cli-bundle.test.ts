@@ -505,6 +505,16 @@ if (missing) {
     assert.equal(await snapshot(w.dir), disk);
   });
 
+  cli('a lock that cannot be created: one line naming it, exit 1, not an internal error', async () => {
+    const base = w.config as { haproxy: Record<string, unknown> };
+    const under = join(w.configPath, 'maps'); // a folder inside a file
+    const path = await variant('unlockable.json', { haproxy: { ...base.haproxy, maps: { hosts: join(under, 'hosts.map'), sni: join(under, 'sni.map') } } });
+    const r = await ra('sync', '--config', path);
+    assert.is(r.code, 1, show(r));
+    assert.is(r.stdout, '');
+    assert.equal(lines(r.stderr).slice(-1), [`routeagent: lock ${join(under, '.routeagent.lock')}: cannot create (ENOTDIR)`]);
+  });
+
   cli('usage errors exit 2 with the reason and the usage line', async () => {
     const rows: [string[], string][] = [
       [[], 'missing command'],

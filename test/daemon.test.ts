@@ -68,8 +68,8 @@ function metrics(): Promise<Record<string, number>> {
     req.end();
   });
 }
-/** /metrics and the status file tell the same story (read until both come from the same sync). */
-async function metricsMatchStatus(): Promise<Record<string, number>> {
+/** /metrics and the status file tell the same story (read until both come from the same sync), and /metrics shows `expect`. */
+async function metricsMatchStatus(expect: Record<string, number> = {}): Promise<Record<string, number>> {
   return until('/metrics to agree with the status file', async () => {
     const s = (await status())!;
     const m = await metrics();
@@ -85,12 +85,13 @@ async function metricsMatchStatus(): Promise<Record<string, number>> {
     };
     const s2 = (await status())!;
     if (s2.at !== s.at) return undefined;
-    return Object.entries(want).every(([k, v]) => m[k] === v) ? m : undefined;
+    return [...Object.entries(want), ...Object.entries(expect)].every(([k, v]) => m[k] === v) ? m : undefined;
   });
 }
 
 const startedLine = (a: Agent, schedule: string) => `info daemon: started (pid ${a.pid}), 2 clusters, schedule "${schedule}"`;
 const ramDisk = () => (['hosts', 'sni'] as const).map((m) => `warn config ${w.configPath}: /haproxy/maps/${m}: ${w.haproxy.mapPaths[m]} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`);
+const lines = (s: string) => s.split('\n').filter(Boolean);
 const ramDiskCli = () => (['hosts', 'sni'] as const).map((m) => `warning: /haproxy/maps/${m}: ${w.haproxy.mapPaths[m]} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`);
 const start = () => (agent = startAgent(['run', '--config', w.configPath]));
 
@@ -130,6 +131,7 @@ if (missing) {
     w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io')]);
     await agent.waitFor('warn conflict: grafana.technis.io (sni) claimed by hades, illmatic; routing to hades', { from });
     assert.is(await w.viaSni('grafana.technis.io'), 'hades', 'sticky: the old cluster keeps the host while it still claims it');
+    await metricsMatchStatus({ routeagent_conflicts: 2 }); // the conflict is logged during the sync, counted once it ends
     w.clusters.hades.traefik.setRouters('http', apps);
     await until('grafana to answer from illmatic', async () => (await w.viaSni('grafana.technis.io')) === 'illmatic');
     assert.is(await w.viaHttp('grafana.technis.io'), 'illmatic');
@@ -138,7 +140,8 @@ if (missing) {
   });
 
   daemon('metrics: syncs by outcome, clusters up, entries per map, guard, conflicts; they match the status file', async () => {
-    const m = await metricsMatchStatus();
+    // The migration's last sync may still be writing its status: wait for the state it leaves.
+    const m = await metricsMatchStatus({ routeagent_conflicts: 0, 'routeagent_map_entries{map="hosts"}': 9, 'routeagent_map_entries{map="sni"}': 10 });
     assert.ok(m['routeagent_syncs_total{outcome="ok"}']! >= 2, JSON.stringify(m));
     assert.is(m['routeagent_syncs_total{outcome="failed"}'], 0);
     assert.is(m['routeagent_syncs_total{outcome="held"}'], 0);
@@ -206,8 +209,7 @@ if (missing) {
     assert.is(r.code, 1, r.stdout + r.stderr);
     assert.ok(r.stdout.includes(`cluster illmatic: stale since ${s.clusters['illmatic']!.since}, 2 routers\n`), r.stdout);
     assert.ok(r.stdout.endsWith(`problem: cluster illmatic stale since ${s.clusters['illmatic']!.since}: ${error}\n`), r.stdout);
-    const m = await metricsMatchStatus();
-    assert.is(m['routeagent_cluster_up{cluster="illmatic"}'], 0);
+    await metricsMatchStatus({ 'routeagent_cluster_up{cluster="illmatic"}': 0 });
   });
 
   daemon('SIGKILL during the outage, then a restart: nothing is removed (seeded from the map files), the stale lock is taken over', async () => {
@@ -249,8 +251,7 @@ if (missing) {
       assert.is(st.code, 1, st.stdout);
       assert.ok(st.stdout.endsWith(`problem: guard holding: ${held.join('; ')}\n`), st.stdout);
       if (round === 0) {
-        const m = await metricsMatchStatus();
-        assert.is(m['routeagent_guard_holding'], 1);
+        const m = await metricsMatchStatus({ routeagent_guard_holding: 1 });
         assert.ok(m['routeagent_syncs_total{outcome="held"}']! >= 1);
       }
 
@@ -321,6 +322,9 @@ if (missing) {
     assert.equal(r.stderr.split('\n').filter(Boolean), [...ramDiskCli(), `routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync`]);
     assert.match(r.stdout, /^healthy: last sync \S+ ok \(applied by runtime\), \d+ ms\n/);
     assert.is(await w.viaSni('blog.technis.io'), 'illmatic');
+    const j = await runBundle(['sync', '--json', '--config', w.configPath]);
+    assert.is(j.code, 0, j.stdout + j.stderr);
+    assert.equal(JSON.parse(j.stdout), await status(), 'with --json, stdout is the status object of the sync it asked for');
   });
 
   daemon('triggers that arrive during a slow sync coalesce into one more sync', async () => {
@@ -360,6 +364,26 @@ if (missing) {
     assert.is(await w.viaSni('late.technis.io'), 'illmatic');
     assert.not.ok(await exists(lockPath()));
     w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
+  });
+
+  daemon('two one-shot syncs at once: the second waits for the first instead of signalling it', async () => {
+    w.clusters.illmatic.traefik.setFault('/api/version', { delayMs: 800 });
+    w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io'), app('late.technis.io'), app('queue.technis.io')]);
+    try {
+      const first = runBundle(['sync', '--config', w.configPath]);
+      const holder = await until('the first sync to take the lock', async () => (await readFile(lockPath(), 'utf8').catch(() => '')).match(/^(\d+) sync\n$/)?.[1], 5000, 5);
+      const second = await runBundle(['sync', '--config', w.configPath]);
+      const one = await first;
+      assert.equal([one.code, one.signal], [0, null], one.stdout + one.stderr);
+      assert.equal(lines(one.stdout).slice(-1), ['applied by runtime']);
+      assert.is(second.code, 0, second.stdout + second.stderr);
+      assert.ok(lines(second.stderr).includes(`routeagent: a one-shot routeagent sync (pid ${holder}) holds ${lockPath()}; waiting for it to end`), second.stderr);
+      assert.equal(lines(second.stdout).slice(-1), ['up to date']);
+      assert.is(await w.viaSni('queue.technis.io'), 'illmatic');
+      assert.not.ok(await exists(lockPath()));
+    } finally {
+      w.clusters.illmatic.traefik.setFault('/api/version', undefined);
+    }
   });
 
   daemon('a SIGUSR2 or SIGHUP that arrives while the daemon is starting does not kill it', async () => {
