@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ApplyError, HaproxyReplyError } from './errors.js';
-import type { Log } from './log.js';
+import { count, type Log } from './log.js';
 import { renderMap, sameEntries } from './core/render.js';
 import { versionAtLeast, type BackendMode, type ShowInfo } from './core/reply.js';
 import { MAP_NAMES, type Entry, type MapName } from './core/types.js';
@@ -232,10 +232,6 @@ async function configBackends(config: string): Promise<Map<string, BackendMode>>
   } catch (err) {
     throw new ApplyError('backends', `haproxy config ${config}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); live maps unchanged`);
   }
-}
-
-function count(n: number, one: string, many: string): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 function runReload(command: string): Promise<void> {

@@ -17,3 +17,8 @@ export function createLog(write: (line: string) => void, min: Level = 'info'): L
 
 /** A logger that drops everything (tests, --json output). */
 export const silentLog: Log = createLog(() => undefined);
+
+/** `1 entry`, `3 entries`: a count with its noun, for log lines. */
+export function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

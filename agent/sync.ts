@@ -7,7 +7,7 @@ import { guardReason, isEmptyPlan, planMap, summarisePlan, type MapPlan } from '
 import { routesFromRouters } from './core/routes.js';
 import { MAP_NAMES, type Entry, type MapName, type Route, type Router, type Skipped, type Syntax } from './core/types.js';
 import { AgentError } from './errors.js';
-import type { Log } from './log.js';
+import { count, type Log } from './log.js';
 
 /** A cluster's last good answer (or, before any answer, what the map files say it serves). */
 export type Snapshot =
@@ -140,7 +140,7 @@ function updateSnapshots(
       snap = { kind: 'seeded', routes: seedRoutes(cluster.name, cluster.backends, current), at: now };
       state.snapshots.set(cluster.name, snap);
     }
-    const kept = snap.kind === 'seeded' ? `${snap.routes.length} entries from the current maps` : `${snap.routers.length} routers from ${clock(snap.at)}`;
+    const kept = snap.kind === 'seeded' ? `${count(snap.routes.length, 'entry', 'entries')} from the current maps` : `${count(snap.routers.length, 'router', 'routers')} from ${clock(snap.at)}`;
     deps.log.warn(`${error}; keeping ${kept}`);
     clusters[cluster.name] = { ok: false, routers: snap.kind === 'fetched' ? snap.routers.length : 0, error, staleSince: new Date(snap.at).toISOString() };
   }
