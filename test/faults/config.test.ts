@@ -138,6 +138,36 @@ if (!missing) {
     await assertServes(ctx.w, NEW);
   });
 
+  test('a reload with cross-field problems: each logged on its own line; the previous config stays', async (ctx) => {
+    await start(ctx);
+    const clusters = ctx.w.config['clusters'] as Record<string, unknown>[];
+    const dup = { ...clusters[0], auth: { username: 'agent', token: 't' } };
+    await ctx.w.writeConfig({
+      expose: { domains: ['technis.io', 'bad domain'] },
+      clusters: [clusters[0], dup],
+      pins: { 'x.technis.io': 'nowhere' },
+      haproxy: { ...(ctx.w.config['haproxy'] as object), maps: { hosts: '/var/etc/haproxy/m.map', sni: '/var/etc/haproxy/m.map' } },
+      schedule: 'every minute',
+    });
+    const p = configPath(ctx);
+    const problems = [
+      '/clusters/1/name: duplicate cluster name "hades" (also /clusters/0)',
+      '/clusters/1/auth: use either username/password or token, not both',
+      '/clusters/1/auth: needs exactly one of password, passwordFile',
+      '/expose/domains/1: host "bad domain" has whitespace, control or non-ASCII characters (use punycode)',
+      '/pins/x.technis.io: unknown cluster "nowhere"',
+      '/haproxy/maps: hosts and sni must be different files',
+      '/haproxy/maps/hosts: /var/etc/haproxy/m.map is inside /var/etc/haproxy, which pfSense wipes on every Apply',
+      '/haproxy/maps/sni: /var/etc/haproxy/m.map is inside /var/etc/haproxy, which pfSense wipes on every Apply',
+      '/schedule: "every minute" is not a valid cron expression',
+    ];
+    await line(new RegExp(`^error config ${esc(p)}: /schedule: `));
+    const logged = cap.lines.filter((l) => l.startsWith('error config '));
+    assert.equal(logged.sort(), problems.map((x) => `error config ${p}: ${x}; keeping previous config`).sort());
+    assert.is((await syncNow(ctx)).error, undefined);
+    await assertServes(ctx.w, OLD, 'previous config still in force');
+  });
+
   test('the file deleted: a warning, syncs go on with the previous config; the file back is reloaded', async (ctx) => {
     await start(ctx);
     const saved = await readFile(configPath(ctx), 'utf8');

@@ -248,7 +248,22 @@ if (!missing) {
     ]);
     assert.equal(await readdir(dir).then((f) => f.filter((n) => n.startsWith('routeagent-'))), []);
     assertEach(await mapsNow(w), [OLD]);
-    await converges(ctx); // back on the maps HAProxy loads, which were never touched
+
+    // with a reload command: the files are written and the reload is run (it would load them once the snippet is in)
+    const stub = await stubReload(w.dir);
+    await w.writeConfig({ haproxy: haproxyPatch(w, { maps, reload: stub.command }) });
+    cap.clear();
+    const reloaded = await sync.run();
+    assert.is(reloaded.error, undefined);
+    assert.is(reloaded.method, 'reload');
+    assert.is(await stub.calls(), 1);
+    assert.equal(warnings().slice(2), [
+      `warn haproxy: the running HAProxy has not loaded map ${maps.hosts} (not in show map); ran reload command "${stub.command}"`,
+      `warn haproxy: the running HAProxy has not loaded map ${maps.sni} (not in show map); ran reload command "${stub.command}"`,
+    ]);
+    assert.is(await readFile(maps.sni, 'utf8'), NEW.sni.join('\n') + '\n');
+    assertEach(await mapsNow(w), [OLD]); // the maps HAProxy does load were never touched
+    await converges(ctx);
   });
 
   test('a map file that cannot be read: the sync fails with the file named, nothing planned or applied', async (ctx) => {
