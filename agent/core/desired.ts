@@ -34,27 +34,37 @@ export function mergeDesired(input: MergeInput): Desired {
       const b = c.backends[map];
       if (b !== undefined) owner.set(b, c.name);
     }
-    const current = new Map(input.current[map].map((e) => [e.key, owner.get(e.backend)]));
-    const claims = new Map<string, Set<string>>();
+    const current = new Map<string, string | undefined>();
+    for (const e of input.current[map]) current.set(e.key, owner.get(e.backend));
+    // host → its claimant, or its claimants once a second cluster claims it (most hosts have one: no Set per host)
+    const claims = new Map<string, string | string[]>();
     for (const r of input.routes) {
       if (r.map !== map || !byName.get(r.cluster)?.backends[map]) continue;
-      let set = claims.get(r.host);
-      if (!set) claims.set(r.host, (set = new Set()));
-      set.add(r.cluster);
+      const claim = claims.get(r.host);
+      if (claim === undefined) claims.set(r.host, r.cluster);
+      else if (typeof claim === 'string') {
+        if (claim !== r.cluster) claims.set(r.host, [claim, r.cluster]);
+      } else if (!claim.includes(r.cluster)) claim.push(r.cluster);
     }
     const entries = new Map<string, string>();
     for (const s of input.static) {
       const b = s.backends[map];
       if (b !== undefined) entries.set(s.host, b);
     }
-    for (const [host, set] of claims) {
+    for (const [host, claim] of claims) {
       if (entries.has(host)) continue; // static routes win over clusters
-      const claimants = [...set].sort((a, b) => order.get(a)! - order.get(b)!);
+      if (typeof claim === 'string') {
+        entries.set(host, byName.get(claim)!.backends[map]!); // a sole claimant wins whatever the pins or policy say
+        continue;
+      }
+      const claimants = claim.sort((a, b) => order.get(a)! - order.get(b)!);
       const winner = pickWinner(host, claimants, input, current.get(host), byName);
       entries.set(host, byName.get(winner)!.backends[map]!);
-      if (claimants.length > 1) conflicts.push({ host, map, claimants, winner });
+      conflicts.push({ host, map, claimants, winner });
     }
-    maps[map] = [...entries].map(([key, backend]) => ({ key, backend })).sort((a, b) => cmp(a.key, b.key));
+    const list: Entry[] = [];
+    for (const [key, backend] of entries) list.push({ key, backend });
+    maps[map] = list.sort((a, b) => cmp(a.key, b.key));
   }
   conflicts.sort((a, b) => cmp(a.host, b.host) || cmp(a.map, b.map));
   return { maps, conflicts };

@@ -16,14 +16,20 @@ export type MapPlan = {
 // —       | be_a    | remove
 /** The plan that turns `current` into `desired` for one map. */
 export function planMap(map: MapName, current: readonly Entry[], desired: readonly Entry[]): MapPlan {
-  const live = new Map(current.map((e) => [e.key, e.backend]));
-  const want = new Map(desired.map((e) => [e.key, e.backend]));
-  const add = desired.filter((e) => !live.has(e.key));
-  const change = desired.flatMap((e) => {
+  // Plain loops: this runs every sync over every entry (50,000 in the scale bench), so no per-entry temporaries.
+  const live = new Map<string, string>();
+  for (const e of current) live.set(e.key, e.backend);
+  const want = new Set<string>();
+  for (const e of desired) want.add(e.key);
+  const add: Entry[] = [];
+  const change: Change[] = [];
+  for (const e of desired) {
     const from = live.get(e.key);
-    return from !== undefined && from !== e.backend ? [{ key: e.key, from, to: e.backend }] : [];
-  });
-  const remove = [...live].filter(([key]) => !want.has(key)).map(([key, backend]) => ({ key, backend }));
+    if (from === undefined) add.push(e);
+    else if (from !== e.backend) change.push({ key: e.key, from, to: e.backend });
+  }
+  const remove: Entry[] = [];
+  for (const [key, backend] of live) if (!want.has(key)) remove.push({ key, backend });
   return { map, add: byKey(add), change: byKey(change), remove: byKey(remove) };
 }
 

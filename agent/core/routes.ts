@@ -17,7 +17,7 @@ export function routesFromRouters(
   syntax: Syntax,
   expose: Expose,
 ): { routes: Route[]; skipped: Skipped[] } {
-  const routes = new Map<string, Route>();
+  const byMap = new Map<MapName, Map<string, Route>>(); // map → host → route (a later router for the same host wins)
   const skipped: Skipped[] = [];
   const skip = (router: string, reason: string) => skipped.push({ cluster: cluster.name, router, reason });
 
@@ -54,10 +54,18 @@ export function routesFromRouters(
         skip(r.name, `host ${n.host} is not allowed by expose`);
         continue;
       }
-      for (const map of maps) routes.set(`${map} ${n.host}`, { map, host: n.host, cluster: cluster.name, router: r.name });
+      for (const map of maps) {
+        let routes = byMap.get(map);
+        if (!routes) byMap.set(map, (routes = new Map()));
+        routes.set(n.host, { map, host: n.host, cluster: cluster.name, router: r.name });
+      }
     }
   }
-  const sorted = [...routes.values()].sort((a, b) => (a.map === b.map ? cmp(a.host, b.host) : cmp(a.map, b.map)));
+  // Sorted by map, then host: each map's routes sorted on their own (no composite keys, no map comparisons).
+  const sorted: Route[] = [];
+  for (const map of [...byMap.keys()].sort(cmp)) {
+    for (const route of [...byMap.get(map)!.values()].sort((a, b) => cmp(a.host, b.host))) sorted.push(route);
+  }
   return { routes: sorted, skipped };
 }
 
