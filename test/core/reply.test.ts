@@ -6,6 +6,7 @@ import {
   describeReply,
   isOk,
   knownReply,
+  listsExactly,
   parseMapList,
   parsePrepare,
   parseShowInfo,
@@ -147,3 +148,55 @@ version('compares the numeric dotted prefix', () => {
   for (const [v, min, want] of rows) assert.is(versionAtLeast(v, min), want, `${v} >= ${min}`);
 });
 version.run();
+
+const exact = suite('listsExactly: the raw-text check replaceMap runs before parsing');
+const entries = [
+  { key: 'app1.example.test', backend: 'be_app1' },
+  { key: 'app2.example.test', backend: 'be_app2' },
+];
+const listing = '0x5649f3992d60 app1.example.test be_app1\n0x5649f3992df0 app2.example.test be_app2\n\n';
+exact('true for the exact listing, in order, with or without the closing empty line', () => {
+  assert.ok(listsExactly(listing, entries));
+  assert.ok(listsExactly(listing.slice(0, -1), entries));
+  assert.ok(listsExactly('\n', []));
+  assert.ok(listsExactly('', []));
+});
+exact('false (so the caller parses and compares) for anything else', () => {
+  const cases: [string, typeof entries][] = [
+    [listing, [...entries].reverse()], // other order: a multiset compare decides
+    [listing, entries.slice(0, 1)], // more listed than expected
+    [listing, [...entries, { key: 'app3.example.test', backend: 'be_app3' }]], // fewer listed
+    ['0x5649f3992d60 app1.example.test be_app1\r\n0x5649f3992df0 app2.example.test be_app2\r\n\n', entries], // CRLF
+    ['0x5649F3992D60 app1.example.test be_app1\n0x5649f3992df0 app2.example.test be_app2\n\n', entries], // not HAProxy's hex
+    ['0x app1.example.test be_app1\n0x5649f3992df0 app2.example.test be_app2\n\n', entries], // no pointer digits
+    ['0x1 app1.example.test be_app1x\n0x2 app2.example.test be_app2\n\n', entries], // value longer
+    ['0x1 app1.example.testx be_app1\n0x2 app2.example.test be_app2\n\n', entries], // key longer
+    ['0x1 app1.example.test  be_app1\n0x2 app2.example.test be_app2\n\n', entries], // two blanks
+    ['0x1 app1.example.test be_app1\n\n0x2 app2.example.test be_app2\n\n', entries], // a blank line inside
+    ['Unknown map identifier. Please use #<id> or <file>.\n\n', entries],
+    ['Unknown map identifier. Please use #<id> or <file>.\n\n', []],
+  ];
+  for (const [reply, want] of cases) assert.not.ok(listsExactly(reply, want), JSON.stringify([reply, want]));
+});
+exact('whenever it says true, parseShowMap reads exactly those entries (random replies)', () => {
+  const pieces = ['0x1', '0xab', '0x', '0XAB', ' ', '  ', 'a.test', 'b.test', 'be_a', 'be_b', '\n', '\r', '\t', 'x'];
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  const wants = [[], [{ key: 'a.test', backend: 'be_a' }], [{ key: 'a.test', backend: 'be_a' }, { key: 'b.test', backend: 'be_b' }]];
+  let agreed = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const want = wants[rand(wants.length)]!;
+    const valid = want.map((e) => `0x${rand(2) ? 'ab' : '1'} ${e.key} ${e.backend}\n`).join('') + '\n';
+    let reply = valid;
+    if (rand(2)) { // mutate: insert a random piece somewhere
+      const at = rand(reply.length + 1);
+      reply = reply.slice(0, at) + pieces[rand(pieces.length)]! + reply.slice(at);
+    }
+    if (listsExactly(reply, want)) {
+      agreed++;
+      assert.equal(parseShowMap(reply), want, JSON.stringify(reply));
+    }
+  }
+  assert.ok(agreed > 1000, `only ${agreed} replies were exact`);
+});
+exact.run();
