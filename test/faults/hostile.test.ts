@@ -68,6 +68,7 @@ if (!missing) {
     test(`host with ${label}: skipped, named, nothing injected`, async () => {
       const r = await syncWith([httpRouter('hostile', `Host(\`${host}\`)`)]);
       assert.equal(r.skipped, [{ cluster: 'hades', router: 'hostile@kubernetescrd', reason }]);
+      assert.ok(cap.lines.includes(`info skipped: router hostile@kubernetescrd of cluster hades: ${reason}`), cap.lines.join('\n'));
       await filesAreGood();
     });
   }
@@ -119,6 +120,7 @@ if (!missing) {
     test(`rule with ${label}: rejected, named, nothing injected, little CPU`, async () => {
       const r = await syncWith([httpRouter('hostile', rule)]);
       assert.equal(r.skipped, [{ cluster: 'hades', router: 'hostile@kubernetescrd', reason }]);
+      assert.ok(cap.lines.includes(`info skipped: router hostile@kubernetescrd of cluster hades: ${reason}`), cap.lines.join('\n'));
       await filesAreGood();
     });
   }
@@ -171,6 +173,9 @@ if (!missing) {
     const r = await syncWith(routers);
     assert.is(r.skipped.length, routers.length);
     assert.ok(r.skipped.some((s) => s.router === 'name with\nnewline / and spaces@file'));
+    // a newline in a router name cannot forge a log line: the log is one line per event
+    assert.ok(cap.lines.includes('info skipped: router name with newline / and spaces@file of cluster hades: host "x y.technis.io" has whitespace, control or non-ASCII characters (use punycode)'), cap.lines.join('\n'));
+    assert.not.ok(cap.lines.some((l) => l.includes('\n')));
     await filesAreGood();
   });
 }
