@@ -194,7 +194,7 @@ async function probe(runtime: Runtime): Promise<Live | string> {
   }
 }
 
-// A bad or late reply where a reply was only read: treat HAProxy as not there (the caller falls back to the files).
+// While HAProxy is only being read, a bad or late reply counts as no HAProxy: the caller falls back to the files.
 function noReply(err: unknown): undefined {
   if (err instanceof HaproxyReplyError) return undefined;
   throw err;

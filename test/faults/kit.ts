@@ -222,9 +222,8 @@ export type Restarted = { pid: number; stop(): Promise<void> };
  * Stop the world's HAProxy (SIGKILL with `hard`, as a crash; else SIGINT) and start a new one on the same config and socket:
  * it loads the map files as they are on disk now. The caller stops the returned process.
  */
-export async function restartHaproxy(w: World, opts: { hard?: boolean; previous?: Restarted } = {}): Promise<Restarted> {
-  if (opts.previous) await opts.previous.stop();
-  else if (opts.hard) {
+export async function restartHaproxy(w: World, opts: { hard?: boolean } = {}): Promise<Restarted> {
+  if (opts.hard) {
     process.kill(w.haproxy.pid(), 'SIGKILL');
     await until('haproxy to die', () => !alive(w.haproxy.pid()));
   }
