@@ -1,0 +1,91 @@
+// 4. Memory of the real daemon (the bundle, `run`), as RSS read from /proc/<pid>/status, against a bare `node` process
+// that only keeps a timer, read the same way at the same moments. Phases, in this order:
+//   start:   first sync done (3 clusters × 10 routers), then 1 s idle;
+//   syncs:   10,000 back-to-back syncs at that size, driven by SIGUSR2 (each new "sync: starting" line is answered by
+//            the next signal, so the daemon always has one sync queued), RSS sampled every 1,000 syncs;
+//   15,000:  3 clusters × 5,000 routers (15,000 hosts in each map), 5 syncs, then 1 s idle.
+// The 10,000 syncs run at the small size because at 15,000 routers one sync costs ~0.2 s of CPU: 10,000 of them would
+// take more than half an hour.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Edge } from './lib/edge.js';
+import { startDaemonProc } from './lib/daemon.js';
+import { onCleanup, rssMiB, sleep, stopChild, track } from './lib/procs.js';
+import { mib, row, x, type Row } from './lib/report.js';
+
+export type MemoryResult = {
+  bareStartMiB: number;
+  startMiB: number;
+  syncs: { count: number; rssMiB: number; bareMiB: number; atMs: number }[];
+  at15kMiB: number;
+  bare15kMiB: number;
+  syncsPerSec: number;
+};
+
+export async function benchMemory(edge: Edge, syncs: number): Promise<{ result: MemoryResult; rows: Row[] }> {
+  for (const n of edge.names) await edge.fleet.set(n, { count: 10, prefix: `mem-${n}-` });
+  await edge.sync({ force: true }); // the maps start as the daemon wants them (else its guard rightly holds the first sync)
+  const configPath = join(edge.dir, 'memory-config.json');
+  const statusFile = join(edge.dir, 'memory-status.json');
+  await edge.writeConfig(configPath, { schedule: '0 0 1 1 *', statusFile }); // never: only SIGUSR2 triggers syncs
+  const bare = track(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  onCleanup(() => stopChild(bare));
+  const daemon = startDaemonProc(configPath, { debug: true });
+  onCleanup(() => daemon.stop());
+  const starting = /^debug sync: starting/;
+  try {
+    await waitFile(statusFile, 30_000); // the first sync is done
+    await sleep(1000);
+    const startMiB = rssMiB(daemon.pid);
+    const bareStartMiB = rssMiB(bare.pid!);
+
+    // 10,000 syncs: answer every "sync: starting" with another SIGUSR2 (a queue of one, so the daemon never idles).
+    const samples: MemoryResult['syncs'] = [];
+    const t0 = performance.now();
+    let cursor = daemon.lines.length;
+    let done = 0;
+    process.kill(daemon.pid, 'SIGUSR2');
+    while (done < syncs) {
+      cursor = (await daemon.waitLine(starting, 30_000, cursor)) + 1;
+      done++;
+      if (done < syncs) process.kill(daemon.pid, 'SIGUSR2');
+      if (done % 1000 === 0 || done === syncs) samples.push({ count: done, rssMiB: rssMiB(daemon.pid), bareMiB: rssMiB(bare.pid!), atMs: performance.now() - t0 });
+    }
+    const syncsPerSec = done / ((performance.now() - t0) / 1000);
+
+    // 15,000 routers: one sync that applies them, then 5 more, then idle.
+    cursor = daemon.lines.length; // the last queued small sync may already see the new routers: look from here
+    for (const n of edge.names) await edge.fleet.set(n, { count: 5000, prefix: `mem-${n}-` });
+    process.kill(daemon.pid, 'SIGUSR2');
+    cursor = (await daemon.waitLine(/^info sync: hosts \+\d+/, 60_000, cursor)) + 1;
+    for (let i = 0; i < 5; i++) {
+      process.kill(daemon.pid, 'SIGUSR2');
+      cursor = (await daemon.waitLine(starting, 60_000, cursor)) + 1;
+    }
+    await sleep(1500);
+    const at15kMiB = rssMiB(daemon.pid);
+    const bare15kMiB = rssMiB(bare.pid!);
+    const result: MemoryResult = { bareStartMiB, startMiB, syncs: samples, at15kMiB, bare15kMiB, syncsPerSec };
+    const first = samples.find((s) => s.count >= 1000) ?? samples[0]!;
+    const last = samples[samples.length - 1]!;
+    const growth = last.rssMiB / first.rssMiB;
+    const rows = [
+      row('4', `RSS after start (first sync done) vs bare node (${mib(bareStartMiB)})`, mib(startMiB), x(startMiB / bareStartMiB), '≤ 1.6× bare node', startMiB / bareStartMiB <= 1.6),
+      row('4', `RSS after ${last.count.toLocaleString('en')} syncs (3 × 10 routers, ${syncsPerSec.toFixed(0)} syncs/s) vs bare node (${mib(last.bareMiB)})`, mib(last.rssMiB), x(last.rssMiB / last.bareMiB), '≤ 1.6× bare node', last.rssMiB / last.bareMiB <= 1.6),
+      row('4', `  flat over time: RSS at ${last.count.toLocaleString('en')} syncs / at ${first.count.toLocaleString('en')} (${samples.map((s) => s.rssMiB.toFixed(0)).join(', ')} MiB)`, '', x(growth, 3), '≈ 1 (≤ 1.05×)', growth <= 1.05),
+      row('4', `RSS at 15,000 routers (3 × 5,000; 15,000 hosts per map) vs bare node (${mib(bare15kMiB)})`, mib(at15kMiB), x(at15kMiB / bare15kMiB), '≤ 1.6× bare node', at15kMiB / bare15kMiB <= 1.6),
+    ];
+    return { result, rows };
+  } finally {
+    await daemon.stop();
+    await stopChild(bare);
+  }
+}
+
+async function waitFile(path: string, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (performance.now() > deadline) throw new Error(`${path} not written within ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}

@@ -1,0 +1,68 @@
+// 6. The bundle: size of dist/routeagent.js, and cold start: spawn `node dist/routeagent.js run` → first "sync:" log
+// line and → status file written, against spawning a bare `node -e 0` to its exit, interleaved. One router changes
+// between starts, so every start has something to apply (and so logs its "sync:" line) without tripping the guard.
+import { existsSync } from 'node:fs';
+import { stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Edge } from './lib/edge.js';
+import { BUNDLE, startDaemonProc } from './lib/daemon.js';
+import { sleep, track } from './lib/procs.js';
+import { median } from './lib/stats.js';
+import { makeRouters } from './lib/routers.js';
+import { ms, row, x, type Row } from './lib/report.js';
+
+export type StartupResult = { bundleBytes: number; syncLineMs: number[]; statusMs: number[]; bareNodeMs: number[] };
+
+export async function benchStartup(edge: Edge, reps: number): Promise<{ result: StartupResult; rows: Row[] }> {
+  const bundleBytes = (await stat(BUNDLE)).size;
+  const configPath = join(edge.dir, 'startup-config.json');
+  const statusFile = join(edge.dir, 'startup-status.json');
+  await edge.writeConfig(configPath, { statusFile, schedule: '0 0 1 1 *' });
+  const result: StartupResult = { bundleBytes, syncLineMs: [], statusMs: [], bareNodeMs: [] };
+  const routers = (i: number) => [...makeRouters({ count: 20, prefix: 'boot-' }), ...makeRouters({ count: 1, prefix: `boot${i}x` })];
+  await edge.fleet.setRouters(edge.names[0]!, routers(-1));
+  for (const n of edge.names.slice(1)) await edge.fleet.set(n, null);
+  await edge.sync({ force: true });
+  const daemonRun = async (i: number) => {
+    await edge.fleet.setRouters(edge.names[0]!, routers(i));
+    await unlink(statusFile).catch(() => undefined);
+    const d = startDaemonProc(configPath);
+    let statusAt = Number.NaN;
+    while (performance.now() - d.startedAt < 30_000) {
+      if (existsSync(statusFile)) {
+        statusAt = performance.now();
+        break;
+      }
+      await sleep(2);
+    }
+    const line = await d.waitLine(/^info sync: /, 30_000);
+    result.syncLineMs.push(d.lines[line]!.at - d.startedAt);
+    result.statusMs.push(statusAt - d.startedAt);
+    await d.stop();
+  };
+  const bareRun = async () => {
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const c = track(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+      c.once('exit', () => resolve());
+      c.once('error', reject);
+    });
+    result.bareNodeMs.push(performance.now() - t0);
+  };
+  for (let i = 0; i < reps; i++) {
+    if (i % 2 === 0) {
+      await daemonRun(i);
+      await bareRun();
+    } else {
+      await bareRun();
+      await daemonRun(i);
+    }
+  }
+  const bare = median(result.bareNodeMs);
+  const rows = [
+    row('6', 'bundle dist/routeagent.js (dependencies inlined)', `${(bundleBytes / 1024).toFixed(0)} KiB`, '', '', null),
+    row('6', `cold start → first "sync:" log line (${reps} starts) vs bare \`node -e 0\` spawn→exit (${ms(bare)})`, ms(median(result.syncLineMs)), x(median(result.syncLineMs) / bare), '', null),
+    row('6', 'cold start → status file written', ms(median(result.statusMs)), x(median(result.statusMs) / bare), '', null),
+  ];
+  return { result, rows };
+}

@@ -1,0 +1,162 @@
+// The bench's worker, run from an esbuild bundle (lib/bundle.ts) in its own process:
+//   `fleet`: hosts fake Traefik clusters (test/helpers/traefik-server.ts) with generated routers;
+//   `agent`: runs routeagent's own code (syncOnce, replaceMap, applyMaps, parseRule) and measures it with
+//            process.cpuUsage(), which then counts routeagent alone: haproxy and the fake Traefik are other processes.
+import { parseConfig, type Config } from '../agent/config.js';
+import { createSyncDeps } from '../agent/deps.js';
+import { applyMaps } from '../agent/apply.js';
+import { silentLog } from '../agent/log.js';
+import { parseRule } from '../agent/core/rules.js';
+import { routesFromRouters } from '../agent/core/routes.js';
+import { routersFromListing, type ListedRouter } from '../agent/core/traefik-body.js';
+import { createRuntime } from '../agent/io/runtime.js';
+import { newSyncState, syncOnce, type SyncState } from '../agent/sync.js';
+import { startTraefik, type FakeTraefik } from '../test/helpers/traefik-server.js';
+import { plainFetchAll } from './lib/plainfetch.js';
+import { rawReplace } from './lib/rawclient.js';
+import { hostOf, makeRouters, ruleOf, type RouterSpec } from './lib/routers.js';
+import { serve, type Handlers } from './lib/rpc.js';
+import { measure, type Cost } from './lib/stats.js';
+
+const fakes = new Map<string, FakeTraefik>();
+
+const fleet: Handlers = {
+  async start(a) {
+    const urls: Record<string, string> = {};
+    for (const name of a.names as string[]) {
+      const fake = await startTraefik({ version: a.version as string });
+      fakes.set(name, fake);
+      urls[name] = fake.url;
+    }
+    return urls;
+  },
+  set(a) {
+    const fake = fakes.get(a.name as string);
+    if (!fake) throw new Error(`no fake cluster ${String(a.name)}`);
+    const spec = a.spec as RouterSpec | null;
+    fake.setRouters('http', (a.http as unknown[] | undefined) ?? (spec ? makeRouters(spec) : []));
+    return null;
+  },
+  async close() {
+    await Promise.all([...fakes.values()].map((f) => f.close()));
+    fakes.clear();
+    return null;
+  },
+};
+
+let config: Config | undefined;
+let state: SyncState = newSyncState();
+const need = (): Config => {
+  if (!config) throw new Error('configure first');
+  return config;
+};
+
+export type SyncCost = Cost & { applied: boolean; method: string; error?: string; held?: string[]; entries: { hosts: number; sni: number }; changes: number };
+
+const agent: Handlers = {
+  configure(a) {
+    const parsed = parseConfig(a.config);
+    if (!parsed.config) throw new Error(parsed.errors.join('; '));
+    config = parsed.config;
+    if (a.fresh !== false) state = newSyncState();
+    return null;
+  },
+  async sync(a): Promise<SyncCost> {
+    const c = need();
+    let report: Awaited<ReturnType<typeof syncOnce>> | undefined;
+    const cost = await measure(async () => {
+      report = await syncOnce(createSyncDeps(c, silentLog), state, { force: a.force === true });
+    });
+    const r = report!;
+    const changes = Object.values(r.plan).reduce((n, p) => n + p.add.length + p.change.length + p.remove.length, 0);
+    return {
+      ...cost,
+      applied: r.applied,
+      method: r.method,
+      ...(r.error !== undefined ? { error: r.error } : {}),
+      ...(r.held ? { held: r.held } : {}),
+      entries: { hosts: Object.keys(r.maps.hosts).length, sni: Object.keys(r.maps.sni).length },
+      changes,
+    };
+  },
+  /** The floor of a sync: fetch every page of every cluster with node:http and JSON.parse it, nothing else. */
+  async fetchBaseline(): Promise<Cost & { routers: number }> {
+    const c = need();
+    let routers = 0;
+    const cost = await measure(async () => {
+      routers = await plainFetchAll(c.clusters.map((x) => x.api));
+    });
+    return { ...cost, routers };
+  },
+  /** replaceMap vs the raw client vs the whole applyMaps, interleaved (the order rotates every repetition). */
+  async applyCost(a) {
+    const c = need();
+    const size = a.size as number;
+    const reps = a.reps as number;
+    const path = c.haproxy.maps.hosts;
+    const backends = c.clusters.map((x) => x.backends.hosts!);
+    const entriesFor = (backend: string) => Array.from({ length: size }, (_, i) => ({ key: hostOf('app-', i), backend }));
+    const fixed = entriesFor(backends[0]!);
+    const alternate = [entriesFor(backends[0]!), entriesFor(backends[1]!)];
+    const runtime = createRuntime(c.haproxy.socket, { timeoutMs: c.haproxy.timeoutMs });
+    let k = 0;
+    const arms: [string, () => Promise<unknown>][] = [
+      ['replaceMap', () => runtime.replaceMap(path, fixed)],
+      ['raw', () => rawReplace(c.haproxy.socket, path, fixed)],
+      ['raw+reads', () => rawReplace(c.haproxy.socket, path, fixed, true)],
+      ['applyMaps', () => applyMaps(c.haproxy, { hosts: alternate[k++ % 2]!, sni: [] }, silentLog, { runtime })],
+    ];
+    const only = a.arms as string[] | undefined;
+    if (only) arms.splice(0, arms.length, ...arms.filter(([n]) => only.includes(n)));
+    const out: Record<string, Cost[]> = Object.fromEntries(arms.map(([n]) => [n, []]));
+    if (a.warm !== false) for (const [, fn] of arms) await fn(); // warm-up: JIT, socket paths, page cache
+    for (let rep = 0; rep < reps; rep++) {
+      for (let j = 0; j < arms.length; j++) {
+        const [name, fn] = arms[(rep + j) % arms.length]!;
+        out[name]!.push(await measure(fn));
+      }
+    }
+    return out;
+  },
+  /** Rule parsing throughput vs two baselines over the same strings, interleaved. */
+  rules(a) {
+    const count = a.count as number;
+    const reps = a.reps as number;
+    const rules = Array.from({ length: count }, (_, i) => ruleOf(hostOf('app-', i), i));
+    const literals = rules.map((r) => JSON.stringify(r));
+    const listing = makeRouters({ count, prefix: 'app-' }) as unknown as ListedRouter[];
+    const routers = routersFromListing('http', listing);
+    const cluster = { name: 'c0', backends: { sni: 'c0_https_ipvANY', hosts: 'c0_http_ipvANY' } };
+    const expose = { domains: ['technis.io'], hosts: [], exclude: [] };
+    const HOST = /Host\(`([^`]*)`\)/g;
+    let sink = 0;
+    const arms: [string, () => void][] = [
+      ['parseRule', () => { for (const r of rules) sink += parseRule(r, 'v3', 'http').hosts.length; }],
+      ['JSON.parse', () => { for (const l of literals) sink += (JSON.parse(l) as string).length; }],
+      ['regex scan', () => { for (const r of rules) for (const m of r.matchAll(HOST)) sink += m[1]!.length; }],
+      ['routesFromRouters', () => { sink += routesFromRouters(cluster, routers, 'v3', expose).routes.length; }],
+    ];
+    const out: Record<string, number[]> = Object.fromEntries(arms.map(([n]) => [n, []]));
+    for (const [, fn] of arms) fn();
+    for (let rep = 0; rep < reps; rep++) {
+      for (let j = 0; j < arms.length; j++) {
+        const [name, fn] = arms[(rep + j) % arms.length]!;
+        const t0 = performance.now();
+        fn();
+        out[name]!.push(performance.now() - t0);
+      }
+    }
+    return { ms: out, sink };
+  },
+  memory() {
+    return process.memoryUsage();
+  },
+};
+
+const mode = process.argv[2];
+if (mode === 'fleet') serve(fleet);
+else if (mode === 'agent') serve(agent);
+else {
+  process.stderr.write(`usage: worker.mjs fleet|agent\n`);
+  process.exit(2);
+}
