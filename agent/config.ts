@@ -176,6 +176,11 @@ export function configWarnings(c: Config, fileMode?: number): string[] {
   return warnings;
 }
 
+/** `config <file>: <problem>` for the log; file-level problems already start with the file's path, so it is not repeated. */
+export function configProblemLine(path: string, problem: string): string {
+  return problem.startsWith(`${path}: `) ? `config ${problem}` : `config ${path}: ${problem}`;
+}
+
 /** Read, parse and resolve the config file; throws ConfigError listing every problem. */
 export async function readConfig(path: string): Promise<{ config: Config; warnings: string[] }> {
   let text: string;

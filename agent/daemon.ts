@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { readFile, unlink } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import { schedule, type ScheduledTask } from 'node-cron';
-import { readConfig, type Config } from './config.js';
+import { configProblemLine, readConfig, type Config } from './config.js';
 import { renderMetrics, type Counters } from './core/metrics.js';
 import type { Status } from './core/status.js';
 import { createSyncDeps } from './deps.js';
@@ -148,7 +148,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     } catch (e) {
       if (!(e instanceof AgentError)) throw e;
       const problems = e instanceof ConfigError ? e.problems : [e.message];
-      for (const p of problems) log.error(`config ${opts.configPath}: ${p}; keeping previous config`);
+      for (const p of problems) log.error(`${configProblemLine(opts.configPath, p)}; keeping previous config`);
       return false;
     }
   };

@@ -3,7 +3,7 @@
 // unreadable/invalid config (for every verb, `check` included: the rc.d script refuses `start` on 2 and only warns on 1).
 import { access, readFile, unlink, writeFile } from 'node:fs/promises';
 import { HELP, USAGE, parseCommand, type Command } from './cli.js';
-import { readConfig, type Config } from './config.js';
+import { configProblemLine, readConfig, type Config } from './config.js';
 import { renderSnippet } from './core/snippet.js';
 import { formatStatus, healthProblems } from './core/status.js';
 import { MAP_NAMES } from './core/types.js';
@@ -261,7 +261,7 @@ async function runDaemon(configPath: string, log: Log): Promise<number> {
     daemon = await startDaemon({ configPath, log });
   } catch (e) {
     if (e instanceof ConfigError) {
-      for (const p of e.problems) log.error(`config ${configPath}: ${p}`);
+      for (const p of e.problems) log.error(configProblemLine(configPath, p));
       log.error(`daemon: not started: config ${configPath} is invalid`);
       return 2;
     }

@@ -178,13 +178,15 @@ function logConflicts(log: Log, state: SyncState, conflicts: readonly Conflict[]
   state.conflicts = now;
 }
 
-// Each skipped router is news once: logged when it first appears, not at every poll.
+// Each skipped router is news once: logged when it first appears, not at every poll. A flood (a cluster with thousands
+// of host-less routers) is cut at MAX_SKIPPED_LOG lines; `sync --dry-run --json` lists every one.
+const MAX_SKIPPED_LOG = 20;
 function logSkipped(log: Log, state: SyncState, skipped: readonly Skipped[]): void {
-  const now = new Set(skipped.map((s) => `${s.cluster}\u0000${s.router}\u0000${s.reason}`));
-  for (const s of skipped) {
-    if (!state.skipped.has(`${s.cluster}\u0000${s.router}\u0000${s.reason}`)) log.info(`skipped: router ${s.router} of cluster ${s.cluster}: ${s.reason}`);
-  }
-  state.skipped = now;
+  const key = (s: Skipped) => `${s.cluster}\u0000${s.router}\u0000${s.reason}`;
+  const fresh = skipped.filter((s) => !state.skipped.has(key(s)));
+  for (const s of fresh.slice(0, MAX_SKIPPED_LOG)) log.info(`skipped: router ${s.router} of cluster ${s.cluster}: ${s.reason}`);
+  if (fresh.length > MAX_SKIPPED_LOG) log.info(`skipped: ${fresh.length - MAX_SKIPPED_LOG} more routers; "routeagent sync --dry-run --json" lists each with its reason`);
+  state.skipped = new Set(skipped.map(key));
 }
 
 type Base = { maps: Record<MapName, Entry[]>; plans: MapPlan[]; conflicts: Conflict[]; skipped: Skipped[]; clusters: Record<string, ClusterReport>; started: number };

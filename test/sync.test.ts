@@ -149,5 +149,19 @@ if (missing) {
     assert.equal(r.plan.sni.add, [{ key: 'new.technis.io', backend: 'hades_https_ipvANY' }]);
     assert.equal(await fileMap(w.haproxy.mapPaths.sni), before);
   });
+
+  e2e('skipped routers are logged once each, and a flood is cut at 20 lines', async () => {
+    const hostless = Array.from({ length: 30 }, (_, i) => httpRouter(`path${String(i).padStart(2, '0')}`, `PathPrefix(\`/p${i}\`)`));
+    w.clusters.hades.traefik.setRouters('http', [app('new.technis.io'), ...hostless]);
+    const r = await sync({ dryRun: true });
+    assert.is(r.skipped.length, 30);
+    const logged = lines.filter((l) => l.startsWith('info skipped: '));
+    assert.is(logged.length, 21);
+    assert.is(logged[0], 'info skipped: router path00@kubernetescrd of cluster hades: rule matches every host (no Host matcher required)');
+    assert.is(logged[20], 'info skipped: 10 more routers; "routeagent sync --dry-run --json" lists each with its reason');
+    lines = [];
+    await sync({ dryRun: true });
+    assert.not.ok(lines.some((l) => l.startsWith('info skipped: ')), lines.join('\n'));
+  });
 }
 e2e.run();

@@ -75,7 +75,7 @@ if (!missing) {
       message = (e as Error).message;
     }
     const p = configPath(ctx);
-    assert.equal(agent.lines, [`error config ${p}: ${p}: not valid JSON (${message})`, `error daemon: not started: config ${p} is invalid`]);
+    assert.equal(agent.lines, [`error config ${p}: not valid JSON (${message})`, `error daemon: not started: config ${p} is invalid`]);
     assert.equal(await mapsNow(ctx.w), before);
   });
 
@@ -127,7 +127,7 @@ if (!missing) {
       message = (e as Error).message;
     }
     const p = configPath(ctx);
-    await line(new RegExp(`^error config ${esc(p)}: ${esc(p)}: not valid JSON \\(${esc(message)}\\); keeping previous config$`));
+    await line(new RegExp(`^error config ${esc(p)}: not valid JSON \\(${esc(message)}\\); keeping previous config$`));
     const during = await syncNow(ctx);
     assert.is(during.error, undefined);
     await assertServes(ctx.w, OLD, 'previous config still in force');
