@@ -100,7 +100,7 @@ export async function benchPropagation(opts: { changes: number; background: numb
   const goalMs = INTERVAL_MS + 200;
   const rows = [
     row('1', `propagation, ${opts.changes} changes (adds + moves), daemon schedule 1 s, ${opts.background} other routers: median`, ms(medianMs), `${x(medianMs / INTERVAL_MS)} interval`, '', null),
-    row('1', `propagation: p99 (max of ${opts.changes}: ${ms(Math.max(...samplesMs))}; ${timeouts} never arrived in ${TIMEOUT_MS / 1000} s)`, ms(p99Ms), `${x(p99Ms / INTERVAL_MS)} interval`, `p99 ≤ interval + 0.2 s (${x(goalMs / INTERVAL_MS)})`, p99Ms <= goalMs),
+    row('1', `propagation: p99 (nearest rank; with ${opts.changes} samples that is the slowest; ${timeouts} never arrived in ${TIMEOUT_MS / 1000} s)`, ms(p99Ms), `${x(p99Ms / INTERVAL_MS)} interval`, `p99 ≤ interval + 0.2 s (${x(goalMs / INTERVAL_MS)})`, p99Ms <= goalMs),
     row('1', 'daemon sync that applied a change (its own log "in N ms"): median', ms(median(daemonSyncMs)), '', '', null),
   ];
   await closeWorld();

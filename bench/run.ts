@@ -28,8 +28,8 @@ const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? '1,
 
 // Sizes: the full run is tuned to finish in about 5 minutes on 2 cores; --quick is a smoke test of the harness.
 const P = quick
-  ? { changes: 6, background: 100, applySizes: [1000, 15_000], applyReps: 3, noChangeReps: 3, scaleSteps: [100, 1000, 10_000], scaleReps: 1, ruleCount: 20_000, ruleReps: 3, memSyncs: 500, reloadChanges: 20, reloadPeriodMs: 200, startups: 3 }
-  : { changes: 50, background: 500, applySizes: [1000, 15_000, 50_000], applyReps: 7, noChangeReps: 9, scaleSteps: [100, 1000, 10_000, 50_000], scaleReps: 3, ruleCount: 50_000, ruleReps: 9, memSyncs: 10_000, reloadChanges: 100, reloadPeriodMs: 200, startups: 7 };
+  ? { changes: 6, background: 100, applySizes: [1000, 15_000], applyReps: 3, noChangeReps: 3, scaleSteps: [100, 1000, 10_000], scaleReps: 1, ruleCount: 20_000, ruleReps: 3, memSyncs: 500, memFlaggedSyncs: 200, reloadChanges: 20, reloadPeriodMs: 200, startups: 3 }
+  : { changes: 50, background: 500, applySizes: [1000, 15_000, 50_000], applyReps: 7, noChangeReps: 9, scaleSteps: [100, 1000, 10_000, 50_000], scaleReps: 3, ruleCount: 50_000, ruleReps: 9, memSyncs: 10_000, memFlaggedSyncs: 2000, reloadChanges: 100, reloadPeriodMs: 200, startups: 7 };
 
 function environment(): Record<string, string> {
   const sh = (cmd: string, a: string[]) => {
@@ -94,6 +94,7 @@ async function main(): Promise<number> {
   await step('3', 'scale', async () => benchScale(await needEdge(), P.scaleSteps, P.scaleReps));
   await step('3', 'rule parsing', async () => benchRules(await needEdge(), P.ruleCount, P.ruleReps));
   await step('4', 'memory', async () => benchMemory(await needEdge(), P.memSyncs));
+  await step('4', 'memory, --max-semi-space-size=1', async () => benchMemory(await needEdge(), P.memFlaggedSyncs, ['--max-semi-space-size=1']));
   await step('6', 'bundle and cold start', async () => benchStartup(await needEdge(), P.startups));
   await edge?.close();
   await step('5', 'live update vs reload', () => benchReload(bundle, { changes: P.reloadChanges, periodMs: P.reloadPeriodMs, connections: 16, delayMs: 2 }));

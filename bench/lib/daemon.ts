@@ -16,12 +16,12 @@ export type DaemonProc = {
   stop(): Promise<void>;
 };
 
-export function startDaemonProc(configPath: string, opts: { debug?: boolean } = {}): DaemonProc {
+export function startDaemonProc(configPath: string, opts: { debug?: boolean; nodeArgs?: string[] } = {}): DaemonProc {
   const env = { ...process.env };
   if (opts.debug) env['ROUTEAGENT_DEBUG'] = '1';
   else delete env['ROUTEAGENT_DEBUG'];
   const startedAt = performance.now();
-  const child = track(process.execPath, [BUNDLE, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = track(process.execPath, [...(opts.nodeArgs ?? []), BUNDLE, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const lines: { text: string; at: number }[] = [];
   let waiters: (() => void)[] = [];
   let partial = '';
