@@ -1,25 +1,20 @@
 // Entry point: argv → command, wiring, signals (HUP reload, USR2 sync, TERM/INT stop). The only file that calls process.exit.
 // Exit codes: 0 ok; 1 `check` found problems, a one-shot sync failed or was guarded, `status` unhealthy; 2 bad usage or an
 // unreadable/invalid config (for every verb, `check` included: the rc.d script refuses `start` on 2 and only warns on 1).
-import { access, readFile, unlink, writeFile } from 'node:fs/promises';
+import { access, unlink, writeFile } from 'node:fs/promises';
 import { HELP, USAGE, parseCommand, type Command } from './cli.js';
 import { configProblemLine, readConfig, type Config } from './config.js';
 import { renderSnippet } from './core/snippet.js';
 import { formatStatus, healthProblems } from './core/status.js';
-import { MAP_NAMES } from './core/types.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import { createSyncDeps } from './deps.js';
 import { AgentError, ConfigError } from './errors.js';
-import { checkConfig, parseConfigBackends } from './io/check.js';
 import { acquireLock, forcePathFor, lockHolder, lockPathFor, type Lock } from './io/lock.js';
-import { createRuntime } from './io/runtime.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
-import { fetchCluster } from './io/traefik.js';
-import { targetOf } from './deps.js';
 import { createLog, type Log } from './log.js';
+import { preflight } from './preflight.js';
 import { newSyncState, syncOnce, type SyncReport } from './sync.js';
 import { formatPlan } from './report.js';
-import { versionAtLeast, type BackendMode } from './core/reply.js';
 
 export const VERSION = '0.1.0';
 
@@ -57,8 +52,11 @@ async function main(argv: readonly string[]): Promise<number> {
         return 0;
       case 'status':
         return await status(config, cmd.json);
-      case 'check':
-        return await check(config);
+      case 'check': {
+        const problems = await preflight(config, out);
+        for (const p of problems) err(`problem: ${p}\n`);
+        return problems.length ? 1 : 0;
+      }
       case 'sync':
         return await sync(config, log, cmd);
     }
@@ -176,73 +174,6 @@ async function status(config: Config, json: boolean): Promise<number> {
   }
   const problems = healthProblems(s, Date.now(), STATUS_MAX_AGE_SEC);
   out(json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s, problems));
-  return problems.length ? 1 : 0;
-}
-
-async function check(config: Config): Promise<number> {
-  const problems: string[] = [];
-  const ok = (s: string) => out(`ok: ${s}\n`);
-  // Reached in parallel, reported in config order: the output of two runs on the same world is the same.
-  const reached = await Promise.all(
-    config.clusters.map(async (c) => {
-      try {
-        const r = await fetchCluster(targetOf(c));
-        const http = r.routers.filter((x) => x.kind === 'http').length;
-        return { ok: `cluster ${c.name}: ${c.api} answered${r.version ? ` (Traefik ${r.version})` : ''}, ${http} HTTP and ${r.routers.length - http} TCP routers, rules read as ${r.syntax}` };
-      } catch (e) {
-        if (!(e instanceof AgentError)) throw e;
-        return { problem: e.message };
-      }
-    }),
-  );
-  for (const r of reached) {
-    if (r.ok !== undefined) ok(r.ok);
-    else problems.push(r.problem);
-  }
-  const h = config.haproxy;
-  try {
-    const res = await checkConfig({ bin: h.bin, config: h.config, mapPaths: h.maps, staged: h.maps, timeoutMs: 30_000 });
-    if (res.ok) ok(`haproxy -c ${h.config}: valid`);
-    else problems.push(...res.alerts.map((a) => `haproxy -c ${h.config}: ${a}`));
-    for (const m of MAP_NAMES) {
-      if (!res.loaded[m]) problems.push(`haproxy config ${h.config} does not load the ${m} map ${h.maps[m]}: paste the output of "routeagent snippet" into the frontend and Apply`);
-    }
-  } catch (e) {
-    if (!(e instanceof AgentError)) throw e;
-    problems.push(e.message);
-  }
-  let modes: Map<string, BackendMode> | undefined;
-  const runtime = createRuntime(h.socket, { timeoutMs: h.timeoutMs });
-  try {
-    const info = await runtime.info();
-    const live = versionAtLeast(info.version, '2.4');
-    ok(`haproxy socket ${h.socket}: HAProxy ${info.version} (pid ${info.pid})${live ? ', live map updates supported' : ''}`);
-    if (!live) {
-      const msg = `HAProxy ${info.version} has no prepare/commit map (needs 2.4)`;
-      if (h.reload) out(`warning: ${msg}; changes will be applied with "${h.reload}"\n`);
-      else problems.push(`${msg} and haproxy.reload is not set: changes cannot be applied`);
-    }
-    modes = await runtime.backends();
-    const loaded = new Set((await runtime.listMaps()).map((m) => m.path));
-    for (const m of MAP_NAMES) if (!loaded.has(h.maps[m])) problems.push(`running HAProxy has not loaded ${h.maps[m]}: Apply the pfSense config (or reload HAProxy) after adding the snippet`);
-  } catch (e) {
-    if (!(e instanceof AgentError)) throw e;
-    problems.push(`${e.message}${h.reload ? '' : '; without the socket and without haproxy.reload, changes cannot be applied'}`);
-    modes = await readFile(h.config, 'utf8').then(parseConfigBackends, () => undefined);
-  }
-  if (modes) {
-    const want: [string, string, BackendMode][] = [
-      ...config.clusters.flatMap((c) => [[`cluster ${c.name} sni`, c.backends.sni, 'tcp'] as [string, string, BackendMode], ...(c.backends.hosts ? [[`cluster ${c.name} hosts`, c.backends.hosts, 'http'] as [string, string, BackendMode]] : [])]),
-      ...config.static.flatMap((s) => MAP_NAMES.flatMap((m) => (s.backends[m] ? [[`static ${s.host} ${m}`, s.backends[m]!, m === 'sni' ? 'tcp' : 'http'] as [string, string, BackendMode]] : []))),
-    ];
-    for (const [what, backend, mode] of want) {
-      const actual = modes.get(backend);
-      if (actual === undefined) problems.push(`${what}: backend "${backend}" does not exist in HAProxy (pfSense names it <name>_ipvANY, and writes it only when a frontend uses it)`);
-      else if (actual !== mode) problems.push(`${what}: backend "${backend}" is mode ${actual}, needs mode ${mode}`);
-    }
-    if (want.every(([, b, m]) => modes!.get(b) === m)) ok(`${want.length} backends exist with the right mode`);
-  }
-  for (const p of problems) err(`problem: ${p}\n`);
   return problems.length ? 1 : 0;
 }
 
