@@ -13,7 +13,7 @@ import { benchApplyCost, benchNoChange } from './apply-cost.js';
 import { buildWorker } from './lib/bundle.js';
 import { BUNDLE } from './lib/daemon.js';
 import { startEdge, type Edge } from './lib/edge.js';
-import { cleanupAll, installSignalCleanup } from './lib/procs.js';
+import { cleanupAll, installSignalCleanup, stopping } from './lib/procs.js';
 import { renderTable, row, type Row } from './lib/report.js';
 import { benchMemory } from './memory.js';
 import { benchPropagation } from './propagation.js';
@@ -77,6 +77,7 @@ async function main(): Promise<number> {
       sections[name] = r.result;
       process.stderr.write(` ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
     } catch (e) {
+      if (stopping()) return new Promise<never>(() => undefined); // Ctrl-C: the signal handler exits once all is stopped
       const msg = (e as Error).message.split('\n')[0]!;
       errors.push(`${name}: ${(e as Error).stack ?? msg}`);
       rows.push(row(id, `${name}: FAILED`, msg.slice(0, 120), '', '', false));

@@ -80,6 +80,11 @@ export async function stopChild(child: ChildProcess, graceMs = 2000, signal: Nod
 
 let cleaning: Promise<void> | undefined;
 
+/** True once cleanup began (Ctrl-C): what fails after that is the stop itself, not a result. */
+export function stopping(): boolean {
+  return cleaning !== undefined;
+}
+
 /** End everything registered; safe to call more than once. */
 export function cleanupAll(): Promise<void> {
   cleaning ??= (async () => {

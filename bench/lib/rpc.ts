@@ -24,6 +24,7 @@ export function startWorker(bundle: string, mode: string, opts: { execArgv?: str
     if (m.ok) w?.resolve(m.result);
     else w?.reject(new Error(`${mode} worker: ${m.error}`));
   });
+  child.on('error', () => undefined); // a send on a closed channel (the worker died, e.g. on Ctrl-C) rejects below instead
   child.once('exit', (code, signal) => {
     for (const w of waiting.values()) w.reject(new Error(`${mode} worker exited (${code ?? signal})`));
     waiting.clear();
@@ -32,9 +33,14 @@ export function startWorker(bundle: string, mode: string, opts: { execArgv?: str
     pid: child.pid ?? -1,
     call: <T>(op: string, args: Record<string, unknown> = {}) =>
       new Promise<T>((resolve, reject) => {
+        if (!child.connected) return reject(new Error(`${mode} worker is gone (${child.exitCode ?? child.signalCode ?? 'disconnected'})`));
         const id = ++next;
         waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-        child.send({ id, op, args });
+        child.send({ id, op, args }, (err) => {
+          if (!err) return;
+          waiting.delete(id);
+          reject(new Error(`${mode} worker: ${err.message}`));
+        });
       }),
     async close() {
       // A disconnect lets the worker exit by itself (so --cpu-prof can write its profile); SIGTERM only if it does not.
