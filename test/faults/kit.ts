@@ -109,8 +109,14 @@ export async function watchLive<T>(w: World, allowed: readonly Version[], work: 
   let mix: string | undefined; // reported once the work is over, so no sync is left running behind a failed test
   while (!done) {
     for (const m of MAPS) {
-      const live = (await rt.showMap(w.haproxy.mapPaths[m]).catch(() => undefined))?.map((e) => `${e.key} ${e.backend}`).sort();
-      if (live === undefined) continue; // HAProxy restarting: nothing to sample
+      const path = w.haproxy.mapPaths[m];
+      const version = async () => (await rt.listMaps().catch(() => []))?.find((l) => l.path === path)?.currVer;
+      // HAProxy streams a long `show map` over several buffers; a commit that lands in between tears the listing (old
+      // head, new tail) although routing switched atomically. A sample whose curr_ver moved during the read is discarded.
+      const before = await version();
+      const live = (await rt.showMap(path).catch(() => undefined))?.map((e) => `${e.key} ${e.backend}`).sort();
+      if (live === undefined || before === undefined) continue; // HAProxy restarting: nothing to sample
+      if ((await version()) !== before) continue;
       samples++;
       if (!allowed.some((v) => same(v[m], live))) mix ??= `live ${m} map mid-sync is a mix: ${live.length} entries, ${JSON.stringify(live.slice(0, 4))}`;
     }
