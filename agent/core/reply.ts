@@ -64,7 +64,9 @@ export function parseShowInfo(reply: string): ShowInfo | undefined {
 }
 
 // "3 (/tmp/hat/maps/hosts.map) pattern loaded from file '…' used by map at file 'haproxy.cfg' line 20. curr_ver=0 next_ver=0 entry_cnt=2"
-const MAP_LINE = /^(\d+) \((.*)\) .* curr_ver=(\d+) next_ver=(\d+) entry_cnt=(\d+)$/;
+// HAProxy >= 2.4 ends each line with "curr_ver=N next_ver=N entry_cnt=N"; older ones print only "%d (%s) %s" (no versions: 0).
+const MAP_LINE = /^(\d+) \((.*)\) (.*)$/;
+const MAP_VERSIONS = / curr_ver=(\d+) next_ver=(\d+) entry_cnt=(\d+)$/;
 
 /** `show map` (no argument) → the maps the running config loaded; undefined when the reply is not that list. */
 export function parseMapList(reply: string): MapListing[] | undefined {
@@ -74,7 +76,8 @@ export function parseMapList(reply: string): MapListing[] | undefined {
   for (const line of all.slice(1)) {
     const m = MAP_LINE.exec(line);
     if (!m) return undefined;
-    maps.push({ id: Number(m[1]), path: m[2]!, currVer: Number(m[3]), nextVer: Number(m[4]), entryCount: Number(m[5]) });
+    const v = MAP_VERSIONS.exec(line);
+    maps.push({ id: Number(m[1]), path: m[2]!, currVer: Number(v?.[1] ?? 0), nextVer: Number(v?.[2] ?? 0), entryCount: Number(v?.[3] ?? 0) });
   }
   return maps;
 }

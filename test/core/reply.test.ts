@@ -43,6 +43,11 @@ list('reads id, path, versions and entry count of each map', () => {
     { id: 4, path: '/tmp/hx/maps/sni.map', currVer: 0, nextVer: 0, entryCount: 1 },
   ]);
 });
+list('HAProxy before 2.4 prints no versions: the maps are still listed (versions 0), so the reload fallback is reached', () => {
+  // src/map.c before 2.4: chunk_appendf(&trash, "%d (%s) %s\n", ...), no curr_ver/next_ver/entry_cnt.
+  const reply = "# id (file) description\n0 (/m/hosts.map) pattern loaded from file '/m/hosts.map' used by map at file '/c.cfg' line 20\n\n";
+  assert.equal(parseMapList(reply), [{ id: 0, path: '/m/hosts.map', currVer: 0, nextVer: 0, entryCount: 0 }]);
+});
 list('a config without maps lists none', () => {
   assert.equal(parseMapList('# id (file) description\n\n'), []);
 });
