@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import { validate as validateCron } from 'node-cron';
 import schema from '../schemas/config.schema.json' with { type: 'json' };
-import { normaliseHost, type Expose } from './core/hosts.js';
+import { asciiLower, normaliseHost, type Expose } from './core/hosts.js';
 import type { MapName } from './core/types.js';
 import { ConfigError } from './errors.js';
 
@@ -86,12 +86,12 @@ type Written = {
 };
 
 function withDefaults(w: Written): Config {
-  const lower = (hosts: readonly string[] | undefined) => (hosts ?? []).map((h) => h.toLowerCase().replace(/\.$/, ''));
+  const lower = (hosts: readonly string[] | undefined) => (hosts ?? []).map((h) => asciiLower(h).replace(/\.$/, ''));
   return {
     clusters: w.clusters.map((c) => ({ ...c, priority: c.priority ?? 0, timeoutMs: c.timeoutMs ?? 5000 })),
     expose: { domains: lower(w.expose.domains), hosts: lower(w.expose.hosts), exclude: lower(w.expose.exclude) },
-    static: (w.static ?? []).map((s) => ({ host: s.host.toLowerCase().replace(/\.$/, ''), backends: s.backends })),
-    pins: Object.fromEntries(Object.entries(w.pins ?? {}).map(([h, c]) => [h.toLowerCase().replace(/\.$/, ''), c])),
+    static: (w.static ?? []).map((s) => ({ host: asciiLower(s.host).replace(/\.$/, ''), backends: s.backends })),
+    pins: Object.fromEntries(Object.entries(w.pins ?? {}).map(([h, c]) => [asciiLower(h).replace(/\.$/, ''), c])),
     conflicts: w.conflicts ?? 'sticky',
     haproxy: {
       bin: w.haproxy?.bin ?? '/usr/local/sbin/haproxy',
@@ -125,7 +125,8 @@ function crossFieldRules(c: Config): string[] {
       owner.set(backend, cl.name);
     }
     const url = URL.canParse(cl.api) ? new URL(cl.api) : undefined;
-    if (!url || !url.hostname) errors.push(`/clusters/${i}/api: "${cl.api}" is not a valid http(s) URL`);
+    // Quote the URL without anything between // and @: that part may be credentials.
+    if (!url || !url.hostname) errors.push(`/clusters/${i}/api: "${cl.api.replace(/\/\/[^/]*@/, '//…@')}" is not a valid http(s) URL`);
     else if (url.username || url.password) errors.push(`/clusters/${i}/api: credentials in the URL are not allowed; use auth`);
     if (cl.auth) {
       const a = cl.auth as Record<string, string | undefined>;
@@ -176,6 +177,32 @@ export function configWarnings(c: Config, fileMode?: number): string[] {
   return warnings;
 }
 
+// V8 quotes the text around a bad token (`..."assword": 'hunter2'}"`), and the log goes to syslog: keep only what is
+// wrong and where (line and column), never the file's content.
+function describeJsonError(message: string, text: string): string {
+  const token = /^Unexpected token '(.)', /.exec(message);
+  const at = /at position (\d+)/.exec(message);
+  const what = token ? `unexpected character ${JSON.stringify(token[1])}` : message.replace(/ in JSON at position \d+$/, '').replace(/, ".*$/s, '');
+  const pos = at ? Number(at[1]) : token ? firstBadToken(text, token[1]!) : undefined;
+  if (pos === undefined || pos < 0) return what;
+  const before = text.slice(0, pos).split('\n');
+  return `${what} at line ${before.length} column ${before[before.length - 1]!.length + 1}`;
+}
+
+// V8 reports no position for an unexpected token; the first occurrence outside a string is where parsing stopped.
+function firstBadToken(text: string, ch: string): number {
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === ch) return i;
+  }
+  return -1;
+}
+
 /** `config <file>: <problem>` for the log; file-level problems already start with the file's path, so it is not repeated. */
 export function configProblemLine(path: string, problem: string): string {
   return problem.startsWith(`${path}: `) ? `config ${problem}` : `config ${path}: ${problem}`;
@@ -194,7 +221,7 @@ export async function readConfig(path: string): Promise<{ config: Config; warnin
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(path, [`${path}: not valid JSON (${(e as Error).message})`]);
+    throw new ConfigError(path, [`${path}: not valid JSON (${describeJsonError((e as Error).message, text)})`]);
   }
   const parsed = parseConfig(json);
   if (parsed.errors) throw new ConfigError(path, parsed.errors);

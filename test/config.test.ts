@@ -70,6 +70,7 @@ invalid('cross-field rules', () => {
       { name: 'b', api: 'http://127.0.0.1:9002/api', backends: { sni: 'b_https' }, auth: { username: 'u' } },
       { name: 'c', api: 'http://agent:pw@127.0.0.1:9003/api', backends: { sni: 'c_https' } },
       { name: 'd', api: 'http://[::1/api', backends: { sni: 'd_https' } },
+      { name: 'e', api: 'http://agent:s3cr3t@127.0.0.1:99999/api', backends: { sni: 'e_https' } },
     ],
     pins: { 'x.example.com': 'nope' },
     static: [{ host: 'bad host', backends: { sni: 's' } }],
@@ -82,6 +83,7 @@ invalid('cross-field rules', () => {
     '/clusters/2/auth: needs exactly one of password, passwordFile',
     '/clusters/3/api: credentials in the URL are not allowed; use auth',
     '/clusters/4/api: "http://[::1/api" is not a valid http(s) URL',
+    '/clusters/5/api: "http://…@127.0.0.1:99999/api" is not a valid http(s) URL',
     '/static/0/host: host "bad host" has whitespace, control or non-ASCII characters (use punycode)',
     '/pins/x.example.com: unknown cluster "nope"',
     '/haproxy/maps: hosts and sni must be different files',
@@ -115,6 +117,14 @@ files('invalid JSON (an edit saved half-way)', async () => {
   assert.instance(e, ConfigError);
   assert.is(e.problems.length, 1);
   assert.match(e.problems[0]!, new RegExp(`^${path}: not valid JSON \\(`));
+});
+files('a JSON error says where, never quotes the file (a secret may sit next to the mistake)', async () => {
+  const path = join(dir, 'quote.json');
+  await writeFile(path, `{\n  "clusters": [{ "auth": { "password": 'hunter2' } }]\n}`);
+  const e = (await readConfig(path).catch((x: unknown) => x)) as ConfigError;
+  assert.equal(e.problems, [`${path}: not valid JSON (unexpected character "'" at line 2 column 40)`]);
+  await writeFile(path, '{"a": 1,}');
+  assert.equal(((await readConfig(path).catch((x: unknown) => x)) as ConfigError).problems, [`${path}: not valid JSON (Expected double-quoted property name at line 1 column 9)`]);
 });
 files('secrets in a world-readable file are warned about', async () => {
   const path = join(dir, 'secret.json');

@@ -5,9 +5,15 @@ export type Expose = { readonly domains: readonly string[]; readonly hosts: read
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** Lower-case A-Z only: toLowerCase() turns some non-ASCII letters into ASCII ones (the Kelvin sign K becomes k). */
+export function asciiLower(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+}
+
 /** Lower-case, drop one trailing dot, and check DNS syntax; returns the host or why it can't be a map key. */
 export function normaliseHost(raw: string): { host: string } | { error: string } {
-  const host = raw.toLowerCase().replace(/\.$/, '');
+  // A look-alike letter must be rejected below, not become another host: lower-case ASCII only.
+  const host = asciiLower(raw).replace(/\.$/, '');
   if (host.length === 0) return { error: 'empty host' };
   if (host.length > 253) return { error: `host longer than 253 characters (${host.length})` };
   // eslint-disable-next-line no-control-regex

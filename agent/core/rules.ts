@@ -1,6 +1,7 @@
 // Parse a Traefik rule the way Traefik does (Go expression syntax read by vulcand/predicate, shared notes/traefik-api.md §7)
 // and work out which exact hosts it positively requires. Pure. Host values are lower-cased, nothing more: routes.ts checks
 // DNS syntax; other matchers' values (paths, IPs, regexps) are not checked, so a few rules Traefik disables still parse.
+import { asciiLower } from './hosts.js';
 import type { RouterKind, Syntax } from './types.js';
 
 export type RuleHosts = {
@@ -229,7 +230,7 @@ function hostsOf(matcher: Matcher, values: readonly string[], neg: boolean, nega
   for (const v of values) {
     if (v === '*') opaque.push(`${call(matcher.name, [v])} is a wildcard (matches every host)`);
     else if (v.includes('*')) opaque.push(`${call(matcher.name, [v])} is a wildcard`);
-    else exact.add(v.toLowerCase());
+    else exact.add(asciiLower(v)); // ASCII only: a non-ASCII look-alike must stay non-ASCII and be rejected
   }
   return { exact, opaque: opaque.length > 0 ? opaque : null };
 }

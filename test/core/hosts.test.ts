@@ -21,6 +21,7 @@ const bad: [string, string][] = [
   ['tab\t.example.com', 'host "tab\\t.example.com" has whitespace, control or non-ASCII characters (use punycode)'],
   ['nul\u0000.example.com', 'host "nul\\u0000.example.com" has whitespace, control or non-ASCII characters (use punycode)'],
   ['аpple.com', 'host "аpple.com" has whitespace, control or non-ASCII characters (use punycode)'], // Cyrillic а
+  ['\u212Aeys.technis.io', 'host "\u212Aeys.technis.io" has whitespace, control or non-ASCII characters (use punycode)'], // Kelvin sign: toLowerCase() makes it "k"
   ['#comment.example.com', 'host "#comment.example.com" is not a valid DNS name'],
   ['a..example.com', 'host "a..example.com" is not a valid DNS name'],
   ['-lead.example.com', 'host "-lead.example.com" is not a valid DNS name'],

@@ -74,6 +74,11 @@ filters('hosts are normalised and hostile ones never become routes', () => {
   assert.is(r.skipped.length, 2);
   assert.ok(r.skipped.every((s) => s.reason.includes('whitespace')));
 });
+filters('a non-ASCII look-alike never becomes the ASCII host it resembles', () => {
+  const r = routes([http('k@crd', 'Host(`\u212Aeys.technis.io`)', { tls: {} })], { name: 'hades', backends: { sni: 'hades_https' } });
+  assert.equal(r.routes, []);
+  assert.equal(r.skipped.map((s) => s.reason), ['host "\u212Aeys.technis.io" has whitespace, control or non-ASCII characters (use punycode)']);
+});
 filters('ruleSyntax v2 on a v3 server is honoured', () => {
   const r = routes([http('a@crd', 'Host(`a.technis.io`, `b.technis.io`)', { ruleSyntax: 'v2', tls: {} })], { name: 'hades', backends: { sni: 'hades_https' } }, 'v3');
   assert.equal(r.routes.map((x) => x.host), ['a.technis.io', 'b.technis.io']);
