@@ -2,7 +2,7 @@
 // and SIGUSR2 (sync now). One sync at a time; triggers that arrive during a sync coalesce into one more.
 // It does not decide *what* to sync (sync.ts) and never exits the process (main.ts does).
 import { createServer, type Server } from 'node:http';
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile, stat, unlink } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import { schedule, type ScheduledTask } from 'node-cron';
 import { configProblemLine, readConfig, type Config } from './config.js';
@@ -14,6 +14,9 @@ import { acquireLock, forcePathFor, lockPathFor, type Lock } from './io/lock.js'
 import { readStatus, recordStatus } from './io/statusfile.js';
 import type { Log } from './log.js';
 import { newSyncState, syncOnce, type SyncDeps, type SyncReport } from './sync.js';
+
+/** How long a `sync --force` request stays valid: its asker waits 60 s for the result. */
+const FORCE_MARKER_MAX_AGE_MS = 90_000;
 
 export type DaemonOptions = {
   readonly configPath: string;
@@ -54,11 +57,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // `routeagent sync --force` leaves this marker, then sends SIGUSR2; the sync that reads it passes the guard once.
     const forcePath = forcePathFor(config.haproxy.maps.hosts);
     const forcedBy = await readFile(forcePath, 'utf8').then((t) => t.trim() || '?', () => undefined);
-    const force = forcedBy !== undefined;
-    if (force) {
-      await unlink(forcePath).catch(() => undefined);
-      log.info(`sync: forced by "routeagent sync --force" (pid ${forcedBy}); the guard does not apply to this sync`);
-    }
+    // A marker left by a `sync --force` that gave up long ago (or before a restart) must not wave a later plan through:
+    // it is honoured only while its asker could still be waiting.
+    const fresh = forcedBy !== undefined && (await stat(forcePath).then((st) => Date.now() - st.mtimeMs < FORCE_MARKER_MAX_AGE_MS, () => false));
+    if (forcedBy !== undefined) await unlink(forcePath).catch(() => undefined);
+    if (forcedBy !== undefined && !fresh) log.warn(`sync: ignored a stale --force request ${forcePath} (pid ${forcedBy}); the guard applies`);
+    const force = fresh;
+    if (force) log.info(`sync: forced by "routeagent sync --force" (pid ${forcedBy}); the guard does not apply to this sync`);
     log.debug(`sync: starting (${reason}${force ? ', forced' : ''})`);
     try {
       const report = await syncOnce(makeDeps(config, log), state, { force });
@@ -139,7 +144,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const scheduleChanged = next.config.schedule !== config.schedule;
       const metricsChanged = JSON.stringify(next.config.metrics) !== JSON.stringify(config.metrics);
       config = next.config;
-      for (const name of [...state.snapshots.keys()]) if (!config.clusters.some((c) => c.name === name)) state.snapshots.delete(name);
       if (scheduleChanged) startSchedule();
       if (metricsChanged) await startMetrics();
       log.info(`config ${opts.configPath}: reloaded (${reason})`);

@@ -126,11 +126,19 @@ async function lockOrAskDaemon(config: Config, cmd: SyncCommand): Promise<Lock |
 async function askDaemon(config: Config, pid: number, cmd: SyncCommand): Promise<number | undefined> {
   const forcePath = forcePathFor(config.haproxy.maps.hosts);
   const asked = Date.now();
-  if (cmd.force) await writeFile(forcePath, `${process.pid}\n`);
+  if (cmd.force) {
+    await writeFile(forcePath, `${process.pid}\n`).catch((e: NodeJS.ErrnoException) => {
+      throw new AgentError('ERR_FORCE', `cannot leave the --force request ${forcePath} for the daemon (pid ${pid}): ${e.code ?? e.message}; nothing done (run as root?)`, false);
+    });
+  }
   try {
     process.kill(pid, 'SIGUSR2');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ESRCH') {
+      if (cmd.force) await unlink(forcePath).catch(() => undefined);
+      throw new AgentError('ERR_SIGNAL', `cannot ask the daemon (pid ${pid}) to sync: ${code ?? (e as Error).message}; nothing done (run as root, or use "service routeagent sync")`, false);
+    }
     if (cmd.force) await unlink(forcePath).catch(() => undefined);
     return undefined;
   }

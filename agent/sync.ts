@@ -119,6 +119,9 @@ function updateSnapshots(
   fetched: Map<string, FetchResult>,
   current: Record<MapName, Entry[]> | undefined, // undefined: HAProxy's maps could not be read, so nothing can be seeded
 ): Record<string, ClusterReport> {
+  // A cluster no longer in the config loses its snapshot, also when the config changed while this sync was fetching:
+  // if a cluster of that name comes back, it starts fresh (seeded from the maps), not from routers of long ago.
+  for (const name of [...state.snapshots.keys()]) if (!deps.config.clusters.some((c) => c.name === name)) state.snapshots.delete(name);
   const clusters: Record<string, ClusterReport> = {};
   const now = deps.now();
   for (const cluster of deps.config.clusters) {

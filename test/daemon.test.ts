@@ -123,7 +123,7 @@ if (missing) {
     assert.match(l[5]!, /^info haproxy: map sni applied @\d+: 10 entries in 1 chunk, \d+ ms$/);
     assert.match(l[6]!, /^info sync: hosts \+9 ~0 -0, sni \+10 ~0 -0; applied by runtime in \d+ ms$/);
     assert.is(l.length, 7, l.join('\n'));
-    assert.is(await readFile(lockPath(), 'utf8'), `${agent.pid} daemon\n`);
+    assert.match(await readFile(lockPath(), 'utf8'), new RegExp(`^${agent.pid} daemon \\d+\\n$`));
   });
 
   daemon('a migration is followed with no command from anyone', async () => {
@@ -217,7 +217,7 @@ if (missing) {
     const old = agent;
     old.signal('SIGKILL');
     assert.equal(await old.exited, { code: null, signal: 'SIGKILL' });
-    assert.is(await readFile(lockPath(), 'utf8'), `${old.pid} daemon\n`, 'a SIGKILLed daemon leaves its lock behind');
+    assert.match(await readFile(lockPath(), 'utf8'), new RegExp(`^${old.pid} daemon \\d+\\n$`), 'a SIGKILLed daemon leaves its lock behind');
     start();
     await agent.waitFor(startedLine(agent, '*/1 * * * * *'));
     await agent.waitFor(new RegExp(`^warn traefik\\[illmatic\\]: .*: 500 Internal Server Error; keeping 3 entries from the current maps$`));
@@ -228,7 +228,7 @@ if (missing) {
     assert.is(await w.viaHttp('grafana.technis.io'), 'illmatic');
     assert.is(await w.viaSni('mqtt.technis.io'), 'illmatic');
     assert.not.ok(agent.lines.some((l) => l.startsWith('info sync:') || l.startsWith('warn guard')), agent.lines.join('\n'));
-    assert.is(await readFile(lockPath(), 'utf8'), `${agent.pid} daemon\n`);
+    assert.match(await readFile(lockPath(), 'utf8'), new RegExp(`^${agent.pid} daemon \\d+\\n$`));
     w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
     await until('illmatic to be ok again', async () => (await status())?.clusters['illmatic']?.state === 'ok');
     assert.equal(await live(), before);
@@ -280,7 +280,7 @@ if (missing) {
     const r = await runBundle(['run', '--config', w.configPath]);
     assert.is(r.code, 1, r.stderr);
     assert.equal(r.stderr.split('\n').filter(Boolean), [...ramDisk(), `error lock ${lockPath()}: another routeagent (pid ${agent.pid}) drives these maps; exiting`]);
-    assert.is(await readFile(lockPath(), 'utf8'), `${agent.pid} daemon\n`);
+    assert.match(await readFile(lockPath(), 'utf8'), new RegExp(`^${agent.pid} daemon \\d+\\n$`));
     await nextStatus('the first daemon to keep syncing');
   });
 
@@ -371,7 +371,7 @@ if (missing) {
     w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io'), app('late.technis.io'), app('queue.technis.io')]);
     try {
       const first = runBundle(['sync', '--config', w.configPath]);
-      const holder = await until('the first sync to take the lock', async () => (await readFile(lockPath(), 'utf8').catch(() => '')).match(/^(\d+) sync\n$/)?.[1], 5000, 5);
+      const holder = await until('the first sync to take the lock', async () => (await readFile(lockPath(), 'utf8').catch(() => '')).match(/^(\d+) sync \d+\n$/)?.[1], 5000, 5);
       const second = await runBundle(['sync', '--config', w.configPath]);
       const one = await first;
       assert.equal([one.code, one.signal], [0, null], one.stdout + one.stderr);
