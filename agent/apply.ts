@@ -170,10 +170,9 @@ export async function applyMaps(
           note('warn', `haproxy: HAProxy restarted during the apply (pid ${live!.info.pid} → ${restarted.pid}); it loaded the map files, which are already new`);
           return { applied: true, method: 'runtime', changed, notes };
         }
-        if (!h.reload) throw new HaproxyReplyError(`${err.message}; the map files are written, the next sync applies them live`, { cause: err });
-        await runReload(h.reload);
-        note('warn', `${err.message}; ran reload command "${h.reload}"`);
-        return { applied: true, method: 'reload', changed, notes };
+        // Not a reload: the live apply was possible and may work next time, and a reload (pfSense: a restart) drops
+        // connections on the whole edge. The files are new; the next sync sees the runtime differ and repairs it.
+        throw new HaproxyReplyError(`${err.message}; the map files are written, the next sync applies them live`, { cause: err });
       }
     }
     return { applied: true, method: 'runtime', changed, notes };
