@@ -147,10 +147,32 @@ async function fetchVersion(client: Client): Promise<{ syntax: Syntax; version: 
   return { syntax, version };
 }
 
-// Follow X-Next-Page until it says "1" (Traefik's "last page") or is absent. A next page that does not move forward is a
-// loop, and an error: the pages after it were never read, and a partial list would remove routes (never plan from partial input).
-// Pages are rebuilt per request, so a reload between two requests can shift a router onto two pages: keep each name once.
+// A listing that fits one page is one consistent answer. Traefik rebuilds and sorts the list for every request, though, so
+// a router deleted while later pages are read shifts them and one router that still exists is never seen: a multi-page
+// listing counts only when two complete reads agree on the router names (never plan from partial input).
+const MAX_READS = 3;
+
 async function fetchListing(client: Client, kind: RouterKind): Promise<Router[]> {
+  let read = await readPages(client, kind);
+  if (read.pages === 1) return [...read.byName.values()];
+  for (let attempt = 1; attempt < MAX_READS; attempt++) {
+    const again = await readPages(client, kind);
+    if (sameNames(read.byName, again.byName)) return [...again.byName.values()];
+    read = again;
+  }
+  throw requestError(client, `${client.base}/${kind}/routers`, `the router list changed between pages in each of ${MAX_READS} reads`);
+}
+
+function sameNames(a: ReadonlyMap<string, Router>, b: ReadonlyMap<string, Router>): boolean {
+  if (a.size !== b.size) return false;
+  for (const name of a.keys()) if (!b.has(name)) return false;
+  return true;
+}
+
+// Follow X-Next-Page until it says "1" (Traefik's "last page") or is absent. A next page that does not move forward is a
+// loop, and an error: the pages after it were never read. A reload between two requests can shift a router onto two
+// pages: keep each name once.
+async function readPages(client: Client, kind: RouterKind): Promise<{ byName: Map<string, Router>; pages: number }> {
   const { perPage, maxPages, maxRouters } = client.limits;
   const byName = new Map<string, Router>();
   for (let page = 1, fetched = 1; ; fetched++) {
@@ -160,7 +182,7 @@ async function fetchListing(client: Client, kind: RouterKind): Promise<Router[]>
     if (problems.length > 0) throw schemaError(client, url, 'router listing', problems);
     for (const router of routersFromListing(kind, body as ListedRouter[])) byName.set(router.name, router);
     if (byName.size > maxRouters) throw requestError(client, url, `more than ${maxRouters} routers`);
-    if (nextPage === undefined || nextPage === '1') return [...byName.values()];
+    if (nextPage === undefined || nextPage === '1') return { byName, pages: fetched };
     if (!/^\d+$/.test(nextPage)) throw requestError(client, url, `X-Next-Page ${JSON.stringify(nextPage)} is not a page number`);
     const next = Number(nextPage);
     if (next <= page) throw requestError(client, url, `pagination loops (X-Next-Page ${next} after page ${page})`);

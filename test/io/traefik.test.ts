@@ -164,12 +164,9 @@ paging('reads every page of both listings (7 HTTP and 3 TCP routers, 2 per page)
   const result = await fetchCluster(target(), { perPage: 2 });
   assert.equal(fake.requests, [
     '/api/version',
-    '/api/http/routers?page=1&per_page=2',
-    '/api/http/routers?page=2&per_page=2',
-    '/api/http/routers?page=3&per_page=2',
-    '/api/http/routers?page=4&per_page=2',
-    '/api/tcp/routers?page=1&per_page=2',
-    '/api/tcp/routers?page=2&per_page=2',
+    // a listing of several pages is read twice: it counts only when both reads agree on the names
+    ...[1, 2, 3, 4, 1, 2, 3, 4].map((p) => `/api/http/routers?page=${p}&per_page=2`),
+    ...[1, 2, 1, 2].map((p) => `/api/tcp/routers?page=${p}&per_page=2`),
   ]);
   assert.equal(names(result.routers), [
     'http api@internal',
@@ -209,9 +206,46 @@ paging('keeps each router once when a reload shifts the pages between two reques
     const { routers } = await fetchCluster(target({ syntax: 'v3' }), { perPage: 2 });
     const http = routers.filter((r) => r.kind === 'http').map((r) => r.name);
     assert.is(new Set(http).size, http.length);
-    // page 1 was read before the insert, so the new router waits for the next sync; none of the old ones is lost
-    assert.equal(http, (HOMELAB_HTTP as ListedRouter[]).map((r) => r.name).sort());
-    assert.is(fake.requests.filter((r) => r.startsWith('/api/http/')).length, 4);
+    // the first read straddled the insert and disagrees with the second; the second and third agree: the new list
+    assert.equal(http, (shifted as ListedRouter[]).map((r) => r.name).sort());
+    assert.is(fake.requests.filter((r) => r.startsWith('/api/http/')).length, 12);
+  } finally {
+    clearInterval(watch);
+  }
+});
+
+paging('a router deleted while later pages are read does not make another router vanish (the list is read again)', async () => {
+  const four = ['a', 'b', 'c', 'd'].map((n) => ({ name: `${n}@file`, provider: 'file', rule: `Host(\`${n}.technis.io\`)` }));
+  fake.setRouters('http', four);
+  fake.setRouters('tcp', []);
+  fake.setFault('/api/http/routers', { delayMs: 50 });
+  const watch = setInterval(() => {
+    if (fake.requests.includes('/api/http/routers?page=1&per_page=2')) fake.setRouters('http', four.slice(1)); // a@file deleted
+  }, 2);
+  try {
+    const { routers } = await fetchCluster(target({ syntax: 'v3' }), { perPage: 2 });
+    // read 1 saw a, b then (shifted) d: c was skipped; reads 2 and 3 agree on b, c, d
+    assert.equal(routers.map((r) => r.name), ['b@file', 'c@file', 'd@file']);
+  } finally {
+    clearInterval(watch);
+  }
+});
+
+paging('a list that changes between pages at every read is an error (the cluster keeps its last good routes)', async () => {
+  // Every read meets one more router, added while its later pages are requested.
+  let seen = 0;
+  const watch = setInterval(() => {
+    const reads = fake.requests.filter((r) => r === '/api/http/routers?page=2&per_page=2').length;
+    if (reads === seen) return;
+    seen = reads;
+    fake.setRouters('http', [...(HOMELAB_HTTP as ListedRouter[]), ...Array.from({ length: reads }, (_, i) => ({ name: `zz${i}@file`, provider: 'file' }))]);
+  }, 2);
+  fake.setFault('/api/http/routers', { delayMs: 20 });
+  try {
+    assert.is(
+      await failure(fetchCluster(target({ syntax: 'v3' }), { perPage: 2 })),
+      `traefik[hades]: GET ${fake.url}/http/routers: the router list changed between pages in each of 3 reads`,
+    );
   } finally {
     clearInterval(watch);
   }
