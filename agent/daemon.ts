@@ -15,6 +15,11 @@ import { readStatus, recordStatus } from './io/statusfile.js';
 import type { Log } from './log.js';
 import { newSyncState, syncOnce, type SyncDeps, type SyncReport } from './sync.js';
 
+function cronLog(log: Log): NonNullable<Parameters<typeof schedule>[2]>['logger'] {
+  const text = (m: string | Error) => `schedule: ${m instanceof Error ? m.message : m}`;
+  return { info: (m) => log.debug(text(m)), warn: (m) => log.warn(text(m)), error: (m) => log.error(text(m)), debug: (m) => log.debug(text(m)) };
+}
+
 /** How long a `sync --force` request stays valid: its asker waits 60 s for the result. */
 const FORCE_MARKER_MAX_AGE_MS = 90_000;
 
@@ -98,7 +103,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const startSchedule = () => {
     task?.destroy();
-    task = schedule(config.schedule, () => trigger('schedule'), { name: 'routeagent-sync' });
+    // node-cron's own notices (a missed tick while the machine was busy) go through our log: one line, level first.
+    task = schedule(config.schedule, () => trigger('schedule'), { name: 'routeagent-sync', logger: cronLog(log) });
   };
 
   // closeAllConnections: a scraper's keep-alive connection must not hold a stop or a reload up.
@@ -122,11 +128,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(counters, status));
     });
     await new Promise<void>((resolve) => {
-      server.once('error', (e) => {
+      const failedToListen = (e: Error) => {
         log.warn(`metrics: cannot listen on ${config.metrics.address}:${config.metrics.port} (${e.message}); metrics off`);
         resolve();
-      });
+      };
+      server.once('error', failedToListen);
       server.listen(config.metrics.port, config.metrics.address, () => {
+        // Listening: a later server error (EMFILE on accept, …) is logged, never left unhandled to kill the daemon.
+        server.off('error', failedToListen);
+        server.on('error', (e) => log.warn(`metrics: ${e.message}; still serving`));
         metrics = server;
         log.info(`metrics: serving http://${hostPort(server)}/metrics`);
         resolve();
