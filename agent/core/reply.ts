@@ -99,6 +99,9 @@ export function parseShowMap(reply: string): Entry[] | undefined {
     if (!m) return undefined;
     entries.push({ key: m[1]!, backend: m[2]! });
   }
+  // Every reply ends with an empty line; a listing without it was cut short (HAProxy died mid-dump) and must not be
+  // read as a smaller map: a restart would seed a down cluster from it and lose hosts.
+  if (entries.length > 0 && !reply.endsWith('\n\n') && !reply.endsWith('\r\n\r\n')) return undefined;
   return entries;
 }
 
@@ -122,6 +125,7 @@ export function listsExactly(reply: string, entries: readonly Entry[]): boolean 
     if (reply.slice(k, b - 1) !== key || reply.charCodeAt(b - 1) !== 0x20 || reply.slice(b, end) !== backend || reply.charCodeAt(end) !== 0x0a) return false;
     p = end + 1;
   }
+  if (entries.length > 0 && reply.charCodeAt(p) !== 0x0a) return false; // cut short: no empty line after the entries
   while (reply.charCodeAt(p) === 0x0a) p++; // the empty line that ends every reply
   return p === reply.length;
 }
