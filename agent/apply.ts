@@ -23,7 +23,9 @@ export type HaproxySettings = {
 };
 export type ApplyResult = { applied: boolean; method: 'runtime' | 'reload' | 'none'; changed: MapName[]; notes: string[] };
 /** Edges a caller may supply: a long-lived runtime (its mutex then spans syncs), or a wrapped one in tests. */
-export type ApplyDeps = { readonly runtime?: Runtime };
+export type ApplyDeps = { readonly runtime?: Runtime; readonly seen?: Seen };
+/** What readLive got from HAProxy's runtime: applyMaps reuses it (no second dump of big maps) while the process is the same. */
+export type Seen = { readonly info: ShowInfo; readonly maps: Partial<Record<MapName, Entry[]>> };
 
 /** prepare/add @v/commit map exist from HAProxy 2.4 on (notes §1). */
 const MIN_RUNTIME_VERSION = '2.4';
@@ -39,22 +41,19 @@ type Live = { readonly info: ShowInfo; readonly loaded: ReadonlySet<string> };
 export async function readLive(
   h: HaproxySettings,
   deps: ApplyDeps = {},
-): Promise<{ maps: Record<MapName, Entry[]>; source: 'runtime' | 'file' }> {
+): Promise<{ maps: Record<MapName, Entry[]>; source: 'runtime' | 'file'; seen?: Seen }> {
   const runtime = deps.runtime ?? createRuntime(h.socket, { timeoutMs: h.timeoutMs });
   const probed = await probe(runtime).catch(noReply);
   const live = typeof probed === 'string' ? undefined : probed;
   const maps = {} as Record<MapName, Entry[]>;
-  let fromRuntime = 0;
+  const shownMaps: Partial<Record<MapName, Entry[]>> = {};
   for (const m of MAP_NAMES) {
     const shown = live?.loaded.has(h.maps[m]) ? await runtime.showMap(h.maps[m]).catch(noReply) : undefined;
-    if (shown) {
-      maps[m] = shown;
-      fromRuntime++;
-    } else {
-      maps[m] = await readMapFile(h.maps[m]);
-    }
+    if (shown) maps[m] = shownMaps[m] = shown;
+    else maps[m] = await readMapFile(h.maps[m]);
   }
-  return { maps, source: fromRuntime === MAP_NAMES.length ? 'runtime' : 'file' };
+  const fromRuntime = Object.keys(shownMaps).length;
+  return { maps, source: fromRuntime === MAP_NAMES.length ? 'runtime' : 'file', ...(live && fromRuntime ? { seen: { info: live.info, maps: shownMaps } } : {}) };
 }
 
 /** Make the map files and HAProxy's live maps equal `desired`; throws ApplyError before anything is live when a check fails. */
@@ -85,11 +84,15 @@ export async function applyMaps(
   // 1. What differs: desired vs the file, and desired vs HAProxy (runtime ≠ file is drift, repaired too).
   const probed = await beforeLive(probe(runtime));
   const live = typeof probed === 'string' ? undefined : probed;
+  // The same HAProxy process (pid and start time) that readLive dumped moments ago: reuse its maps. A restart in between
+  // loaded the files, so it is dumped again. A `set map` by someone else in between is seen as drift at the next sync.
+  const same = deps.seen && live && deps.seen.info.pid === live.info.pid && deps.seen.info.startTimeSec === live.info.startTimeSec;
+  const seenMaps = same ? deps.seen!.maps : {};
   const changed: MapName[] = [];
   for (const m of MAP_NAMES) {
     const path = h.maps[m];
     const fileDiffers = !sameEntries(await readMapFile(path), desired[m]);
-    const runtimeDiffers = live?.loaded.has(path) === true && !sameEntries(await beforeLive(runtime.showMap(path)), desired[m]);
+    const runtimeDiffers = live?.loaded.has(path) === true && !sameEntries(seenMaps[m] ?? (await beforeLive(runtime.showMap(path))), desired[m]);
     if (!fileDiffers && !runtimeDiffers) continue;
     changed.push(m);
     if (!fileDiffers) note('warn', `haproxy: map ${m}: HAProxy's live entries differ from ${path} (drift); repairing`);

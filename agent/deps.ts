@@ -1,6 +1,6 @@
 // Real edges for syncOnce: the Traefik client, the map files, and HAProxy (runtime socket, `haproxy -c`, reload).
 // main.ts, the daemon, tests and the demo all build their deps here, so there is one wiring.
-import { applyMaps, readLive } from './apply.js';
+import { applyMaps, readLive, type Seen } from './apply.js';
 import type { Cluster, Config } from './config.js';
 import { MAP_NAMES, type Entry, type MapName } from './core/types.js';
 import { readMapFile } from './io/files.js';
@@ -20,7 +20,9 @@ export function targetOf(c: Cluster): ClusterTarget {
   };
 }
 
+/** Deps for one sync (the daemon makes new ones per sync): what readCurrent dumped from HAProxy is handed to apply. */
 export function createSyncDeps(config: Config, log: Log, fetchOptions?: FetchOptions): SyncDeps {
+  let seen: Seen | undefined;
   return {
     config,
     log,
@@ -33,9 +35,11 @@ export function createSyncDeps(config: Config, log: Log, fetchOptions?: FetchOpt
     },
     async readCurrent(cfg, dryRun) {
       if (dryRun) return readMapFiles(cfg.haproxy.maps);
-      return (await readLive(cfg.haproxy)).maps;
+      const live = await readLive(cfg.haproxy);
+      seen = live.seen;
+      return live.maps;
     },
-    apply: (cfg, desired, l) => applyMaps(cfg.haproxy, desired, l),
+    apply: (cfg, desired, l) => applyMaps(cfg.haproxy, desired, l, seen ? { seen } : {}),
   };
 }
 

@@ -193,7 +193,7 @@ it('socket missing: backends checked against the config, files written, reload c
     `info haproxy: map hosts written to ${h.mapPaths.hosts} (1 entry); applied by reload\n`,
     `info haproxy: map sni written to ${h.mapPaths.sni} (1 entry); applied by reload\n`,
   ]);
-  assert.equal(await readLive(s), { maps: desired, source: 'file' });
+  assert.equal(pick(await readLive(s)), { maps: desired, source: 'file' });
 });
 
 it('socket missing and no reload command: nothing applied, the error says what to do', async (ctx) => {
@@ -245,6 +245,8 @@ it('HAProxy older than 2.4 (version simulated): reload instead of prepare/commit
   assert.is(await httpGet(h.httpPort, 'a.example.test'), 'app1'); // the stub reload reloads nothing
 });
 
+const pick = ({ maps, source }: { maps: unknown; source: unknown }) => ({ maps, source });
+
 it('drift (set map behind our back) is found and repaired even though the file is right', async (ctx) => {
   const h = await start(ctx);
   const desired = desiredOf([on('app.example.test', 'be_app1')]);
@@ -252,14 +254,32 @@ it('drift (set map behind our back) is found and repaired even though the file i
   const rt = createRuntime(h.socket);
   assert.is(await rt.send(`set map ${h.mapPaths.hosts} app.example.test be_app2`), '\n');
   assert.is(await httpGet(h.httpPort, 'app.example.test'), 'app2');
-  assert.equal(await readLive(settings(h)), { maps: desiredOf([on('app.example.test', 'be_app2')]), source: 'runtime' });
+  assert.equal(pick(await readLive(settings(h))), { maps: desiredOf([on('app.example.test', 'be_app2')]), source: 'runtime' });
 
   const { lines, log } = capture();
   const note = `haproxy: map hosts: HAProxy's live entries differ from ${h.mapPaths.hosts} (drift); repairing`;
   assert.equal(await applyMaps(settings(h), desired, log), { applied: true, method: 'runtime', changed: ['hosts'], notes: [note] });
   assert.is(lines[0], `warn ${note}\n`);
   assert.is(await httpGet(h.httpPort, 'app.example.test'), 'app1');
-  assert.equal(await readLive(settings(h)), { maps: desired, source: 'runtime' });
+  assert.equal(pick(await readLive(settings(h))), { maps: desired, source: 'runtime' });
+});
+
+it('what readLive dumped is reused by applyMaps while HAProxy is the same process, and dumped again after a restart', async (ctx) => {
+  const h = await start(ctx);
+  const desired = desiredOf([on('app.example.test', 'be_app1')]);
+  await applyMaps(settings(h), desired, capture().log);
+  const real = createRuntime(h.socket);
+  let dumps = 0;
+  const counting: Runtime = { ...real, showMap: (path, version) => (dumps++, real.showMap(path, version)) };
+  const { seen } = await readLive(settings(h), { runtime: counting });
+  assert.ok(seen);
+  dumps = 0;
+  assert.equal(await applyMaps(settings(h), desired, capture().log, { runtime: counting, seen }), { applied: false, method: 'none', changed: [], notes: [] });
+  assert.is(dumps, 0, 'no second dump of the same maps');
+  // A different process (restarted since readLive): its maps are dumped, not taken from the old one.
+  const other = { ...seen!, info: { ...seen!.info, pid: seen!.info.pid + 1 } };
+  assert.equal(await applyMaps(settings(h), desired, capture().log, { runtime: counting, seen: other }), { applied: false, method: 'none', changed: [], notes: [] });
+  assert.is(dumps, 2); // both maps, dumped from the process that is running now
 });
 
 it('a runtime apply that fails after the rename does not reload (even with a reload command); the next sync repairs it live', async (ctx) => {
