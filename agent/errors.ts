@@ -1,5 +1,6 @@
 // The few error classes. `soft` errors are expected operational failures: the daemon logs them and retries
 // on the next tick; anything that is not an AgentError is a bug and main.ts prints its stack.
+import { count } from './log.js';
 
 export class AgentError extends Error {
   constructor(
@@ -40,7 +41,7 @@ export class ConfigError extends AgentError {
     readonly path: string,
     readonly problems: readonly string[],
   ) {
-    super('ERR_CONFIG', `config ${path}: invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, false);
+    super('ERR_CONFIG', `config ${path}: invalid (${count(problems.length, 'problem', 'problems')})`, false);
   }
 }
 

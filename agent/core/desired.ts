@@ -8,6 +8,7 @@
 //   otherwise                      → highest priority, ties by config order
 import type { Entry, MapName, Route } from './types.js';
 import { MAP_NAMES } from './types.js';
+import { byteOrder } from './order.js';
 
 export type MergeCluster = { readonly name: string; readonly priority: number; readonly backends: Partial<Record<MapName, string>> };
 export type Conflict = { readonly host: string; readonly map: MapName; readonly claimants: readonly string[]; readonly winner: string };
@@ -64,9 +65,9 @@ export function mergeDesired(input: MergeInput): Desired {
     }
     const list: Entry[] = [];
     for (const [key, backend] of entries) list.push({ key, backend });
-    maps[map] = list.sort((a, b) => cmp(a.key, b.key));
+    maps[map] = list.sort((a, b) => byteOrder(a.key, b.key));
   }
-  conflicts.sort((a, b) => cmp(a.host, b.host) || cmp(a.map, b.map));
+  conflicts.sort((a, b) => byteOrder(a.host, b.host) || byteOrder(a.map, b.map));
   return { maps, conflicts };
 }
 
@@ -82,8 +83,4 @@ function pickWinner(
   if (input.policy === 'sticky' && currentOwner !== undefined && claimants.includes(currentOwner)) return currentOwner;
   // claimants are in config order, so the first of the highest priority wins ties
   return claimants.reduce((best, c) => (byName.get(c)!.priority > byName.get(best)!.priority ? c : best));
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 // Diff one map: what must change so HAProxy's entries equal the desired ones, and whether the guard holds it back.
 // Pure. Keys are compared exactly; routes.ts normalises them before they get here.
 import type { Entry, MapName } from './types.js';
+import { byteOrder } from './order.js';
 
 export type Change = { readonly key: string; readonly from: string; readonly to: string };
 export type MapPlan = {
@@ -53,5 +54,5 @@ export function guardReason(p: MapPlan, currentCount: number, maxRemovalRatio: n
 }
 
 function byKey<T extends { readonly key: string }>(xs: T[]): T[] {
-  return xs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return xs.sort((a, b) => byteOrder(a.key, b.key));
 }

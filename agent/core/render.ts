@@ -2,6 +2,7 @@
 // Pure. renderMap is the last line of defence against map-line injection: it refuses any key or backend
 // that could split a line, start a comment or carry whitespace (shared/notes/haproxy-runtime.md §3, §7.5).
 import type { Entry } from './types.js';
+import { byteOrder } from './order.js';
 
 /** Keys: lowercase DNS names (routes.ts normalises them before they get here). */
 const KEY = /^[a-z0-9_](?:[a-z0-9._-]{0,251}[a-z0-9_])?$/;
@@ -100,11 +101,7 @@ export function byKey(entries: readonly Entry[]): Entry[] {
 }
 
 function compareEntries(a: Entry, b: Entry): number {
-  return cmp(a.key, b.key) || cmp(a.backend, b.backend);
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return byteOrder(a.key, b.key) || byteOrder(a.backend, b.backend);
 }
 
 // eslint-disable-next-line no-control-regex

@@ -3,6 +3,7 @@
 import { isExposed, normaliseHost, type Expose } from './hosts.js';
 import { parseRule } from './rules.js';
 import type { MapName, Route, Router, Skipped, Syntax } from './types.js';
+import { byteOrder } from './order.js';
 
 export type ClusterSpec = {
   readonly name: string;
@@ -63,8 +64,8 @@ export function routesFromRouters(
   }
   // Sorted by map, then host: each map's routes sorted on their own (no composite keys, no map comparisons).
   const sorted: Route[] = [];
-  for (const map of [...byMap.keys()].sort(cmp)) {
-    for (const route of [...byMap.get(map)!.values()].sort((a, b) => cmp(a.host, b.host))) sorted.push(route);
+  for (const map of [...byMap.keys()].sort(byteOrder)) {
+    for (const route of [...byMap.get(map)!.values()].sort((a, b) => byteOrder(a.host, b.host))) sorted.push(route);
   }
   return { routes: sorted, skipped };
 }
@@ -81,8 +82,4 @@ function mapsFor(r: Router, cluster: ClusterSpec): MapName[] {
 
 function ruleSyntax(r: Router, serverDefault: Syntax): Syntax {
   return r.ruleSyntax === 'v2' || r.ruleSyntax === 'v3' ? r.ruleSyntax : serverDefault;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
