@@ -1,6 +1,7 @@
 // Command line → Command. Pure: no process, no I/O; main.ts runs the command and owns the exit code.
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH } from './config.js';
+import { DEFAULT_SNIPPET_TARGET, SNIPPET_TARGETS, isSnippetTarget, type SnippetTarget } from './core/snippet.js';
 import { UsageError } from './errors.js';
 
 export type Command =
@@ -8,11 +9,11 @@ export type Command =
   | { readonly verb: 'sync'; readonly config: string; readonly dryRun: boolean; readonly json: boolean; readonly force: boolean }
   | { readonly verb: 'check'; readonly config: string }
   | { readonly verb: 'status'; readonly config: string; readonly json: boolean }
-  | { readonly verb: 'snippet'; readonly config: string }
+  | { readonly verb: 'snippet'; readonly config: string; readonly target: SnippetTarget }
   | { readonly verb: 'help' }
   | { readonly verb: 'version' };
 
-export const USAGE = 'usage: routeagent run|sync|check|status|snippet [--config FILE] [--dry-run] [--json] [--force]';
+export const USAGE = 'usage: routeagent run|sync|check|status|snippet [--config FILE] [--dry-run] [--json] [--force] [--target T]';
 
 export const HELP = `${USAGE}
 
@@ -20,7 +21,8 @@ export const HELP = `${USAGE}
   sync      one sync; --dry-run prints the plan and changes nothing, --json prints the report, --force passes the guard
   check     validate the config, reach each cluster, run haproxy -c, check the backends the config names
   status    the last sync's outcome (--json: the status file); exits 1 when unhealthy
-  snippet   the HAProxy frontend lines to paste into pfSense (Advanced pass thru)
+  snippet   the HAProxy frontend lines for the maps: --target ${SNIPPET_TARGETS.join('|')} (default ${DEFAULT_SNIPPET_TARGET}):
+            pfSense's Advanced pass thru, OPNsense's Option pass-through, or both frontends whole for a plain HAProxy
 
   --config FILE   default ${DEFAULT_CONFIG_PATH}`;
 
@@ -29,7 +31,7 @@ const FLAGS: Record<string, readonly string[]> = {
   sync: ['dry-run', 'json', 'force'],
   check: [],
   status: ['json'],
-  snippet: [],
+  snippet: ['target'],
 };
 
 /** Parse argv (without node and the script); throws UsageError with a one-line reason. */
@@ -47,6 +49,7 @@ export function parseCommand(argv: readonly string[]): Command {
         force: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
+        target: { type: 'string' },
       },
     });
   } catch (e) {
@@ -60,8 +63,8 @@ export function parseCommand(argv: readonly string[]): Command {
   const allowed = FLAGS[verb];
   if (!allowed) throw new UsageError(`unknown command "${verb}"`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  for (const flag of ['dry-run', 'json', 'force'] as const) {
-    if (values[flag] && !allowed.includes(flag)) throw new UsageError(`${verb} does not take --${flag}`);
+  for (const flag of ['dry-run', 'json', 'force', 'target'] as const) {
+    if (values[flag] !== undefined && values[flag] !== false && !allowed.includes(flag)) throw new UsageError(`${verb} does not take --${flag}`);
   }
   if (values.config === '') throw new UsageError('--config needs a file path');
   const config = values.config ?? DEFAULT_CONFIG_PATH;
@@ -70,11 +73,18 @@ export function parseCommand(argv: readonly string[]): Command {
       return { verb, config, dryRun: values['dry-run'] ?? false, json: values.json ?? false, force: values.force ?? false };
     case 'status':
       return { verb, config, json: values.json ?? false };
+    case 'snippet':
+      return { verb, config, target: snippetTarget(values.target) };
     case 'run':
     case 'check':
-    case 'snippet':
       return { verb, config };
     default:
       throw new UsageError(`unknown command "${verb}"`);
   }
+}
+
+function snippetTarget(name: string | undefined): SnippetTarget {
+  if (name === undefined) return DEFAULT_SNIPPET_TARGET;
+  if (!isSnippetTarget(name)) throw new UsageError(`unknown target "${name}" (valid: ${SNIPPET_TARGETS.join(', ')})`);
+  return name;
 }

@@ -159,6 +159,10 @@ function crossFieldRules(c: Config): string[] {
   for (const [map, path] of Object.entries(c.haproxy.maps)) {
     // pfSense deletes /var/etc/haproxy on every Apply and at boot (notes/haproxy-runtime.md §5).
     if (path.startsWith('/var/etc/haproxy')) errors.push(`/haproxy/maps/${map}: ${path} is inside /var/etc/haproxy, which pfSense wipes on every Apply`);
+    // OPNsense's os-haproxy rewrites its own Map Files under /tmp/haproxy/mapfiles at every start and reload (setup.sh).
+    if (path.startsWith('/tmp/haproxy/')) {
+      errors.push(`/haproxy/maps/${map}: ${path} is inside /tmp/haproxy, which OPNsense's HAProxy plugin rewrites at every start and reload; keep routeagent's maps in /usr/local/etc/routeagent/maps`);
+    }
   }
   if (!validateCron(c.schedule)) errors.push(`/schedule: "${c.schedule}" is not a valid cron expression`);
   return errors;

@@ -48,7 +48,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (cmd.verb) {
       case 'snippet':
-        out(renderSnippet(config.haproxy.maps));
+        out(renderSnippet(config.haproxy.maps, cmd.target));
         return 0;
       case 'status':
         return await status(config, cmd.json);

@@ -96,6 +96,14 @@ invalid('two clusters may not share a backend (seeding from map files needs one 
   const r = parseConfig({ ...minimal, clusters: [minimal.clusters[0], { name: 'b', api: 'http://127.0.0.1:1/api', backends: { sni: 'a_https' } }] });
   assert.equal(r.errors, ['/clusters/1/backends/sni: backend "a_https" is also used by cluster "a"']);
 });
+invalid('map files under /tmp/haproxy/ (OPNsense plugin territory) are rejected', () => {
+  const r = parseConfig({ ...minimal, haproxy: { maps: { hosts: '/tmp/haproxy/mapfiles/1.txt', sni: '/tmp/haproxy/routeagent/sni.map' } } });
+  assert.equal(r.errors, [
+    "/haproxy/maps/hosts: /tmp/haproxy/mapfiles/1.txt is inside /tmp/haproxy, which OPNsense's HAProxy plugin rewrites at every start and reload; keep routeagent's maps in /usr/local/etc/routeagent/maps",
+    "/haproxy/maps/sni: /tmp/haproxy/routeagent/sni.map is inside /tmp/haproxy, which OPNsense's HAProxy plugin rewrites at every start and reload; keep routeagent's maps in /usr/local/etc/routeagent/maps",
+  ]);
+  assert.equal(parseConfig({ ...minimal, haproxy: { maps: { hosts: '/tmp/haproxy-test/hosts.map', sni: '/tmp/haproxy-test/sni.map' } } }).errors, undefined);
+});
 invalid.run();
 
 const files = suite('readConfig');
