@@ -1,5 +1,6 @@
 // Proves parseRule reads Traefik rules as Traefik does (Go literals, precedence, matchers per syntax and kind, arity) and
 // yields only the hosts a rule positively requires; hostile input ends in `error`, never a throw, a hang or a stack overflow.
+// Speed is measured in bench/, not asserted here: a loaded machine would fail a timed assertion.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseRule, type RuleHosts } from '../../agent/core/rules.js';
@@ -193,22 +194,25 @@ table('parseRule: hostile values are passed on as-is', [
 
 const scale = suite('parseRule: scale');
 
-scale('a 10,000-term || completes quickly with every host', () => {
+scale('a 10,000-term || gives every host', () => {
   const names = Array.from({ length: 10_000 }, (_, i) => `h${String(i).padStart(5, '0')}.example.com`);
-  const started = performance.now();
-  const got = parseRule(names.map((h) => `Host(\`${h}\`)`).join(' || '), 'v3', 'http');
-  assert.ok(performance.now() - started < 1000, 'took over a second');
-  assert.equal(got, hosts(...names));
+  assert.equal(parseRule(names.map((h) => `Host(\`${h}\`)`).join(' || '), 'v3', 'http'), hosts(...names));
 });
 
-scale('a 4 MB rule of patterns is read in linear time', () => {
+scale('a 4 MB rule of patterns: every pattern reported, no stack overflow', () => {
   const rule = Array.from({ length: 200_000 }, (_, i) => `HostRegexp(\`^h${i}\`)`).join(' || ');
   assert.ok(rule.length > 4_000_000);
-  const started = performance.now();
   const got = parseRule(rule, 'v3', 'http');
-  assert.ok(performance.now() - started < 3000, 'took over 3 seconds');
   assert.equal(got.unmappable.length, 200_000);
+  assert.is(got.unmappable[199_999], 'HostRegexp(`^h199999`) is a pattern');
   assert.equal(got.hosts, []);
+});
+
+scale('a 4 MB rule of (host && path) alternatives: every host', () => {
+  const names = Array.from({ length: 100_000 }, (_, i) => `h${String(i).padStart(6, '0')}.example.com`);
+  const rule = names.map((h) => `(Host(\`${h}\`) && Path(\`/\`))`).join(' || ');
+  assert.ok(rule.length > 4_000_000);
+  assert.equal(parseRule(rule, 'v3', 'http'), hosts(...names));
 });
 
 scale('never throws, whatever it is given', () => {
