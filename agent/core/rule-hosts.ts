@@ -127,7 +127,7 @@ export function negative(exact: Set<string>, reason: string): Hosts {
   return { named: new Set(), rest: exact, free: true, patterns: null, negated: [reason] };
 }
 
-/** The map keys of a whole rule, sorted, and its unmappable parts, one line each, deduplicated. */
+/** The map keys of a whole rule (in no order), and its unmappable parts, one line each, deduplicated, in rule order. */
 export function hostsAndReasons(root: Hosts, kind: RouterKind): RuleSummary {
   const unmappable: string[] = [];
   if (root.free) {
@@ -138,5 +138,5 @@ export function hostsAndReasons(root: Hosts, kind: RouterKind): RuleSummary {
     flatten(root.negated, unmappable); // what the every-host alternatives leave out: context, not map keys
   }
   flatten(root.patterns, unmappable);
-  return { hosts: [...root.named].sort(), unmappable: [...new Set(unmappable)] };
+  return { hosts: [...root.named], unmappable: [...new Set(unmappable)] };
 }
