@@ -17,6 +17,7 @@ import { rawReplace } from './lib/rawclient.js';
 import { hostOf, makeRouters, ruleOf, type RouterSpec } from './lib/routers.js';
 import { serve, type Handlers } from './lib/rpc.js';
 import { measure, type Cost } from './lib/stats.js';
+import type { ChainShape, ChainsResult } from './rulechains.js';
 
 const fakes = new Map<string, FakeTraefik>();
 
@@ -145,6 +146,45 @@ const agent: Handlers = {
         fn();
         out[name]!.push(performance.now() - t0);
       }
+    }
+    return { ms: out, sink };
+  },
+  /** parseRule on chains of n and 10n terms of each shape (rulechains.ts), interleaved; CPU ms per parse. */
+  ruleChains(a): Omit<ChainsResult, 'n'> & { sink: number } {
+    const n = a.n as number;
+    const reps = a.reps as number;
+    const chain = (shape: ChainShape, terms: number): string => {
+      const h = (i: number) => `Host(\`${hostOf('app-', i)}\`)`;
+      const idx = Array.from({ length: terms }, (_, i) => i);
+      if (shape === 'host') return idx.map(h).join(' || ');
+      if (shape === 'hostOrPath') return idx.map((i) => `${h(i)} || Path(\`/p${i}\`)`).join(' || ');
+      if (shape === 'andOfAlternatives') return idx.map((i) => `(${h(i)} || Path(\`/p${i}\`))`).join(' && ');
+      return `${idx.map((i) => `!${h(i)}`).join(' && ')} && ${h(terms)}`;
+    };
+    const shapes: ChainShape[] = ['host', 'hostOrPath', 'andOfAlternatives', 'negatedAnd'];
+    const out = {} as ChainsResult['ms'];
+    let sink = 0;
+    for (const shape of shapes) {
+      const rules = { small: chain(shape, n), large: chain(shape, 10 * n) };
+      const times = { small: [] as number[], large: [] as number[] };
+      const parse = (size: 'small' | 'large') => {
+        const t0 = process.cpuUsage(); // CPU, not wall: other engineers' processes share the 2 cores
+        sink += parseRule(rules[size], 'v3', 'http').hosts.length;
+        const t = process.cpuUsage(t0);
+        times[size].push((t.user + t.system) / 1000);
+      };
+      for (let i = 0; i < 3; i++) { // warm-up (JIT, heap growth), not recorded: else the small rule pays for it
+        parse('small');
+        parse('large');
+      }
+      times.small.length = 0;
+      times.large.length = 0;
+      for (let rep = 0; rep < reps; rep++) {
+        const [first, second] = rep % 2 === 0 ? (['small', 'large'] as const) : (['large', 'small'] as const);
+        parse(first);
+        parse(second);
+      }
+      out[shape] = times;
     }
     return { ms: out, sink };
   },

@@ -1,14 +1,17 @@
-// Parse a Traefik rule the way Traefik does (Go expression syntax read by vulcand/predicate, shared notes/traefik-api.md §7)
-// and work out which exact hosts it positively requires. Pure. Host values are lower-cased, nothing more: routes.ts checks
-// DNS syntax; other matchers' values (paths, IPs, regexps) are not checked, so a few rules Traefik disables still parse.
+// Parse a Traefik rule the way Traefik does (Go expression syntax read by vulcand/predicate: traefik pkg/rules/parser.go)
+// and work out which exact hosts it serves, as a map key each. Pure. Host values are lower-cased, nothing more: routes.ts
+// checks DNS syntax. Of the other matchers' values (paths, IPs, regexps) only the emptiness and
+// count are checked, so a few rules Traefik disables still parse.
 import { asciiLower } from './hosts.js';
-import { describe, fail, firstIllegal, quote, RuleError, tokenizer, type Tok } from './rule-tokens.js';
+import { and, hostless, hostsAndReasons, negative, or, positive, type Hosts } from './rule-hosts.js';
+import { describe, fail, firstIllegal, RuleError, quote, tokenizer, type Tok } from './rule-tokens.js';
 import type { RouterKind, Syntax } from './types.js';
 
 export type RuleHosts = {
-  /** Exact hosts the rule positively requires: lower-cased, deduplicated, sorted, not otherwise validated. */
+  /** Exact hosts some alternative of the rule requires (rule-hosts.ts): lower-cased, deduplicated, sorted, not DNS-checked. */
   readonly hosts: readonly string[];
-  /** Why parts of the rule cannot be map keys (patterns, wildcards, negations, no host constraint). One line each. */
+  /** Why parts of the rule cannot be map keys (patterns, wildcards, negations, no host constraint). One line each.
+   *  They never take a host out of `hosts`: Traefik still serves those through this router. */
   readonly unmappable: readonly string[];
   /** Set when Traefik itself would reject the rule (the router is disabled); hosts and unmappable are then empty. */
   readonly error?: string;
@@ -59,52 +62,6 @@ function failed(error: string): RuleHosts {
   return { hosts: [], unmappable: [], error };
 }
 
-// ---- abstract values: "the hosts this sub-rule can match ⊆ exact ∪ (the patterns in opaque)"; exact null = any host.
-// Sets are merged small-into-large and reasons concatenated as a rope, so long `||` chains stay linear.
-type Rope = readonly string[] | { readonly l: Rope; readonly r: Rope } | null;
-type Hosts = { readonly exact: Set<string> | null; readonly opaque: Rope };
-const ANY: Hosts = { exact: null, opaque: null };
-
-// left        | right       | or           | and
-// any         | x           | any          | x
-// A           | B           | A ∪ B        | A ∩ B
-// A + pattern | B           | A ∪ B + pat. | B          (a pattern ANDed with a finite set stays inside that set)
-// A + pattern | B + pattern | A ∪ B + both | A ∪ B + both
-function or(l: Hosts, r: Hosts): Hosts {
-  if (l.exact === null || r.exact === null) return ANY;
-  return { exact: union(l.exact, r.exact), opaque: cat(l.opaque, r.opaque) };
-}
-
-function and(l: Hosts, r: Hosts): Hosts {
-  if (l.exact === null) return r;
-  if (r.exact === null) return l;
-  if (l.opaque !== null && r.opaque !== null) return { exact: union(l.exact, r.exact), opaque: cat(l.opaque, r.opaque) };
-  if (r.opaque !== null) return { exact: l.exact, opaque: null };
-  if (l.opaque !== null) return { exact: r.exact, opaque: null };
-  const [small, big] = l.exact.size <= r.exact.size ? [l.exact, r.exact] : [r.exact, l.exact];
-  return { exact: new Set([...small].filter((h) => big.has(h))), opaque: null };
-}
-
-// Values are used once, so the larger set can be extended in place.
-function union(a: Set<string>, b: Set<string>): Set<string> {
-  const [small, big] = a.size <= b.size ? [a, b] : [b, a];
-  for (const h of small) big.add(h);
-  return big;
-}
-
-function cat(l: Rope, r: Rope): Rope {
-  return l === null ? r : r === null ? l : { l, r };
-}
-
-function flatten(rope: Rope, out: string[]): void {
-  const stack: Rope[] = [rope]; // iterative: a 10,000-term chain is a rope that deep
-  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
-    if (node === null) continue;
-    if ('l' in node) stack.push(node.r, node.l);
-    else for (const reason of node as readonly string[]) out.push(reason);
-  }
-}
-
 // ---- the parser: precedence climbing over a lazy tokenizer; || < && < ! (Go precedence).
 // `!` is pushed down with De Morgan, as Traefik's own `invert` does: under negation || becomes && and a host matcher
 // matches every other host, so `!!Host(a)` is `Host(a)` again.
@@ -113,8 +70,8 @@ function evaluate(src: string, matchers: Table, syntax: Syntax, kind: RouterKind
   let tok: Tok = { t: 'end', pos: 0, text: '' };
   let depth = 0;
   let nameError: string | undefined; // predicate rejects unknown functions before Traefik checks arities
-  let arityError: string | undefined;
-  const negated: string[] = [];
+  const spellings = new Map<string, string>(); // host key → the value as first written
+  let matcherError: string | undefined; // then Traefik builds the matchers in rule order, each checking arity, then values
 
   // tok changes under advance(), which TypeScript cannot see through closures: read it through is().
   const is = (t: Tok['t']): boolean => tok.t === t;
@@ -170,13 +127,13 @@ function evaluate(src: string, matchers: Table, syntax: Syntax, kind: RouterKind
     const matcher = matchers.get(name.toLowerCase());
     if (matcher === undefined) {
       nameError ??= nameProblem(name, at, syntax, kind);
-      return ANY;
+      return hostless();
     }
-    arityError ??= arityProblem(matcher, values, at, syntax);
-    return hostsOf(matcher, values, neg, negated);
+    matcherError ??= arityProblem(matcher, values, at, syntax) ?? valueProblem(matcher, values, at, syntax);
+    return hostsOf(matcher, values, neg, spellings);
   };
 
-  let root: Hosts = ANY;
+  let root: Hosts = hostless();
   let syntaxError: RuleError | undefined;
   try {
     advance();
@@ -197,33 +154,38 @@ function evaluate(src: string, matchers: Table, syntax: Syntax, kind: RouterKind
   if (illegal >= 0 && (syntaxError === undefined || illegal <= syntaxError.pos)) {
     return failed(`illegal ${src.charCodeAt(illegal) === 0 ? 'character NUL' : 'byte order mark'} at ${illegal}`);
   }
-  const error = syntaxError?.message ?? nameError ?? arityError;
+  const error = syntaxError?.message ?? nameError ?? matcherError;
   if (error !== undefined) return failed(error);
 
-  const unmappable: string[] = [];
-  if (root.exact === null) {
-    unmappable.push(`rule matches every host (no ${kind === 'tcp' ? 'HostSNI' : 'Host'} matcher required)`);
-    // A negated host only explains a rule that matches every host; beside exact hosts it takes nothing from the map.
-    for (const reason of negated) unmappable.push(reason);
-  } else flatten(root.opaque, unmappable);
-  return { hosts: root.exact === null ? [] : [...root.exact].sort(), unmappable: [...new Set(unmappable)] };
+  const { hosts, unmappable } = hostsAndReasons(root, kind);
+  return { hosts: hosts.map((key) => spellings.get(key) ?? key).sort(), unmappable };
 }
 
-function hostsOf(matcher: Matcher, values: readonly string[], neg: boolean, negated: string[]): Hosts {
-  if (matcher.role === 'other') return ANY;
-  if (neg) {
-    negated.push(`negated ${call(matcher.name, values)}`);
-    return ANY;
-  }
-  if (matcher.role === 'pattern') return { exact: new Set(), opaque: values.map((v) => `${call(matcher.name, [v])} is a pattern`) };
-  const exact = new Set<string>();
-  const opaque: string[] = [];
+// One matcher as a sub-rule. Under an odd number of `!` it is the && of its negated values (v2 values are alternatives).
+function hostsOf(matcher: Matcher, values: readonly string[], neg: boolean, spellings: Map<string, string>): Hosts {
+  if (matcher.role === 'other') return hostless();
+  if (neg) return negative(matcher.role === 'host' ? exactKeys(values, spellings) : new Set(), `negated ${call(matcher.name, values)}`);
+  if (matcher.role === 'pattern') return positive(new Set(), values.map((v) => `${call(matcher.name, [v])} is a pattern`));
+  const wildcards = values.filter(isWildcard).map((v) => `${call(matcher.name, [v])} is a wildcard${v === '*' ? ' (matches every host)' : ''}`);
+  return positive(exactKeys(values, spellings), wildcards);
+}
+
+// Traefik compares hosts lower-cased and ignores one trailing dot on either side (matcher.go `host`), so `a.com.` and
+// `a.com` are one key. The value as written (lower-cased) is what leaves parseRule: routes.ts drops that dot itself.
+function exactKeys(values: readonly string[], spellings: Map<string, string>): Set<string> {
+  const keys = new Set<string>();
   for (const v of values) {
-    if (v === '*') opaque.push(`${call(matcher.name, [v])} is a wildcard (matches every host)`);
-    else if (v.includes('*')) opaque.push(`${call(matcher.name, [v])} is a wildcard`);
-    else exact.add(asciiLower(v)); // ASCII only: a non-ASCII look-alike must stay non-ASCII and be rejected
+    if (isWildcard(v)) continue;
+    const lower = asciiLower(v);
+    const key = lower.endsWith('.') ? lower.slice(0, -1) : lower;
+    if (!spellings.has(key)) spellings.set(key, lower);
+    keys.add(key);
   }
-  return { exact, opaque: opaque.length > 0 ? opaque : null };
+  return keys;
+}
+
+function isWildcard(value: string): boolean {
+  return value.includes('*'); // v3.7: `*.example.com` (one label) and `*` (any host)
 }
 
 function nameProblem(name: string, at: number, syntax: Syntax, kind: RouterKind): string {
@@ -247,6 +209,26 @@ function arityProblem(m: Matcher, values: readonly string[], at: number, syntax:
     m.arity === 'two' ? [n === 2, `takes exactly 2 values in ${syntax}`] :
     [n === 1 || n === 2, `takes 1 or 2 values in ${syntax}`];
   return ok ? undefined : `${m.name} at ${at} ${wants}, got ${n}`;
+}
+
+// Host values Traefik refuses when it builds the matcher (the router is then disabled): non-ASCII in Host/HostHeader/
+// HostRegexp (v2 and v3, pkg/muxer/http/matcher.go, matcher_v2.go `IsASCII`) and HostSNIRegexp (v3, pkg/muxer/tcp/matcher.go);
+// HostSNI accepts `*` or `^[[:word:].:-]+$` (v3.4+; v2/v3.0 alnum, stricter; v3.7 also `*.`), ASCII letters only.
+const SNI_VALUE = /^(\*\.)?[A-Za-z0-9_.:-]+$/;
+
+function valueProblem(m: Matcher, values: readonly string[], at: number, syntax: Syntax): string | undefined {
+  const asciiChecked = m.role !== 'other' && !(m.name === 'HostSNIRegexp' && syntax === 'v2');
+  for (const v of values) {
+    if (asciiChecked && /[^\x00-\x7f]/.test(v)) return `non-ASCII value ${escaped(v)} for ${m.name} at ${at} (use punycode)`;
+    if (m.name === 'HostSNI' && v !== '*' && !SNI_VALUE.test(v)) return `invalid value ${escaped(v)} for HostSNI at ${at} (not a host name or IP)`;
+  }
+  return undefined;
+}
+
+// A look-alike letter must stand out in a log line: every non-ASCII character as \uXXXX; long values cut.
+function escaped(value: string): string {
+  const shown = JSON.stringify(value.slice(0, 40)).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return value.length > 40 ? `${shown}…` : shown;
 }
 
 // Reasons end up in log lines: printable ASCII in backticks, anything else JSON-escaped; long values cut.

@@ -74,10 +74,21 @@ filters('hosts are normalised and hostile ones never become routes', () => {
   assert.is(r.skipped.length, 2);
   assert.ok(r.skipped.every((s) => s.reason.includes('whitespace')));
 });
-filters('a non-ASCII look-alike never becomes the ASCII host it resembles', () => {
+filters('a non-ASCII look-alike never becomes the ASCII host it resembles: Traefik refuses the rule', () => {
   const r = routes([http('k@crd', 'Host(`\u212Aeys.technis.io`)', { tls: {} })], { name: 'hades', backends: { sni: 'hades_https' } });
   assert.equal(r.routes, []);
-  assert.equal(r.skipped.map((s) => s.reason), ['host "\u212Aeys.technis.io" has whitespace, control or non-ASCII characters (use punycode)']);
+  assert.equal(r.skipped.map((s) => s.reason), ['rule rejected: non-ASCII value "\\u212aeys.technis.io" for Host at 0 (use punycode)']);
+});
+filters('a non-ASCII host anywhere in the rule: no route for its ASCII alternatives either (v2 HTTP, v3 TCP)', () => {
+  const r = routes([
+    http('h@crd', 'Host(`ok.technis.io`, `b\u00fccher.technis.io`)', { tls: {}, ruleSyntax: 'v2' }),
+    tcp('t@crd', 'HostSNI(`ok.technis.io`) || HostSNI(`b\u00fccher.technis.io`)', { tls: { passthrough: true } }),
+  ]);
+  assert.equal(r.routes, []);
+  assert.equal(r.skipped, [
+    { cluster: 'hades', router: 'h@crd', reason: 'rule rejected: non-ASCII value "b\\u00fccher.technis.io" for Host at 0 (use punycode)' },
+    { cluster: 'hades', router: 't@crd', reason: 'rule rejected: non-ASCII value "b\\u00fccher.technis.io" for HostSNI at 28 (use punycode)' },
+  ]);
 });
 filters('ruleSyntax v2 on a v3 server is honoured', () => {
   const r = routes([http('a@crd', 'Host(`a.technis.io`, `b.technis.io`)', { ruleSyntax: 'v2', tls: {} })], { name: 'hades', backends: { sni: 'hades_https' } }, 'v3');
@@ -92,6 +103,25 @@ filters('a rule Traefik rejects gives no routes and says why', () => {
 filters('a rule that matches every host is skipped', () => {
   const r = routes([http('a@crd', 'PathPrefix(`/`)', { tls: {} })]);
   assert.equal(r.routes, []);
-  assert.is(r.skipped.length, 1);
+  assert.equal(r.skipped, [{ cluster: 'hades', router: 'a@crd', reason: 'rule matches every host (no Host matcher required)' }]);
+});
+filters('hosts named beside a host-less alternative are routed; the alternative is skipped with its reason', () => {
+  const r = routes([
+    http('a@crd', 'Host(`a.technis.io`) || Method(`GET`)', { tls: {} }),
+    http('b@crd', '(Host(`b.technis.io`) || PathPrefix(`/x`)) && !Host(`c.technis.io`) || HostRegexp(`^d`)', { ruleSyntax: 'v2' }),
+    tcp('t@crd', 'HostSNI(`t.technis.io`) || ALPN(`h2`)', { tls: { passthrough: true } }),
+  ]);
+  assert.equal(r.routes.map((x) => `${x.map} ${x.host} ${x.router}`), ['hosts a.technis.io a@crd', 'hosts b.technis.io b@crd', 'sni a.technis.io a@crd', 'sni t.technis.io t@crd']);
+  assert.equal(r.skipped, [
+    { cluster: 'hades', router: 'a@crd', reason: 'an alternative without a Host matcher matches every host' },
+    { cluster: 'hades', router: 'b@crd', reason: 'an alternative without a Host matcher matches every host' },
+    { cluster: 'hades', router: 'b@crd', reason: 'negated Host(`c.technis.io`)' },
+    { cluster: 'hades', router: 'b@crd', reason: 'HostRegexp(`^d`) is a pattern' },
+    { cluster: 'hades', router: 't@crd', reason: 'an alternative without a HostSNI matcher matches every host' },
+  ]);
+});
+filters('(host || host-less) && another host: only that other host', () => {
+  const r = routes([http('a@crd', '(Host(`a.technis.io`) || Path(`/x`)) && Host(`b.technis.io`)', { tls: {} })], { name: 'hades', backends: { sni: 'hades_https' } });
+  assert.equal(r, { routes: [{ map: 'sni', host: 'b.technis.io', cluster: 'hades', router: 'a@crd' }], skipped: [] });
 });
 filters.run();

@@ -1,5 +1,6 @@
-// Proves parseRule reads Traefik rules as Traefik does (Go literals, precedence, matchers per syntax and kind, arity) and
-// yields only the hosts a rule positively requires; hostile input ends in `error`, never a throw, a hang or a stack overflow.
+// Proves parseRule reads Traefik rules as Traefik does (Go literals, precedence, matchers per syntax and kind, arity, the
+// values Traefik refuses) and yields every host some alternative of the rule serves, and only those; hostile input ends in
+// `error`, never a throw, a hang or a stack overflow. Speed is measured in bench/ (rule chains), not asserted here.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseRule, type RuleHosts } from '../../agent/core/rules.js';
@@ -9,6 +10,8 @@ type Row = readonly [title: string, rule: string, syntax: Syntax, kind: RouterKi
 
 const EVERY = 'rule matches every host (no Host matcher required)';
 const EVERY_SNI = 'rule matches every host (no HostSNI matcher required)';
+const ALT = 'an alternative without a Host matcher matches every host';
+const ALT_SNI = 'an alternative without a HostSNI matcher matches every host';
 const hosts = (...h: string[]): RuleHosts => ({ hosts: h, unmappable: [] });
 const partly = (h: string[], ...unmappable: string[]): RuleHosts => ({ hosts: h, unmappable });
 const none = (...unmappable: string[]): RuleHosts => ({ hosts: [], unmappable });
@@ -29,7 +32,8 @@ table('parseRule: literals and tokens', [
   ['octal and \\U escapes', 'Host("\\141.example.\\U00000063om")', 'v3', 'http', hosts('a.example.com')],
   ['\\" and \\\\ decode, kept as-is for routes.ts to reject', 'Host("a\\"b\\\\c")', 'v3', 'http', hosts('a"b\\c')],
   ['\\n escape decodes to a newline, kept as-is', 'Host("a\\nb.com")', 'v3', 'http', hosts('a\nb.com')],
-  ['\\x bytes are UTF-8', 'Host("b\\xc3\\xbccher.de")', 'v3', 'http', hosts('bücher.de')],
+  ['\\x bytes are UTF-8 (here: non-ASCII, refused)', 'Host("b\\xc3\\xbccher.de")', 'v3', 'http', fails('non-ASCII value "b\\u00fccher.de" for Host at 0 (use punycode)')],
+  ['invalid UTF-8 from \\x is non-ASCII too', 'Host("a\\xff.com")', 'v3', 'http', fails('non-ASCII value "a\\ufffd.com" for Host at 0 (use punycode)')],
   ['raw strings keep backslashes', 'HostRegexp(`^a\\.b$`)', 'v3', 'http', none('HostRegexp(`^a\\.b$`) is a pattern')],
   ['double-quoted regexp has doubled backslashes (notes §8.2)', 'HostRegexp("^.+\\\\.example\\\\.com$")', 'v3', 'http',
     none('HostRegexp(`^.+\\.example\\.com$`) is a pattern')],
@@ -134,7 +138,7 @@ table('parseRule: precedence and host semantics', [
   ['parentheses regroup', '(Host(`a.com`) || Host(`b.com`)) && Host(`b.com`)', 'v3', 'http', hosts('b.com')],
   ['hosts grouped, then a path', '(Host(`a.com`) || Host(`b.com`)) && Path(`/p`)', 'v3', 'http', hosts('a.com', 'b.com')],
   ['sorted and deduplicated', 'Host(`b.com`) || Host(`a.com`) || Host(`A.com`)', 'v3', 'http', hosts('a.com', 'b.com')],
-  ['|| with a host-less matcher matches every host', 'Host(`a.com`) || PathPrefix(`/x`)', 'v3', 'http', none(EVERY)],
+  ['|| with a host-less matcher: the host still, and the alternative reported', 'Host(`a.com`) || PathPrefix(`/x`)', 'v3', 'http', partly(['a.com'], ALT)],
   ['two hosts that can never both match', 'Host(`a.com`) && Host(`b.com`)', 'v3', 'http', hosts()],
   ['negated Host', '!Host(`a.com`)', 'v3', 'http', none(EVERY, 'negated Host(`a.com`)')],
   ['Host and not another Host', 'Host(`a.com`) && !Host(`b.com`)', 'v3', 'http', hosts('a.com')],
@@ -151,10 +155,149 @@ table('parseRule: precedence and host semantics', [
     none('HostRegexp(`^x`) is a pattern', 'HostRegexp(`^y`) is a pattern')],
   ['(Host or pattern) and (Host or pattern)', '(Host(`a.com`) || HostRegexp(`^x`)) && (Host(`b.com`) || HostRegexp(`^y`))', 'v3', 'http',
     partly(['a.com', 'b.com'], 'HostRegexp(`^x`) is a pattern', 'HostRegexp(`^y`) is a pattern')],
-  ['pattern or host-less matcher', 'HostRegexp(`^x`) || Path(`/`)', 'v3', 'http', none(EVERY)],
+  ['pattern or host-less matcher', 'HostRegexp(`^x`) || Path(`/`)', 'v3', 'http', none(EVERY, 'HostRegexp(`^x`) is a pattern')],
   ['negated pattern', 'Host(`a.com`) && !HostRegexp(`^b`)', 'v3', 'http', hosts('a.com')],
   ['wildcard or exact', 'Host(`*.example.com`) || Host(`www.example.org`)', 'v3', 'http',
     partly(['www.example.org'], 'Host(`*.example.com`) is a wildcard')],
+]);
+
+// A host is a map key iff some alternative of the rule's DNF (after De Morgan) requires it positively and nothing in that
+// alternative contradicts it (another exact host, or the same host negated). The other alternatives are reported.
+table('parseRule: every alternative that names a host counts', [
+  ['HTTP v3: Host || Method', 'Host(`a.com`) || Method(`GET`)', 'v3', 'http', partly(['a.com'], ALT)],
+  ['HTTP v2: several Host values || PathPrefix', 'Host(`a.com`, `b.com`) || PathPrefix(`/x`)', 'v2', 'http', partly(['a.com', 'b.com'], ALT)],
+  ['HTTP v2: HostHeader || Query', 'HostHeader(`a.com`) || Query(`x=1`)', 'v2', 'http', partly(['a.com'], ALT)],
+  ['TCP v3: HostSNI || ALPN', 'HostSNI(`a.com`) || ALPN(`h2`)', 'v3', 'tcp', partly(['a.com'], ALT_SNI)],
+  ['TCP v2: several HostSNI values || ClientIP', 'HostSNI(`a.com`, `b.com`) || ClientIP(`10.0.0.1`)', 'v2', 'tcp', partly(['a.com', 'b.com'], ALT_SNI)],
+  ['TCP v3: HostSNI || the catch-all', 'HostSNI(`a.com`) || HostSNI(`*`)', 'v3', 'tcp', partly(['a.com'], 'HostSNI(`*`) is a wildcard (matches every host)')],
+  ['a host inside an && alternative', 'Host(`a.com`) || (Host(`b.com`) && Path(`/p`)) || Method(`GET`)', 'v3', 'http', partly(['a.com', 'b.com'], ALT)],
+  ['Host || a negated Host: the negation is context', 'Host(`a.com`) || !Host(`b.com`)', 'v3', 'http', partly(['a.com'], ALT, 'negated Host(`b.com`)')],
+  ['Host || its own negation: still served for a', 'Host(`a.com`) || !Host(`a.com`)', 'v3', 'http', partly(['a.com'], ALT, 'negated Host(`a.com`)')],
+  ['Host || pattern || host-less', 'Host(`a.com`) || HostRegexp(`^x`) || Path(`/`)', 'v3', 'http', partly(['a.com'], ALT, 'HostRegexp(`^x`) is a pattern')],
+  ['!(!Host && Path) is Host || !Path', '!(!Host(`a.com`) && Path(`/p`))', 'v3', 'http', partly(['a.com'], ALT)],
+  ['!(!Host && !Method) is Host || Method', '!(!Host(`a.com`) && !Method(`GET`))', 'v3', 'http', partly(['a.com'], ALT)],
+  ['!! counts by parity, inside ||', '!!Host(`a.com`) || !!!Host(`b.com`)', 'v3', 'http', partly(['a.com'], ALT, 'negated Host(`b.com`)')],
+  ['TCP v2: !(!HostSNI && !ALPN)', '!(!HostSNI(`a.com`) && !ALPN(`h2`))', 'v2', 'tcp', partly(['a.com'], ALT_SNI)],
+]);
+
+// && of alternatives: each combination of one alternative per side, worked out without expanding them.
+table('parseRule: && of alternatives', [
+  ['(a || host-less) && b: only b, where b is required', '(Host(`a.com`) || Path(`/x`)) && Host(`b.com`)', 'v3', 'http', hosts('b.com')],
+  ['(a || !b) && b: nothing', '(Host(`a.com`) || !Host(`b.com`)) && Host(`b.com`)', 'v3', 'http', hosts()],
+  ['(a || !b) && a: a', '(Host(`a.com`) || !Host(`b.com`)) && Host(`a.com`)', 'v3', 'http', hosts('a.com')],
+  ['(a || !b) && c: c, through !b', '(Host(`a.com`) || !Host(`b.com`)) && Host(`c.com`)', 'v3', 'http', hosts('c.com')],
+  ['(a || x) && (b || y): a and b, and x && y', '(Host(`a.com`) || Path(`/x`)) && (Host(`b.com`) || Path(`/y`))', 'v3', 'http', partly(['a.com', 'b.com'], ALT)],
+  ['(a || b) && (b || c): b', '(Host(`a.com`) || Host(`b.com`)) && (Host(`b.com`) || Host(`c.com`))', 'v3', 'http', hosts('b.com')],
+  ['(!a || !b) && a: a, through !b', '(!Host(`a.com`) || !Host(`b.com`)) && Host(`a.com`)', 'v3', 'http', hosts('a.com')],
+  ['!a && !b && (a || b || c): c', '!Host(`a.com`) && !Host(`b.com`) && (Host(`a.com`) || Host(`b.com`) || Host(`c.com`))', 'v3', 'http', hosts('c.com')],
+  ['(a || pattern) && path: a, the pattern reported', '(Host(`a.com`) || HostRegexp(`^x`)) && Path(`/`)', 'v3', 'http', partly(['a.com'], 'HostRegexp(`^x`) is a pattern')],
+  ['(a || pattern) && b: b; the pattern narrows b', '(Host(`a.com`) || HostRegexp(`^x`)) && Host(`b.com`)', 'v3', 'http', hosts('b.com')],
+  ['a && !a: nothing', 'Host(`a.com`) && !Host(`a.com`)', 'v3', 'http', hosts()],
+  ['!(a || path) && a: nothing', '!(Host(`a.com`) || Path(`/p`)) && Host(`a.com`)', 'v3', 'http', hosts()],
+  ['!(a || path) && b: b', '!(Host(`a.com`) || Path(`/p`)) && Host(`b.com`)', 'v3', 'http', hosts('b.com')],
+  ['the same host twice: letter case and a trailing dot do not make two hosts', 'Host(`a.com`) && Host(`A.com.`)', 'v3', 'http', hosts('a.com')],
+  ['v2: Host(a, b) && Host(b, c) is b', 'Host(`a.com`, `b.com`) && Host(`b.com`, `c.com`)', 'v2', 'http', hosts('b.com')],
+  ['v2: !Host(a, b) && Host(a, c) is c', '!Host(`a.com`, `b.com`) && Host(`a.com`, `c.com`)', 'v2', 'http', hosts('c.com')],
+  ['TCP v3: (a || ALPN) && b is b', '(HostSNI(`a.com`) || ALPN(`h2`)) && HostSNI(`b.com`)', 'v3', 'tcp', hosts('b.com')],
+  ['TCP v2: (a, b || ClientIP) && !a', '(HostSNI(`a.com`, `b.com`) || ClientIP(`10.0.0.1`)) && !HostSNI(`a.com`)', 'v2', 'tcp',
+    partly(['b.com'], ALT_SNI, 'negated HostSNI(`a.com`)')],
+  ['20 factors (h_i || path_i): each h_i beside the other paths (2^20 alternatives, not expanded)',
+    Array.from({ length: 20 }, (_, i) => `(Host(\`h${i}.com\`) || Path(\`/p${i}\`))`).join(' && '), 'v3', 'http',
+    partly(Array.from({ length: 20 }, (_, i) => `h${i}.com`).sort(), ALT)],
+]);
+
+// The definition itself, by brute force: expand random small rules into their DNF and compare the hosts and the
+// every-host reason with parseRule's linear summary.
+type Node = { op: '&&' | '||'; l: Node; r: Node } | { op: '!'; e: Node } | { op: 'host' | 'path' | 'regexp'; v: string };
+type Lit = { kind: 'host' | 'path' | 'regexp'; v: string; neg: boolean };
+function dnf(n: Node, neg: boolean): Lit[][] {
+  if (n.op === '!') return dnf(n.e, !neg);
+  if ('v' in n) return [[{ kind: n.op, v: n.v, neg }]];
+  const [l, r] = [dnf(n.l, neg), dnf(n.r, neg)];
+  return (n.op === '||') !== neg ? [...l, ...r] : l.flatMap((a) => r.map((b) => [...a, ...b]));
+}
+function render(n: Node): string {
+  if (n.op === '!') return `!(${render(n.e)})`;
+  if ('v' in n) return `${{ host: 'Host', path: 'Path', regexp: 'HostRegexp' }[n.op]}(\`${n.v}\`)`;
+  return `(${render(n.l)} ${n.op} ${render(n.r)})`;
+}
+const brute = suite('parseRule: agrees with the DNF definition on random rules');
+brute('1,000 random rules over three hosts, a path, a pattern and !: same hosts, same reasons', () => {
+  let seed = 11;
+  const rnd = (k: number): number => { // xorshift32: every bit varies, unlike an LCG's low bits
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % k;
+  };
+  const gen = (depth: number): Node => {
+    const c = depth === 0 ? 3 + rnd(5) : rnd(8);
+    if (c < 2) return { op: c === 0 ? '&&' : '||', l: gen(depth - 1), r: gen(depth - 1) };
+    if (c === 2) return { op: '!', e: gen(depth - 1) };
+    return c < 6 ? { op: 'host', v: ['a.com', 'b.com', 'c.com'][rnd(3)]! } : c === 6 ? { op: 'path', v: '/p' } : { op: 'regexp', v: '^x' };
+  };
+  const counts: Record<string, number> = {};
+  for (let i = 0; i < 1000; i++) {
+    const node = gen(4);
+    const want = new Set<string>();
+    let free = false;
+    let pattern = false;
+    for (const conj of dnf(node, false)) {
+      const pos = new Set(conj.filter((x) => x.kind === 'host' && !x.neg).map((x) => x.v));
+      const negHosts = new Set(conj.filter((x) => x.kind === 'host' && x.neg).map((x) => x.v));
+      if (pos.size === 1 && !negHosts.has([...pos][0]!)) want.add([...pos][0]!);
+      const patterned = conj.some((x) => x.kind === 'regexp' && !x.neg);
+      if (pos.size === 0 && !patterned) free = true;
+      if (pos.size === 0 && patterned) pattern = true;
+    }
+    counts[`${want.size > 0} ${free} ${pattern}`] = (counts[`${want.size > 0} ${free} ${pattern}`] ?? 0) + 1;
+    const got = parseRule(render(node), 'v3', 'http');
+    assert.equal(got.hosts, [...want].sort(), render(node));
+    assert.is(got.unmappable.includes(want.size ? ALT : EVERY), free, render(node));
+    assert.is(got.unmappable.includes('HostRegexp(`^x`) is a pattern'), pattern, render(node));
+  }
+  assert.is(Object.keys(counts).length, 8, JSON.stringify(counts)); // every combination of hosts / every host / pattern occurs
+});
+brute.run();
+
+// Rules from Traefik's own tests; the expected hosts follow from the requests those tests expect to be served.
+table('parseRule: rules from Traefik\'s tests', [
+  ['mux_test: Host OR Host', 'Host(`example.com`) || Host(`example.org`)', 'v3', 'http', hosts('example.com', 'example.org')],
+  ['mux_test: host OR (host AND path)', 'Host("example.com") || (Host("example.org") && Path("/css"))', 'v3', 'http', hosts('example.com', 'example.org')],
+  ['mux_test: (host AND path) OR (host AND path)', '(Host("example.com") && Path("/js")) || ((Host("example.org")) && Path("/css"))', 'v3', 'http',
+    hosts('example.com', 'example.org')],
+  ['mux_test: not', '!Host("example.com")', 'v3', 'http', none(EVERY, 'negated Host(`example.com`)')],
+  ['mux_test: not on and with another not', '!(Host("example.com") && !Path("/css"))', 'v3', 'http', none(EVERY, 'negated Host(`example.com`)')],
+  ['mux_test: not on two rules', '!Host("example.com") || !Path("/css")', 'v3', 'http', none(EVERY, 'negated Host(`example.com`)')],
+  ['mux_test: double not', '!(!(Host("example.com") && Pathprefix("/css")))', 'v3', 'http', hosts('example.com')],
+  ['mux_test: not domain and path', '!Host("example.com") && Pathprefix("/css")', 'v3', 'http', none(EVERY, 'negated Host(`example.com`)')],
+  ['matcher_test: non-ASCII Host (v3)', 'Host(`🦭.com`)', 'v3', 'http', fails('non-ASCII value "\\ud83e\\uddad.com" for Host at 0 (use punycode)')],
+  ['matcher_v2_test: non-ASCII Host (v2)', 'Host(`🦭.com`)', 'v2', 'http', fails('non-ASCII value "\\ud83e\\uddad.com" for Host at 0 (use punycode)')],
+  ['tcp matcher_test: non-ASCII HostSNI', 'HostSNI(`🦭.com`)', 'v3', 'tcp', fails('non-ASCII value "\\ud83e\\uddad.com" for HostSNI at 0 (use punycode)')],
+  ['tcp matcher_test: punycoded HostSNI', 'HostSNI(`xn--9t9h.com`)', 'v3', 'tcp', hosts('xn--9t9h.com')],
+  ['tcp matcher_test: non-ASCII HostSNIRegexp', 'HostSNIRegexp(`🦭.com`)', 'v3', 'tcp', fails('non-ASCII value "\\ud83e\\uddad.com" for HostSNIRegexp at 0 (use punycode)')],
+]);
+
+// Traefik checks each matcher's values when it builds the router, in rule order; one refused value disables the router,
+// so the rule yields nothing, not its other alternatives.
+table('parseRule: values Traefik refuses', [
+  ['v2: one non-ASCII value among several', 'Host(`a.com`, `bücher.de`)', 'v2', 'http', fails('non-ASCII value "b\\u00fccher.de" for Host at 0 (use punycode)')],
+  ['v2: HostHeader', 'HostHeader(`bücher.de`)', 'v2', 'http', fails('non-ASCII value "b\\u00fccher.de" for HostHeader at 0 (use punycode)')],
+  ['v3: the ASCII alternative does not survive', 'Host(`a.com`) || Host(`bücher.de`)', 'v3', 'http', fails('non-ASCII value "b\\u00fccher.de" for Host at 17 (use punycode)')],
+  ['v3: negated, too', 'Host(`a.com`) && !Host(`bücher.de`)', 'v3', 'http', fails('non-ASCII value "b\\u00fccher.de" for Host at 18 (use punycode)')],
+  ['v2: HostRegexp', 'HostRegexp(`{x:[a-z]+}.bücher.de`)', 'v2', 'http', fails('non-ASCII value "{x:[a-z]+}.b\\u00fccher.de" for HostRegexp at 0 (use punycode)')],
+  ['v3: HostRegexp', 'Host(`a.com`) || HostRegexp(`^bücher`)', 'v3', 'http', fails('non-ASCII value "^b\\u00fccher" for HostRegexp at 17 (use punycode)')],
+  ['Cyrillic look-alike', 'Host(`gr\u0430fana.a.com`)', 'v3', 'http', fails('non-ASCII value "gr\\u0430fana.a.com" for Host at 0 (use punycode)')],
+  ['TCP v3: HostSNI', 'HostSNI(`bücher.de`) || ALPN(`h2`)', 'v3', 'tcp', fails('non-ASCII value "b\\u00fccher.de" for HostSNI at 0 (use punycode)')],
+  ['TCP v2: one value among several', 'HostSNI(`a.com`, `bücher.de`)', 'v2', 'tcp', fails('non-ASCII value "b\\u00fccher.de" for HostSNI at 0 (use punycode)')],
+  ['TCP: HostSNI with a space', 'HostSNI(`a b.com`)', 'v3', 'tcp', fails('invalid value "a b.com" for HostSNI at 0 (not a host name or IP)')],
+  ['TCP: HostSNI with an escaped newline', 'HostSNI("a.com\\nb.com")', 'v2', 'tcp', fails('invalid value "a.com\\nb.com" for HostSNI at 0 (not a host name or IP)')],
+  ['TCP: HostSNI with an underscore passes (v3.4+), for routes.ts to judge', 'HostSNI(`a_b.com`)', 'v3', 'tcp', hosts('a_b.com')],
+  ['long values are cut in the message', `Host(\`${'ü'.repeat(50)}\`)`, 'v3', 'http', fails(`non-ASCII value "${'\\u00fc'.repeat(40)}"… for Host at 0 (use punycode)`)],
+  ['other matchers\' values are not checked', 'Host(`a.com`) && Path(`/bücher`)', 'v3', 'http', hosts('a.com')],
+  ['an arity error first in the rule wins', 'Host(`a.com`, `b.com`) && Host(`bücher.de`)', 'v3', 'http', fails('Host at 0 takes exactly 1 value in v3, got 2')],
+  ['a value error first in the rule wins', 'Host(`bücher.de`) && Host(`a.com`, `b.com`)', 'v3', 'http', fails('non-ASCII value "b\\u00fccher.de" for Host at 0 (use punycode)')],
+  ['an unknown matcher wins over values', 'Host(`bücher.de`) && Hots(`a.com`)', 'v3', 'http', fails('unknown matcher "Hots" at 21')],
 ]);
 
 // Rules copied from /work/shared/fixtures/traefik (Traefik's own recordings); the syntax is the one that Traefik version uses.
@@ -174,13 +317,14 @@ table('parseRule: rules recorded from Traefik', [
   ['Traefik v2 docs catch-all', 'HostRegexp(`{host:.+}`)', 'v2', 'http', none('HostRegexp(`{host:.+}`) is a pattern')],
 ]);
 
-table('parseRule: hostile values are passed on as-is', [
+table('parseRule: hostile ASCII values are passed on as-is (routes.ts rejects them)', [
   ['NUL from an escape is kept for routes.ts to reject', 'Host("a\\x00b.com")', 'v3', 'http', hosts('a\0b.com')],
   ['a raw NUL is illegal in Go source', 'Host(`a\0b.com`)', 'v3', 'http', fails('illegal character NUL at 7')],
   ['a newline inside backticks is kept', 'Host(`a\nb.com`)', 'v3', 'http', hosts('a\nb.com')],
+  ['a trailing dot is kept as written (routes.ts drops one)', 'Host(`a.com.`) || Host(`A.com`)', 'v3', 'http', hosts('a.com.')],
+  ['two trailing dots are kept (routes.ts rejects them)', 'Host(`x.com..`) && Path(`/`)', 'v3', 'http', hosts('x.com..')],
   ['spaces are not trimmed', 'Host(` a.com `)', 'v3', 'http', hosts(' a.com ')],
-  ['only ASCII is lower-cased; non-ASCII is kept as written for routes.ts to reject', 'Host(`BÜCHER.de`)', 'v3', 'http', hosts('bÜcher.de')],
-  ['the Kelvin sign is not turned into k', 'Host(`\u212Aeys.a.com`)', 'v3', 'http', hosts('\u212Aeys.a.com')],
+  ['the Kelvin sign is refused, not turned into k', 'Host(`\u212Aeys.a.com`)', 'v3', 'http', fails('non-ASCII value "\\u212aeys.a.com" for Host at 0 (use punycode)')],
   ['reasons stay on one line', 'HostRegexp(`a\nb`)', 'v3', 'http', none('HostRegexp("a\\nb") is a pattern')],
   ['long values are cut in reasons', `HostRegexp(\`${'x'.repeat(150)}\`)`, 'v3', 'http', none(`HostRegexp(\`${'x'.repeat(100)}…\`) is a pattern`)],
   ['a run of ! flips the polarity without recursion', `${'!'.repeat(100_000)}Host(\`a.com\`)`, 'v3', 'http', hosts('a.com')],
@@ -193,22 +337,36 @@ table('parseRule: hostile values are passed on as-is', [
 
 const scale = suite('parseRule: scale');
 
-scale('a 10,000-term || completes quickly with every host', () => {
+scale('a 10,000-term || gives every host', () => {
   const names = Array.from({ length: 10_000 }, (_, i) => `h${String(i).padStart(5, '0')}.example.com`);
-  const started = performance.now();
-  const got = parseRule(names.map((h) => `Host(\`${h}\`)`).join(' || '), 'v3', 'http');
-  assert.ok(performance.now() - started < 1000, 'took over a second');
-  assert.equal(got, hosts(...names));
+  assert.equal(parseRule(names.map((h) => `Host(\`${h}\`)`).join(' || '), 'v3', 'http'), hosts(...names));
 });
 
-scale('a 4 MB rule of patterns is read in linear time', () => {
+scale('a 10,000-term || of hosts and host-less alternatives keeps every host', () => {
+  const names = Array.from({ length: 5000 }, (_, i) => `h${String(i).padStart(5, '0')}.example.com`);
+  const rule = names.map((h, i) => `Host(\`${h}\`) || Path(\`/p${i}\`)`).join(' || ');
+  assert.equal(parseRule(rule, 'v3', 'http'), partly(names, ALT));
+});
+
+scale('a 10,000-term && of negated hosts, then one that is not negated', () => {
+  const negated = Array.from({ length: 10_000 }, (_, i) => `!Host(\`h${i}.com\`)`).join(' && ');
+  assert.equal(parseRule(`${negated} && (Host(\`h1.com\`) || Host(\`ok.com\`))`, 'v3', 'http'), hosts('ok.com'));
+});
+
+scale('a 4 MB rule of patterns: every pattern reported, no stack overflow', () => {
   const rule = Array.from({ length: 200_000 }, (_, i) => `HostRegexp(\`^h${i}\`)`).join(' || ');
   assert.ok(rule.length > 4_000_000);
-  const started = performance.now();
   const got = parseRule(rule, 'v3', 'http');
-  assert.ok(performance.now() - started < 3000, 'took over 3 seconds');
   assert.equal(got.unmappable.length, 200_000);
+  assert.is(got.unmappable[199_999], 'HostRegexp(`^h199999`) is a pattern');
   assert.equal(got.hosts, []);
+});
+
+scale('a 4 MB rule of (host && path) alternatives: every host', () => {
+  const names = Array.from({ length: 100_000 }, (_, i) => `h${String(i).padStart(6, '0')}.example.com`);
+  const rule = names.map((h) => `(Host(\`${h}\`) && Path(\`/\`))`).join(' || ');
+  assert.ok(rule.length > 4_000_000);
+  assert.equal(parseRule(rule, 'v3', 'http'), hosts(...names));
 });
 
 scale('never throws, whatever it is given', () => {

@@ -50,7 +50,7 @@ const HOSTS: [string, string, string][] = [
   ['space', 'x.technis.io be_evil', 'host "x.technis.io be_evil" has whitespace, control or non-ASCII characters (use punycode)'],
   ['tab', 'x.technis.io\tbe_evil', 'host "x.technis.io\\tbe_evil" has whitespace, control or non-ASCII characters (use punycode)'],
   ['#', '#x.technis.io', 'host "#x.technis.io" is not a valid DNS name'],
-  ['unicode homoglyph (Cyrillic a)', 'gr\u0430fana.technis.io', 'host "gr\u0430fana.technis.io" has whitespace, control or non-ASCII characters (use punycode)'],
+  ['unicode homoglyph (Cyrillic a): Traefik refuses the rule', 'gr\u0430fana.technis.io', 'rule rejected: non-ASCII value "gr\\u0430fana.technis.io" for Host at 0 (use punycode)'],
   ['300 characters', `${'x'.repeat(289)}.technis.io`, 'host longer than 253 characters (300)'],
   ['a 64-character label', `${'x'.repeat(64)}.technis.io`, `host "${'x'.repeat(64)}.technis.io" has a label longer than 63 characters`],
   ['..', 'x..technis.io', 'host "x..technis.io" is not a valid DNS name'],
