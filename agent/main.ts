@@ -11,7 +11,7 @@ import { createSyncDeps } from './deps.js';
 import { AgentError, ConfigError } from './errors.js';
 import { acquireLock, forcePathFor, lockHolder, lockPathFor, type Lock } from './io/lock.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
-import { count, createLog, type Log } from './log.js';
+import { createLog, type Log } from './log.js';
 import { preflight } from './preflight.js';
 import { newSyncState, syncOnce, type SyncReport } from './sync.js';
 import { formatPlan } from './report.js';
@@ -42,7 +42,7 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     for (const p of e.problems) err(`${p}\n`);
-    err(`routeagent: config ${cmd.config} is invalid (${count(e.problems.length, 'problem', 'problems')}); nothing done\n`);
+    err(`routeagent: ${e.message}; nothing done\n`);
     return 2;
   }
   try {
@@ -201,7 +201,7 @@ async function runDaemon(configPath: string, log: Log): Promise<number> {
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const p of e.problems) log.error(configProblemLine(configPath, p));
-      log.error(`daemon: not started: config ${configPath} is invalid`);
+      log.error(`daemon: not started: ${e.message}`);
       return 2;
     }
     if (e instanceof AgentError) {
