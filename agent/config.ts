@@ -199,8 +199,11 @@ function crossFieldRules(c: Config): string[] {
 /** Warnings that do not stop the agent (printed by `check` and logged at start). */
 export function configWarnings(c: Config, fileMode?: number): string[] {
   const warnings: string[] = [];
-  for (const [map, path] of Object.entries(c.haproxy.maps)) {
-    if (path.startsWith('/var/') || path.startsWith('/tmp/')) warnings.push(`/haproxy/maps/${map}: ${path} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`);
+  // One line for both maps: they usually sit in one folder, and one cause deserves one warning.
+  const volatile = Object.entries(c.haproxy.maps).filter(([, path]) => path.startsWith('/var/') || path.startsWith('/tmp/'));
+  if (volatile.length) {
+    const which = volatile.map(([map, path]) => `${map} ${path}`).join(' and ');
+    warnings.push(`/haproxy/maps: ${which} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`);
   }
   const inline = c.clusters.filter((cl) => cl.auth && ('password' in cl.auth || 'token' in cl.auth)).map((cl) => cl.name);
   if (inline.length && fileMode !== undefined && (fileMode & 0o004) !== 0) {

@@ -35,10 +35,9 @@ async function main(argv: readonly string[]): Promise<number> {
   if (cmd.verb === 'run') return runDaemon(cmd.config, log);
 
   let config: Config;
+  let warnings: string[]; // printed by `check` only (and logged at daemon start): other verbs would repeat them at every run
   try {
-    const loaded = await readConfig(cmd.config);
-    config = loaded.config;
-    for (const w of loaded.warnings) err(`warning: ${w}\n`);
+    ({ config, warnings } = await readConfig(cmd.config));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     for (const p of e.problems) err(`${p}\n`);
@@ -53,7 +52,7 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'status':
         return await status(config, cmd.json);
       case 'check': {
-        const problems = await preflight(config, out);
+        const problems = await preflight(config, out, { path: cmd.config, warnings });
         for (const p of problems) err(`problem: ${p}\n`);
         return problems.length ? 1 : 0;
       }
