@@ -68,12 +68,12 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
     // Without what HAProxy serves now there is nothing to plan against: no sticky owners, no guard, no seed for a cluster that is down.
     const error = `${read.error.message}; nothing planned or applied, the next sync retries`;
     log.warn(error);
-    const clusters = updateSnapshots(deps, state, fetched, undefined);
+    const clusters = updateSnapshots(deps, state, fetched, undefined, started);
     const plans = MAP_NAMES.map((m) => planMap(m, [], []));
     return report(deps, { maps: { hosts: [], sni: [] }, plans, conflicts: [], skipped: [], clusters, started }, { applied: false, method: 'none', error });
   }
   const current = read.maps;
-  const clusters = updateSnapshots(deps, state, fetched, current);
+  const clusters = updateSnapshots(deps, state, fetched, current, started);
 
   const routes: Route[] = [];
   const skipped: Skipped[] = [];
@@ -118,12 +118,15 @@ function updateSnapshots(
   state: SyncState,
   fetched: Map<string, FetchResult>,
   current: Record<MapName, Entry[]> | undefined, // undefined: HAProxy's maps could not be read, so nothing can be seeded
+  started: number,
 ): Record<string, ClusterReport> {
   // A cluster no longer in the config loses its snapshot, also when the config changed while this sync was fetching:
   // if a cluster of that name comes back, it starts fresh (seeded from the maps), not from routers of long ago.
   for (const name of [...state.snapshots.keys()]) if (!deps.config.clusters.some((c) => c.name === name)) state.snapshots.delete(name);
   const clusters: Record<string, ClusterReport> = {};
-  const now = deps.now();
+  // A snapshot is dated by the start of the sync that took it, as the report is: a cluster's `stale since` is then the `at`
+  // of an earlier (or, when seeded, this) sync, never a moment after the `last sync` time shown above it.
+  const now = started;
   for (const cluster of deps.config.clusters) {
     const result = fetched.get(cluster.name);
     if (result?.ok) {
