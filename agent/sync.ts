@@ -25,7 +25,7 @@ export type SyncDeps = {
   readonly readCurrent: (config: Config, dryRun: boolean) => Promise<Record<MapName, Entry[]>>;
   readonly apply: (config: Config, desired: Record<MapName, readonly Entry[]>, log: Log) => Promise<ApplyOutcome>;
 };
-export type SyncState = { snapshots: Map<string, Snapshot>; conflicts: Map<string, Conflict>; skipped: Set<string> };
+export type SyncState = { snapshots: Map<string, Snapshot>; conflicts: Map<string, Conflict>; skipped: Set<string>; guard?: GuardEpisode };
 export type SyncOptions = { readonly dryRun?: boolean; readonly force?: boolean };
 
 export type ClusterReport = { ok: boolean; routers: number; error?: string; staleSince?: string };
@@ -96,10 +96,10 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
 
   if (opts.dryRun) return report(deps, base, { applied: false, method: 'none' });
   const held = opts.force ? [] : heldBack(config, plans, current);
-  if (held.length) {
-    for (const h of held) log.warn(`guard: ${h}; not applied, live maps unchanged (run "routeagent sync --force" if this is intended)`);
-    return report(deps, base, { applied: false, method: 'none', held });
-  }
+  const guard = guardNotices(state.guard, held, deps.now());
+  state.guard = guard.episode;
+  for (const n of guard.notices) log[n.level](n.message);
+  if (held.length) return report(deps, base, { applied: false, method: 'none', held });
   try {
     const outcome = await deps.apply(config, maps, log);
     if (outcome.applied || !plans.every(isEmptyPlan)) {
@@ -212,6 +212,35 @@ function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: Ap
     method: outcome.method,
     ...(outcome.held?.length ? { held: outcome.held } : {}),
     ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+  };
+}
+
+/** A guard episode: the maps held, since when, and when the operator was last told. */
+export type GuardEpisode = { readonly maps: string; readonly since: number; readonly remindedAt: number };
+export type GuardNotice = { readonly level: 'warn' | 'info'; readonly message: string };
+
+/** How often a guard that keeps holding is mentioned again: often enough to be seen, rarely enough not to drown the log. */
+export const GUARD_REMIND_MS = 10 * 60_000;
+
+/**
+ * What to log about the guard after one sync's check, and the episode that follows. Pure: `nowMs` is the clock.
+ * A held plan is logged when it starts (or when the set of held maps changes), reminded at most every GUARD_REMIND_MS
+ * while it lasts, and logged once when it ends; a poll that holds again for the same maps says nothing new.
+ */
+export function guardNotices(episode: GuardEpisode | undefined, held: readonly string[], nowMs: number): { episode?: GuardEpisode; notices: GuardNotice[] } {
+  if (!held.length) {
+    if (!episode) return { notices: [] };
+    return { notices: [{ level: 'info', message: `guard: no longer holding (held since ${clock(episode.since)}); syncs apply their plans again` }] };
+  }
+  const maps = held.map((h) => h.slice(0, h.indexOf(':'))).join(' ');
+  const tail = 'not applied, live maps unchanged (run "routeagent sync --force" if this is intended)';
+  if (!episode || episode.maps !== maps) {
+    return { episode: { maps, since: nowMs, remindedAt: nowMs }, notices: held.map((h) => ({ level: 'warn', message: `guard: ${h}; ${tail}` })) };
+  }
+  if (nowMs - episode.remindedAt < GUARD_REMIND_MS) return { episode, notices: [] };
+  return {
+    episode: { ...episode, remindedAt: nowMs },
+    notices: held.map((h) => ({ level: 'warn', message: `guard: still holding since ${clock(episode.since)}: ${h}; ${tail}` })),
   };
 }
 
