@@ -33,6 +33,8 @@ export type SyncReport = {
   at: string;
   durationMs: number;
   maps: Record<MapName, Record<string, string>>;
+  /** Entries HAProxy serves after this sync (the desired ones only when applied); absent when its maps could not be read. */
+  served?: Record<MapName, number>;
   plan: Record<MapName, { add: Entry[]; change: MapPlan['change'][number][]; remove: Entry[] }>;
   conflicts: Conflict[];
   skipped: Skipped[];
@@ -92,7 +94,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   logConflicts(log, state, conflicts);
   logSkipped(log, state, skipped);
   const plans = MAP_NAMES.map((m) => planMap(m, current[m], maps[m]));
-  const base = { maps, plans, conflicts, skipped, clusters, started };
+  const base = { maps, plans, conflicts, skipped, clusters, started, current };
 
   if (opts.dryRun) return report(deps, base, { applied: false, method: 'none' });
   const held = opts.force ? [] : heldBack(config, plans, current);
@@ -191,19 +193,31 @@ function logSkipped(log: Log, state: SyncState, skipped: readonly Skipped[]): vo
   const key = (s: Skipped) => `${s.cluster}\u0000${s.router}\u0000${s.reason}`;
   const fresh = skipped.filter((s) => !state.skipped.has(key(s)));
   for (const s of fresh.slice(0, MAX_SKIPPED_LOG)) log.info(`skipped: router ${s.router} of cluster ${s.cluster}: ${s.reason}`);
-  if (fresh.length > MAX_SKIPPED_LOG) log.info(`skipped: ${fresh.length - MAX_SKIPPED_LOG} more routers; "routeagent sync --dry-run --json" lists each with its reason`);
+  if (fresh.length > MAX_SKIPPED_LOG) log.info(`skipped: ${count(fresh.length - MAX_SKIPPED_LOG, 'more router', 'more routers')}; "routeagent sync --dry-run --json" lists each with its reason`);
   state.skipped = new Set(skipped.map(key));
 }
 
-type Base = { maps: Record<MapName, Entry[]>; plans: MapPlan[]; conflicts: Conflict[]; skipped: Skipped[]; clusters: Record<string, ClusterReport>; started: number };
+type Base = {
+  maps: Record<MapName, Entry[]>;
+  plans: MapPlan[];
+  conflicts: Conflict[];
+  skipped: Skipped[];
+  clusters: Record<string, ClusterReport>;
+  started: number;
+  current?: Record<MapName, Entry[]>; // what HAProxy served before this sync; undefined when it could not be read
+};
 
 function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: ApplyOutcome['method']; held?: string[]; error?: string }): SyncReport {
   const maps = Object.fromEntries(MAP_NAMES.map((m) => [m, Object.fromEntries(b.maps[m].map((e) => [e.key, e.backend]))])) as SyncReport['maps'];
   const plan = Object.fromEntries(b.plans.map((p) => [p.map, { add: [...p.add], change: [...p.change], remove: [...p.remove] }])) as SyncReport['plan'];
+  // Unless this sync applied its plan, HAProxy still serves what it served before (an apply that failed part-way is
+  // caught as drift by the next sync, which reads the live maps again).
+  const servedMaps = outcome.applied ? b.maps : b.current;
   return {
     at: new Date(b.started).toISOString(),
     durationMs: deps.now() - b.started,
     maps,
+    ...(servedMaps ? { served: Object.fromEntries(MAP_NAMES.map((m) => [m, servedMaps[m].length])) as Record<MapName, number> } : {}),
     plan,
     conflicts: b.conflicts,
     skipped: b.skipped,
