@@ -55,10 +55,42 @@ const validateWritten = ajv.compile(schema);
 export function describeSchemaErrors(errors: readonly ErrorObject[]): string[] {
   return errors.map((e) => {
     const where = e.instancePath || '/';
-    if (e.keyword === 'additionalProperties') return `${where}: unknown property "${String(e.params['additionalProperty'])}"`;
+    if (e.keyword === 'additionalProperties') {
+      const key = String(e.params['additionalProperty']);
+      const near = nearestKey(key, knownKeys(e.schemaPath));
+      return `${where}: unknown property "${key}"${near ? `; did you mean "${near}"?` : ''}`;
+    }
     if (e.keyword === 'enum') return `${where}: must be one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     return `${where}: ${e.message ?? 'is invalid'}`;
   });
+}
+
+// The properties the schema allows where ajv found an unknown one: its schemaPath ends in /additionalProperties, and the
+// object schema it points into lists them (every such object in config.schema.json is inline, so no $ref to follow).
+function knownKeys(schemaPath: string): string[] {
+  let node: unknown = schema;
+  for (const part of schemaPath.replace(/^#\//, '').split('/').slice(0, -1)) node = (node as Record<string, unknown> | undefined)?.[part];
+  const props = (node as { properties?: Record<string, unknown> } | undefined)?.properties;
+  return props ? Object.keys(props) : [];
+}
+
+/** The known key a typo most likely meant: the closest within 2 edits (case ignored), when only one is that close. */
+export function nearestKey(key: string, known: readonly string[]): string | undefined {
+  const scored = known.map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) })).filter((x) => x.d <= Math.min(2, Math.floor(x.k.length / 2)));
+  const best = Math.min(...scored.map((x) => x.d));
+  const at = scored.filter((x) => x.d === best);
+  return at.length === 1 ? at[0]!.k : undefined;
+}
+
+// Levenshtein distance: insertions, deletions and substitutions each cost 1.
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 /**
@@ -171,8 +203,11 @@ function crossFieldRules(c: Config): string[] {
 /** Warnings that do not stop the agent (printed by `check` and logged at start). */
 export function configWarnings(c: Config, fileMode?: number): string[] {
   const warnings: string[] = [];
-  for (const [map, path] of Object.entries(c.haproxy.maps)) {
-    if (path.startsWith('/var/') || path.startsWith('/tmp/')) warnings.push(`/haproxy/maps/${map}: ${path} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`);
+  // One line for both maps: they usually sit in one folder, and one cause deserves one warning.
+  const volatile = Object.entries(c.haproxy.maps).filter(([, path]) => path.startsWith('/var/') || path.startsWith('/tmp/'));
+  if (volatile.length) {
+    const which = volatile.map(([map, path]) => `${map} ${path}`).join(' and ');
+    warnings.push(`/haproxy/maps: ${which} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`);
   }
   const inline = c.clusters.filter((cl) => cl.auth && ('password' in cl.auth || 'token' in cl.auth)).map((cl) => cl.name);
   if (inline.length && fileMode !== undefined && (fileMode & 0o004) !== 0) {
@@ -212,6 +247,12 @@ export function configProblemLine(path: string, problem: string): string {
   return problem.startsWith(`${path}: `) ? `config ${problem}` : `config ${path}: ${problem}`;
 }
 
+// A newcomer's first run: say where a config comes from, not only that this one is absent.
+function missingConfigProblem(path: string): string {
+  if (path === DEFAULT_CONFIG_PATH) return `${path}: no such file; rc.d/install.sh writes a sample config there to edit, or name another file with --config FILE`;
+  return `${path}: no such file; check the path given to --config (rc.d/install.sh writes a sample config to ${DEFAULT_CONFIG_PATH})`;
+}
+
 /** Read, parse and resolve the config file; throws ConfigError listing every problem. */
 export async function readConfig(path: string): Promise<{ config: Config; warnings: string[] }> {
   let text: string;
@@ -219,7 +260,9 @@ export async function readConfig(path: string): Promise<{ config: Config; warnin
   try {
     [text, mode] = await Promise.all([readFile(path, 'utf8'), stat(path).then((s) => s.mode)]);
   } catch (e) {
-    throw new ConfigError(path, [`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`]);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(path, [missingConfigProblem(path)], 'missing');
+    throw new ConfigError(path, [`${path}: cannot read (${code ?? (e as Error).message})`]);
   }
   let json: unknown;
   try {

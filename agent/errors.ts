@@ -35,13 +35,14 @@ export class ApplyError extends AgentError {
   }
 }
 
-/** hard at start-up; on reload the old config stays in force. */
+/** hard at start-up; on reload the old config stays in force. The message is the summary: missing, or invalid with a count. */
 export class ConfigError extends AgentError {
   constructor(
     readonly path: string,
     readonly problems: readonly string[],
+    readonly kind: 'missing' | 'invalid' = 'invalid',
   ) {
-    super('ERR_CONFIG', `config ${path}: invalid (${count(problems.length, 'problem', 'problems')})`, false);
+    super('ERR_CONFIG', kind === 'missing' ? `config ${path} does not exist` : `config ${path} is invalid (${count(problems.length, 'problem', 'problems')})`, false);
   }
 }
 

@@ -11,7 +11,7 @@ import { createSyncDeps } from './deps.js';
 import { AgentError, ConfigError } from './errors.js';
 import { acquireLock, forcePathFor, lockHolder, lockPathFor, type Lock } from './io/lock.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
-import { count, createLog, type Log } from './log.js';
+import { createLog, type Log } from './log.js';
 import { preflight } from './preflight.js';
 import { newSyncState, syncOnce, type SyncReport } from './sync.js';
 import { formatPlan } from './report.js';
@@ -35,14 +35,13 @@ async function main(argv: readonly string[]): Promise<number> {
   if (cmd.verb === 'run') return runDaemon(cmd.config, log);
 
   let config: Config;
+  let warnings: string[]; // printed by `check` only (and logged at daemon start): other verbs would repeat them at every run
   try {
-    const loaded = await readConfig(cmd.config);
-    config = loaded.config;
-    for (const w of loaded.warnings) err(`warning: ${w}\n`);
+    ({ config, warnings } = await readConfig(cmd.config));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     for (const p of e.problems) err(`${p}\n`);
-    err(`routeagent: config ${cmd.config} is invalid (${count(e.problems.length, 'problem', 'problems')}); nothing done\n`);
+    err(`routeagent: ${e.message}; nothing done\n`);
     return 2;
   }
   try {
@@ -53,7 +52,7 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'status':
         return await status(config, cmd.json);
       case 'check': {
-        const problems = await preflight(config, out);
+        const problems = await preflight(config, out, { path: cmd.config, warnings });
         for (const p of problems) err(`problem: ${p}\n`);
         return problems.length ? 1 : 0;
       }
@@ -201,7 +200,7 @@ async function runDaemon(configPath: string, log: Log): Promise<number> {
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const p of e.problems) log.error(configProblemLine(configPath, p));
-      log.error(`daemon: not started: config ${configPath} is invalid`);
+      log.error(`daemon: not started: ${e.message}`);
       return 2;
     }
     if (e instanceof AgentError) {

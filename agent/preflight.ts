@@ -10,18 +10,22 @@ import { AgentError } from './errors.js';
 import { checkConfig, parseConfigBackends } from './io/check.js';
 import { createRuntime } from './io/runtime.js';
 import { fetchCluster } from './io/traefik.js';
+import { count } from './log.js';
 
 /** Run every check; `ok:` and `warning:` lines go to `out` as they are found, the problems are returned. */
-export async function preflight(config: Config, out: (line: string) => void): Promise<string[]> {
+export async function preflight(config: Config, out: (line: string) => void, source: { path: string; warnings: readonly string[] }): Promise<string[]> {
   const problems: string[] = [];
   const ok = (s: string) => out(`ok: ${s}\n`);
+  // The config is valid by the time check runs (main.ts exits 2 otherwise); say so, with its warnings right below.
+  ok(`config ${source.path}: valid, ${count(config.clusters.length, 'cluster', 'clusters')}, ${count(config.static.length, 'static route', 'static routes')}`);
+  for (const w of source.warnings) out(`warning: ${w}\n`);
   // Reached in parallel, reported in config order: the output of two runs on the same world is the same.
   const reached = await Promise.all(
     config.clusters.map(async (c) => {
       try {
         const r = await fetchCluster(targetOf(c));
         const http = r.routers.filter((x) => x.kind === 'http').length;
-        return { ok: `cluster ${c.name}: ${c.api} answered${r.version ? ` (Traefik ${r.version})` : ''}, ${http} HTTP and ${r.routers.length - http} TCP routers, rules read as ${r.syntax}` };
+        return { ok: `cluster ${c.name}: ${c.api} answered${r.version ? ` (Traefik ${r.version})` : ''}, ${count(http, 'HTTP router', 'HTTP routers')} and ${count(r.routers.length - http, 'TCP router', 'TCP routers')}, rules read as ${r.syntax}` };
       } catch (e) {
         if (!(e instanceof AgentError)) throw e;
         return { problem: e.message };
@@ -73,7 +77,7 @@ export async function preflight(config: Config, out: (line: string) => void): Pr
       if (actual === undefined) problems.push(`${what}: backend "${backend}" does not exist in HAProxy (pfSense names it <name>_ipvANY, and writes it only when a frontend uses it)`);
       else if (actual !== mode) problems.push(`${what}: backend "${backend}" is mode ${actual}, needs mode ${mode}`);
     }
-    if (want.every(([, b, m]) => modes!.get(b) === m)) ok(`${want.length} backends exist with the right mode`);
+    if (want.every(([, b, m]) => modes!.get(b) === m)) ok(`${count(want.length, 'backend exists', 'backends exist')} with the right mode`);
   }
   return problems;
 }

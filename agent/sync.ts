@@ -25,7 +25,7 @@ export type SyncDeps = {
   readonly readCurrent: (config: Config, dryRun: boolean) => Promise<Record<MapName, Entry[]>>;
   readonly apply: (config: Config, desired: Record<MapName, readonly Entry[]>, log: Log) => Promise<ApplyOutcome>;
 };
-export type SyncState = { snapshots: Map<string, Snapshot>; conflicts: Map<string, Conflict>; skipped: Set<string> };
+export type SyncState = { snapshots: Map<string, Snapshot>; conflicts: Map<string, Conflict>; skipped: Set<string>; guard?: GuardEpisode };
 export type SyncOptions = { readonly dryRun?: boolean; readonly force?: boolean };
 
 export type ClusterReport = { ok: boolean; routers: number; error?: string; staleSince?: string };
@@ -33,6 +33,8 @@ export type SyncReport = {
   at: string;
   durationMs: number;
   maps: Record<MapName, Record<string, string>>;
+  /** Entries HAProxy serves after this sync (the desired ones only when applied); absent when its maps could not be read. */
+  served?: Record<MapName, number>;
   plan: Record<MapName, { add: Entry[]; change: MapPlan['change'][number][]; remove: Entry[] }>;
   conflicts: Conflict[];
   skipped: Skipped[];
@@ -68,12 +70,12 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
     // Without what HAProxy serves now there is nothing to plan against: no sticky owners, no guard, no seed for a cluster that is down.
     const error = `${read.error.message}; nothing planned or applied, the next sync retries`;
     log.warn(error);
-    const clusters = updateSnapshots(deps, state, fetched, undefined);
+    const clusters = updateSnapshots(deps, state, fetched, undefined, started);
     const plans = MAP_NAMES.map((m) => planMap(m, [], []));
     return report(deps, { maps: { hosts: [], sni: [] }, plans, conflicts: [], skipped: [], clusters, started }, { applied: false, method: 'none', error });
   }
   const current = read.maps;
-  const clusters = updateSnapshots(deps, state, fetched, current);
+  const clusters = updateSnapshots(deps, state, fetched, current, started);
 
   const routes: Route[] = [];
   const skipped: Skipped[] = [];
@@ -92,14 +94,14 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   logConflicts(log, state, conflicts);
   logSkipped(log, state, skipped);
   const plans = MAP_NAMES.map((m) => planMap(m, current[m], maps[m]));
-  const base = { maps, plans, conflicts, skipped, clusters, started };
+  const base = { maps, plans, conflicts, skipped, clusters, started, current };
 
   if (opts.dryRun) return report(deps, base, { applied: false, method: 'none' });
   const held = opts.force ? [] : heldBack(config, plans, current);
-  if (held.length) {
-    for (const h of held) log.warn(`guard: ${h}; not applied, live maps unchanged (run "routeagent sync --force" if this is intended)`);
-    return report(deps, base, { applied: false, method: 'none', held });
-  }
+  const guard = guardNotices(state.guard, held, deps.now());
+  state.guard = guard.episode;
+  for (const n of guard.notices) log[n.level](n.message);
+  if (held.length) return report(deps, base, { applied: false, method: 'none', held });
   try {
     const outcome = await deps.apply(config, maps, log);
     if (outcome.applied || !plans.every(isEmptyPlan)) {
@@ -118,12 +120,15 @@ function updateSnapshots(
   state: SyncState,
   fetched: Map<string, FetchResult>,
   current: Record<MapName, Entry[]> | undefined, // undefined: HAProxy's maps could not be read, so nothing can be seeded
+  started: number,
 ): Record<string, ClusterReport> {
   // A cluster no longer in the config loses its snapshot, also when the config changed while this sync was fetching:
   // if a cluster of that name comes back, it starts fresh (seeded from the maps), not from routers of long ago.
   for (const name of [...state.snapshots.keys()]) if (!deps.config.clusters.some((c) => c.name === name)) state.snapshots.delete(name);
   const clusters: Record<string, ClusterReport> = {};
-  const now = deps.now();
+  // A snapshot is dated by the start of the sync that took it, as the report is: a cluster's `stale since` is then the `at`
+  // of an earlier (or, when seeded, this) sync, never a moment after the `last sync` time shown above it.
+  const now = started;
   for (const cluster of deps.config.clusters) {
     const result = fetched.get(cluster.name);
     if (result?.ok) {
@@ -188,19 +193,31 @@ function logSkipped(log: Log, state: SyncState, skipped: readonly Skipped[]): vo
   const key = (s: Skipped) => `${s.cluster}\u0000${s.router}\u0000${s.reason}`;
   const fresh = skipped.filter((s) => !state.skipped.has(key(s)));
   for (const s of fresh.slice(0, MAX_SKIPPED_LOG)) log.info(`skipped: router ${s.router} of cluster ${s.cluster}: ${s.reason}`);
-  if (fresh.length > MAX_SKIPPED_LOG) log.info(`skipped: ${fresh.length - MAX_SKIPPED_LOG} more routers; "routeagent sync --dry-run --json" lists each with its reason`);
+  if (fresh.length > MAX_SKIPPED_LOG) log.info(`skipped: ${count(fresh.length - MAX_SKIPPED_LOG, 'more router', 'more routers')}; "routeagent sync --dry-run --json" lists each with its reason`);
   state.skipped = new Set(skipped.map(key));
 }
 
-type Base = { maps: Record<MapName, Entry[]>; plans: MapPlan[]; conflicts: Conflict[]; skipped: Skipped[]; clusters: Record<string, ClusterReport>; started: number };
+type Base = {
+  maps: Record<MapName, Entry[]>;
+  plans: MapPlan[];
+  conflicts: Conflict[];
+  skipped: Skipped[];
+  clusters: Record<string, ClusterReport>;
+  started: number;
+  current?: Record<MapName, Entry[]>; // what HAProxy served before this sync; undefined when it could not be read
+};
 
 function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: ApplyOutcome['method']; held?: string[]; error?: string }): SyncReport {
   const maps = Object.fromEntries(MAP_NAMES.map((m) => [m, Object.fromEntries(b.maps[m].map((e) => [e.key, e.backend]))])) as SyncReport['maps'];
   const plan = Object.fromEntries(b.plans.map((p) => [p.map, { add: [...p.add], change: [...p.change], remove: [...p.remove] }])) as SyncReport['plan'];
+  // Unless this sync applied its plan, HAProxy still serves what it served before (an apply that failed part-way is
+  // caught as drift by the next sync, which reads the live maps again).
+  const servedMaps = outcome.applied ? b.maps : b.current;
   return {
     at: new Date(b.started).toISOString(),
     durationMs: deps.now() - b.started,
     maps,
+    ...(servedMaps ? { served: Object.fromEntries(MAP_NAMES.map((m) => [m, servedMaps[m].length])) as Record<MapName, number> } : {}),
     plan,
     conflicts: b.conflicts,
     skipped: b.skipped,
@@ -209,6 +226,35 @@ function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: Ap
     method: outcome.method,
     ...(outcome.held?.length ? { held: outcome.held } : {}),
     ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+  };
+}
+
+/** A guard episode: the maps held, since when, and when the operator was last told. */
+export type GuardEpisode = { readonly maps: string; readonly since: number; readonly remindedAt: number };
+export type GuardNotice = { readonly level: 'warn' | 'info'; readonly message: string };
+
+/** How often a guard that keeps holding is mentioned again: often enough to be seen, rarely enough not to drown the log. */
+export const GUARD_REMIND_MS = 10 * 60_000;
+
+/**
+ * What to log about the guard after one sync's check, and the episode that follows. Pure: `nowMs` is the clock.
+ * A held plan is logged when it starts (or when the set of held maps changes), reminded at most every GUARD_REMIND_MS
+ * while it lasts, and logged once when it ends; a poll that holds again for the same maps says nothing new.
+ */
+export function guardNotices(episode: GuardEpisode | undefined, held: readonly string[], nowMs: number): { episode?: GuardEpisode; notices: GuardNotice[] } {
+  if (!held.length) {
+    if (!episode) return { notices: [] };
+    return { notices: [{ level: 'info', message: `guard: no longer holding (held since ${clock(episode.since)}); syncs apply their plans again` }] };
+  }
+  const maps = held.map((h) => h.slice(0, h.indexOf(':'))).join(' ');
+  const tail = 'not applied, live maps unchanged (run "routeagent sync --force" if this is intended)';
+  if (!episode || episode.maps !== maps) {
+    return { episode: { maps, since: nowMs, remindedAt: nowMs }, notices: held.map((h) => ({ level: 'warn', message: `guard: ${h}; ${tail}` })) };
+  }
+  if (nowMs - episode.remindedAt < GUARD_REMIND_MS) return { episode, notices: [] };
+  return {
+    episode: { ...episode, remindedAt: nowMs },
+    notices: held.map((h) => ({ level: 'warn', message: `guard: still holding since ${clock(episode.since)}: ${h}; ${tail}` })),
   };
 }
 

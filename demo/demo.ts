@@ -8,6 +8,10 @@ import { haproxyMissing } from '../test/helpers/haproxy.js';
 import { app, httpRouter, startWorld, tcpRouter, type World } from '../test/helpers/world.js';
 
 const BUNDLE = new URL('../dist/routeagent.js', import.meta.url).pathname;
+// The demo's haproxy, maps and config live in a folder under dist/ (git ignores it; removed at the end), not under /tmp:
+// routeagent rightly warns that maps under /tmp or /var may be lost at reboot, and a demo should not open with a warning
+// that does not apply to it. os.tmpdir() follows TMPDIR, which is how the world's temp folders land there.
+process.env['TMPDIR'] = new URL('../dist', import.meta.url).pathname;
 const say = (s = '') => process.stdout.write(`${s}\n`);
 const step = (s: string) => say(`\n== ${s}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

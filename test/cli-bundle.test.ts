@@ -194,8 +194,8 @@ if (missing) {
   console.log(`skipping routeagent bundle tests: ${missing}`);
 } else {
   const cfg = () => ['--config', w.configPath];
-  // The maps live in a tmp dir, which `config` rightly warns about on every command.
-  const ramDiskWarnings = () => (['hosts', 'sni'] as const).map((m) => `warning: /haproxy/maps/${m}: ${w.haproxy.mapPaths[m]} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`);
+  // The maps live in a tmp dir, which `check` rightly warns about (and only `check`: other verbs would repeat it at every run).
+  const ramDiskWarning = () => `warning: /haproxy/maps: hosts ${w.haproxy.mapPaths.hosts} and sni ${w.haproxy.mapPaths.sni} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`;
   const conflictWarnings = (winner: { grafana: string }) => [
     `warn conflict: grafana.technis.io (hosts) claimed by hades, illmatic; routing to ${winner.grafana}`,
     `warn conflict: grafana.technis.io (sni) claimed by hades, illmatic; routing to ${winner.grafana}`,
@@ -215,7 +215,7 @@ if (missing) {
     const r = await ra('status', ...cfg());
     assert.is(r.code, 1, show(r));
     assert.is(r.stdout, '');
-    assert.equal(lines(r.stderr), [...ramDiskWarnings(), `routeagent: no status at ${w.statusFile} (no sync has run yet, or the daemon cannot write there)`]);
+    assert.equal(lines(r.stderr), [`routeagent: no status at ${w.statusFile} (no sync has run yet, or the daemon cannot write there)`]);
   });
 
   cli('sync --dry-run --json: the complete report, every page read, nothing on disk or live changed', async () => {
@@ -225,7 +225,7 @@ if (missing) {
     const r = await ra('sync', '--dry-run', '--json', ...cfg());
     assert.is(r.code, 0, show(r));
     assert.equal(JSON.parse(r.stdout), { ...stickyReport(), applied: false });
-    assert.equal(lines(r.stderr), [...ramDiskWarnings(), ...conflictWarnings({ grafana: 'hades' })]);
+    assert.equal(lines(r.stderr), conflictWarnings({ grafana: 'hades' }));
     // The agent really paged: both listings that hold more than a page were read to their last page.
     // A listing of two pages is read twice (it counts only when both reads agree); a one-page listing once.
     const pages = (kind: string, ns: number[]) => ns.map((p) => `/api/${kind}/routers?page=${p}&per_page=1000`);
@@ -273,7 +273,7 @@ if (missing) {
       'conflict: grafana.technis.io (sni) claimed by hades, illmatic; routed to hades',
       'conflict: jellyfin.technis.io (hosts) claimed by hades, illmatic; routed to hades',
       'conflict: jellyfin.technis.io (sni) claimed by hades, illmatic; routed to hades',
-      'skipped: 9 (see --json for each router and why)',
+      'skipped: 9 routers (see --json for each one and why)',
       last,
     ];
   };
@@ -283,7 +283,7 @@ if (missing) {
     const r = await ra('sync', '--dry-run', ...cfg());
     assert.is(r.code, 0, show(r));
     assert.equal(lines(r.stdout), humanPlan('dry run: nothing changed'));
-    assert.equal(lines(r.stderr), [...ramDiskWarnings(), ...conflictWarnings({ grafana: 'hades' }), ...skippedLines]);
+    assert.equal(lines(r.stderr), [...conflictWarnings({ grafana: 'hades' }), ...skippedLines]);
     assert.equal(await snapshot(w.dir), disk);
   });
 
@@ -293,12 +293,12 @@ if (missing) {
     assert.is(r.code, 0, show(r));
     assert.equal(lines(r.stdout), humanPlan('applied by runtime'));
     const err = lines(r.stderr);
-    assert.equal(err.slice(0, 2 + 4 + 9), [...ramDiskWarnings(), ...conflictWarnings({ grafana: 'hades' }), ...skippedLines]);
-    assert.match(err[15]!, new RegExp(`^info haproxy: map hosts applied @\\d+: ${Object.keys(desiredSticky.hosts).length} entries in \\d+ chunks, \\d+ ms$`));
-    assert.match(err[16]!, new RegExp(`^info haproxy: map sni applied @\\d+: ${Object.keys(desiredSticky.sni).length} entries in \\d+ chunks, \\d+ ms$`));
+    assert.equal(err.slice(0, 4 + 9), [...conflictWarnings({ grafana: 'hades' }), ...skippedLines]);
+    assert.match(err[13]!, new RegExp(`^info haproxy: map hosts applied @\\d+: ${Object.keys(desiredSticky.hosts).length} entries in \\d+ chunks, \\d+ ms$`));
+    assert.match(err[14]!, new RegExp(`^info haproxy: map sni applied @\\d+: ${Object.keys(desiredSticky.sni).length} entries in \\d+ chunks, \\d+ ms$`));
     const p = stickyReport().plan;
-    assert.match(err[17]!, new RegExp(`^info sync: hosts \\+${p.hosts.add.length} ~0 -1, sni \\+${p.sni.add.length} ~1 -1; applied by runtime in \\d+ ms$`));
-    assert.is(err.length, 18, err.join('\n'));
+    assert.match(err[15]!, new RegExp(`^info sync: hosts \\+${p.hosts.add.length} ~0 -1, sni \\+${p.sni.add.length} ~1 -1; applied by runtime in \\d+ ms$`));
+    assert.is(err.length, 16, err.join('\n'));
 
     assert.is(await w.viaSni('grafana.technis.io'), 'hades'); // sticky
     assert.is(await w.viaSni('jellyfin.technis.io'), 'hades'); // pinned
@@ -333,7 +333,7 @@ if (missing) {
     assert.is(r.code, 0, show(r));
     assert.equal(lines(r.stdout), [
       `healthy: last sync ${s.at} ok (applied by runtime), ${s.durationMs} ms`,
-      'maps: hosts 1212 entries, sni 2513 entries; 4 conflicts, 9 routers skipped',
+      'maps: HAProxy serves hosts 1212 entries, sni 2513 entries; 4 conflicts, 9 routers skipped',
       'cluster hades: ok, 1216 routers',
       'cluster illmatic: ok, 1311 routers',
       'conflict: grafana.technis.io (hosts) claimed by hades, illmatic; routed to hades',
@@ -341,7 +341,7 @@ if (missing) {
       'conflict: jellyfin.technis.io (hosts) claimed by hades, illmatic; routed to hades',
       'conflict: jellyfin.technis.io (sni) claimed by hades, illmatic; routed to hades',
     ]);
-    assert.equal(lines(r.stderr), ramDiskWarnings());
+    assert.equal(lines(r.stderr), []);
     const j = await ra('status', '--json', ...cfg());
     assert.is(j.code, 0, show(j));
     assert.is(j.stdout, file);
@@ -398,7 +398,7 @@ if (missing) {
   const haproxyVersion = () => /^HAProxy version (\S+)/.exec(execFileSync(haproxyBin(), ['-v'], { encoding: 'utf8' }))![1]!;
   const okCluster = (name: 'hades' | 'illmatic', http: number, tcp: number) => {
     const [version, syntax] = name === 'hades' ? ['2.10.7', 'v2'] : ['3.7.9', 'v3'];
-    return `ok: cluster ${name}: ${w.clusters[name].traefik.url} answered (Traefik ${version}), ${http} HTTP and ${tcp} TCP routers, rules read as ${syntax}`;
+    return `ok: cluster ${name}: ${w.clusters[name].traefik.url} answered (Traefik ${version}), ${http} HTTP routers and ${tcp} TCP routers, rules read as ${syntax}`;
   };
 
   cli('check on a healthy world: exit 0, one ok: line per thing, in config order', async () => {
@@ -406,13 +406,15 @@ if (missing) {
       const r = await ra('check', ...cfg());
       assert.is(r.code, 0, show(r));
       assert.equal(lines(r.stdout), [
+        `ok: config ${w.configPath}: valid, 2 clusters, 1 static route`,
+        ramDiskWarning(),
         okCluster('hades', 1215, 0),
         okCluster('illmatic', 8, 1304),
         `ok: haproxy -c ${w.haproxy.cfgPath}: valid`,
         `ok: haproxy socket ${w.haproxy.socket}: HAProxy ${haproxyVersion()} (pid ${w.haproxy.pid()}), live map updates supported`,
         'ok: 5 backends exist with the right mode',
       ]);
-      assert.equal(lines(r.stderr), ramDiskWarnings());
+      assert.equal(lines(r.stderr), []);
     }
   });
 
@@ -431,13 +433,13 @@ if (missing) {
     const r = await ra('check', '--config', path);
     assert.is(r.code, 1, show(r));
     assert.equal(lines(r.stdout), [
+      `ok: config ${path}: valid, 2 clusters, 1 static route`,
+      `warning: /haproxy/maps: hosts ${other} and sni ${w.haproxy.mapPaths.sni} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`,
       okCluster('hades', 1215, 0),
       `ok: haproxy -c ${w.haproxy.cfgPath}: valid`,
       `ok: haproxy socket ${w.haproxy.socket}: HAProxy ${haproxyVersion()} (pid ${w.haproxy.pid()}), live map updates supported`,
     ]);
     assert.equal(lines(r.stderr), [
-      `warning: /haproxy/maps/hosts: ${other} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`,
-      ramDiskWarnings()[1],
       `problem: traefik[illmatic]: GET http://127.0.0.1:${closed}/api/version: connection refused`,
       `problem: haproxy config ${w.haproxy.cfgPath} does not load the hosts map ${other}: paste the output of "routeagent snippet" into the frontend and Apply`,
       `problem: running HAProxy has not loaded ${other}: Apply the pfSense config (or reload HAProxy) after adding the snippet`,
@@ -499,11 +501,14 @@ if (missing) {
     }
     const run = await ra('run', '--config', path);
     assert.is(run.code, 2, show(run));
-    assert.equal(lines(run.stderr), [...invalidLines.map((l) => `error config ${path}: ${l}`), `error daemon: not started: config ${path} is invalid`]);
+    assert.equal(lines(run.stderr), [...invalidLines.map((l) => `error config ${path}: ${l}`), `error daemon: not started: config ${path} is invalid (4 problems)`]);
     const gone = join(w.dir, 'no-such-config.json');
     const u = await ra('sync', '--config', gone);
     assert.is(u.code, 2, show(u));
-    assert.equal(lines(u.stderr), [`${gone}: cannot read (ENOENT)`, `routeagent: config ${gone} is invalid (1 problem); nothing done`]);
+    assert.equal(lines(u.stderr), [
+      `${gone}: no such file; check the path given to --config (rc.d/install.sh writes a sample config to /usr/local/etc/routeagent/config.json)`,
+      `routeagent: config ${gone} does not exist; nothing done`,
+    ]);
     assert.equal(await snapshot(w.dir), disk);
   });
 

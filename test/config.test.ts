@@ -5,7 +5,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, readConfig } from '../agent/config.js';
+import { configWarnings, nearestKey, parseConfig, readConfig } from '../agent/config.js';
 import { ConfigError } from '../agent/errors.js';
 
 const example = JSON.parse(readFileSync(new URL('./fixtures/configs/design-example.json', import.meta.url), 'utf8'));
@@ -51,7 +51,7 @@ invalid('schema violations are listed one per line with their path', () => {
   });
   assert.equal(r.errors, [
     '/: unknown property "extra"',
-    '/clusters/0: unknown property "priorty"',
+    '/clusters/0: unknown property "priorty"; did you mean "priority"?',
     '/clusters/0/api: must match pattern "^https?://"',
     '/clusters/0/backends/sni: must match pattern "^[A-Za-z0-9._:-]{1,255}$"',
     '/expose/domains: must be array',
@@ -104,7 +104,36 @@ invalid('map files under /tmp/haproxy/ (OPNsense plugin territory) are rejected'
   ]);
   assert.equal(parseConfig({ ...minimal, haproxy: { maps: { hosts: '/tmp/haproxy-test/hosts.map', sni: '/tmp/haproxy-test/sni.map' } } }).errors, undefined);
 });
+invalid('an unknown property close to a known one names it, at the path where it was found', () => {
+  const r = parseConfig({ ...minimal, expose: { domain: ['example.com'] }, haproxy: { sokcet: '/tmp/haproxy.socket', maps: { host: '/usr/local/etc/routeagent/maps/h.map' } }, Schedule: '* * * * *' });
+  assert.equal(r.errors, [
+    '/: unknown property "Schedule"; did you mean "schedule"?',
+    '/expose: unknown property "domain"; did you mean "domains"?',
+    '/haproxy: unknown property "sokcet"; did you mean "socket"?',
+    '/haproxy/maps: unknown property "host"; did you mean "hosts"?',
+  ]);
+});
+invalid('nearestKey: within two edits and unambiguous, or nothing', () => {
+  const rows: [string, string[], string | undefined][] = [
+    ['domain', ['domains', 'hosts', 'exclude'], 'domains'],
+    ['entrypoints', ['entryPoints', 'auth'], 'entryPoints'],
+    ['timeout', ['timeoutMs', 'tls'], 'timeoutMs'],
+    ['colour', ['name', 'api', 'backends'], undefined], // nothing near: no guess
+    ['hostz', ['hosts', 'host'], undefined], // two equally near: no guess
+    ['ab', ['ca'], undefined], // a short key is not "near" everything short
+  ];
+  for (const [key, known, want] of rows) assert.is(nearestKey(key, known), want, key);
+});
 invalid.run();
+
+const warned = suite('configWarnings');
+warned('maps on a RAM disk: one line for both maps, none for maps elsewhere', () => {
+  const at = (hosts: string, sni: string) => configWarnings(parseConfig({ ...minimal, haproxy: { maps: { hosts, sni } } }).config!);
+  assert.equal(at('/tmp/m/hosts.map', '/var/db/m/sni.map'), ['/haproxy/maps: hosts /tmp/m/hosts.map and sni /var/db/m/sni.map may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps']);
+  assert.equal(at('/usr/local/etc/routeagent/maps/hosts.map', '/tmp/sni.map'), ['/haproxy/maps: sni /tmp/sni.map may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps']);
+  assert.equal(at('/usr/local/etc/routeagent/maps/hosts.map', '/usr/local/etc/routeagent/maps/sni.map'), []);
+});
+warned.run();
 
 const files = suite('readConfig');
 let dir = '';
@@ -116,7 +145,8 @@ files('missing file', async () => {
   const path = join(dir, 'nope.json');
   const e = await readConfig(path).catch((x: unknown) => x);
   assert.instance(e, ConfigError);
-  assert.equal((e as ConfigError).problems, [`${path}: cannot read (ENOENT)`]);
+  assert.equal((e as ConfigError).problems, [`${path}: no such file; check the path given to --config (rc.d/install.sh writes a sample config to /usr/local/etc/routeagent/config.json)`]);
+  assert.is((e as ConfigError).message, `config ${path} does not exist`);
 });
 files('invalid JSON (an edit saved half-way)', async () => {
   const path = join(dir, 'half.json');

@@ -37,6 +37,7 @@ type Status = {
   conflicts: unknown[];
   skipped: number;
   guard: { held: boolean; reasons: string[] };
+  heldEntries?: { hosts: number; sni: number };
   lastSuccess?: string;
 };
 const status = async (): Promise<Status | undefined> => JSON.parse(await readFile(w.statusFile, 'utf8').catch(() => 'null')) ?? undefined;
@@ -90,9 +91,9 @@ async function metricsMatchStatus(expect: Record<string, number> = {}): Promise<
 }
 
 const startedLine = (a: Agent, schedule: string) => `info daemon: started (pid ${a.pid}), 2 clusters, schedule "${schedule}"`;
-const ramDisk = () => (['hosts', 'sni'] as const).map((m) => `warn config ${w.configPath}: /haproxy/maps/${m}: ${w.haproxy.mapPaths[m]} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`);
+// The maps live under /tmp: the daemon warns once at start (one line for both maps); one-shot commands do not repeat it.
+const ramDisk = () => [`warn config ${w.configPath}: /haproxy/maps: hosts ${w.haproxy.mapPaths.hosts} and sni ${w.haproxy.mapPaths.sni} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`];
 const lines = (s: string) => s.split('\n').filter(Boolean);
-const ramDiskCli = () => (['hosts', 'sni'] as const).map((m) => `warning: /haproxy/maps/${m}: ${w.haproxy.mapPaths[m]} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`);
 const start = () => (agent = startAgent(['run', '--config', w.configPath]));
 
 daemon.before(async () => {
@@ -118,11 +119,11 @@ if (missing) {
     assert.is(await w.viaSni('mqtt.technis.io'), 'illmatic');
     assert.is(await w.viaHttp('app3.technis.io'), 'hades');
     const l = agent.lines;
-    assert.equal(l.slice(0, 4), [...ramDisk(), `info metrics: serving http://127.0.0.1:${metricsPort}/metrics`, startedLine(agent, '*/1 * * * * *')]);
-    assert.match(l[4]!, /^info haproxy: map hosts applied @\d+: 9 entries in 1 chunk, \d+ ms$/);
-    assert.match(l[5]!, /^info haproxy: map sni applied @\d+: 10 entries in 1 chunk, \d+ ms$/);
-    assert.match(l[6]!, /^info sync: hosts \+9 ~0 -0, sni \+10 ~0 -0; applied by runtime in \d+ ms$/);
-    assert.is(l.length, 7, l.join('\n'));
+    assert.equal(l.slice(0, 3), [...ramDisk(), `info metrics: serving http://127.0.0.1:${metricsPort}/metrics`, startedLine(agent, '*/1 * * * * *')]);
+    assert.match(l[3]!, /^info haproxy: map hosts applied @\d+: 9 entries in 1 chunk, \d+ ms$/);
+    assert.match(l[4]!, /^info haproxy: map sni applied @\d+: 10 entries in 1 chunk, \d+ ms$/);
+    assert.match(l[5]!, /^info sync: hosts \+9 ~0 -0, sni \+10 ~0 -0; applied by runtime in \d+ ms$/);
+    assert.is(l.length, 6, l.join('\n'));
     assert.match(await readFile(lockPath(), 'utf8'), new RegExp(`^${agent.pid} daemon \\d+\\n$`));
   });
 
@@ -186,7 +187,7 @@ if (missing) {
     from = agent.lines.length;
     await w.writeConfig({ expose: { domains: ['technis.io'], exclude: ['app3.technis.io'] } });
     await until('app3 to be unrouted after the valid edit', async () => (await w.viaSni('app3.technis.io')) === null, 3000);
-    assert.equal(agent.lines.slice(from, from + 3), [...ramDisk(), `info config ${path}: reloaded (file changed)`]);
+    assert.equal(agent.lines.slice(from, from + 2), [...ramDisk(), `info config ${path}: reloaded (file changed)`]);
     await agent.waitFor(/^info sync: hosts \+0 ~0 -1, sni \+0 ~0 -1; applied by runtime in \d+ ms$/, { from });
     await w.writeConfig();
     await until('app3 to be routed again', async () => (await w.viaSni('app3.technis.io')) === 'hades', 3000);
@@ -250,6 +251,12 @@ if (missing) {
       const st = await runBundle(['status', '--config', w.configPath]);
       assert.is(st.code, 1, st.stdout);
       assert.ok(st.stdout.endsWith(`problem: guard holding: ${held.join('; ')}\n`), st.stdout);
+      // What HAProxy serves (the status file's `entries`), and the held plan apart from it.
+      assert.equal(st.stdout.split('\n').slice(1, 3), [
+        'maps: HAProxy serves hosts 9 entries, sni 10 entries; 0 conflicts, 0 routers skipped',
+        'held plan: hosts 1 entry, sni 2 entries; not applied while the guard holds it',
+      ]);
+      assert.equal({ entries: s.entries, heldEntries: s.heldEntries }, { entries: { hosts: 9, sni: 10 }, heldEntries: { hosts: 1, sni: 2 } });
       if (round === 0) {
         const m = await metricsMatchStatus({ routeagent_guard_holding: 1 });
         assert.ok(m['routeagent_syncs_total{outcome="held"}']! >= 1);
@@ -258,14 +265,17 @@ if (missing) {
       const r = await runBundle(['sync', '--force', '--config', w.configPath]);
       assert.is(r.code, 0, `round ${round}: exit ${r.code}\n${r.stdout}${r.stderr}\ndaemon log:\n${agent.lines.slice(from).join('\n')}`);
       const after = (await status())!;
-      assert.equal(r.stderr.split('\n').filter(Boolean), [...ramDiskCli(), `routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync with --force`]);
+      assert.equal(r.stderr.split('\n').filter(Boolean), [`routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync with --force`]);
       assert.equal(r.stdout.split('\n').filter(Boolean), [
         `healthy: last sync ${after.at} ok (applied by runtime), ${after.durationMs} ms`,
-        'maps: hosts 1 entries, sni 2 entries; 0 conflicts, 0 routers skipped',
+        'maps: HAProxy serves hosts 1 entry, sni 2 entries; 0 conflicts, 0 routers skipped',
         'cluster hades: ok, 0 routers',
         'cluster illmatic: ok, 2 routers',
       ]);
       await agent.waitFor(/^info sync: forced by "routeagent sync --force" \(pid \d+\); the guard does not apply to this sync$/, { from });
+      await agent.waitFor(/^info guard: no longer holding \(held since \d\d:\d\d:\d\d\); syncs apply their plans again$/, { from });
+      // The episode is logged once: each poll that held again said nothing new.
+      assert.is(agent.lines.slice(from).filter((l) => l === `warn guard: ${held[0]}; not applied, live maps unchanged (run "routeagent sync --force" if this is intended)`).length, 1);
       assert.is(await w.viaSni('app3.technis.io'), null);
       assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
       assert.is(after.guard.held, false);
@@ -319,7 +329,7 @@ if (missing) {
     w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io'), app('wiki.technis.io'), app('docs.technis.io'), app('blog.technis.io')]);
     const r = await runBundle(['sync', '--config', w.configPath]);
     assert.is(r.code, 0, r.stdout + r.stderr);
-    assert.equal(r.stderr.split('\n').filter(Boolean), [...ramDiskCli(), `routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync`]);
+    assert.equal(r.stderr.split('\n').filter(Boolean), [`routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync`]);
     assert.match(r.stdout, /^healthy: last sync \S+ ok \(applied by runtime\), \d+ ms\n/);
     assert.is(await w.viaSni('blog.technis.io'), 'illmatic');
     const j = await runBundle(['sync', '--json', '--config', w.configPath]);

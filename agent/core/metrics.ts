@@ -14,7 +14,7 @@ export function renderMetrics(counters: Counters, status: Status | undefined): s
   if (status) {
     if (status.lastSuccess) metric('routeagent_last_success_timestamp_seconds', 'gauge', 'Time of the last successful sync.', [['', Date.parse(status.lastSuccess) / 1000]]);
     metric('routeagent_sync_duration_seconds', 'gauge', 'Duration of the last sync.', [['', status.durationMs / 1000]]);
-    metric('routeagent_map_entries', 'gauge', 'Entries per map (desired).', Object.entries(status.entries).map(([m, n]) => [`{map="${m}"}`, n]));
+    metric('routeagent_map_entries', 'gauge', 'Entries per map (what HAProxy serves).', Object.entries(status.entries).map(([m, n]) => [`{map="${m}"}`, n]));
     metric('routeagent_cluster_up', 'gauge', '1 when the cluster answered the last sync.', Object.entries(status.clusters).map(([c, s]) => [`{cluster="${escapeLabel(c)}"}`, s.state === 'ok' ? 1 : 0]));
     metric('routeagent_conflicts', 'gauge', 'Hosts claimed by several clusters.', [['', status.conflicts.length]]);
     metric('routeagent_guard_holding', 'gauge', '1 when the guard holds a plan back.', [['', status.guard.held ? 1 : 0]]);

@@ -1,7 +1,8 @@
 // The status file's content: the last sync's outcome, what `routeagent status` prints, and whether that is healthy.
 // Pure: built from a SyncReport and the previous status; the caller writes and reads the file.
+import { count } from '../log.js';
 import type { Conflict } from './desired.js';
-import type { MapName } from './types.js';
+import { MAP_NAMES, type MapName } from './types.js';
 
 export type ClusterStatus = { state: 'ok' | 'stale'; routers: number; since?: string; error?: string };
 export type Status = {
@@ -12,7 +13,10 @@ export type Status = {
   applied: boolean;
   method: 'runtime' | 'reload' | 'none';
   clusters: Record<string, ClusterStatus>;
+  /** What HAProxy serves after this sync: the applied plan, or the maps it kept when nothing was applied. */
   entries: Record<MapName, number>;
+  /** Only while the guard holds: the entries the held plan would leave (not served). */
+  heldEntries?: Record<MapName, number>;
   conflicts: Conflict[];
   skipped: number;
   guard: { held: boolean; reasons: string[] };
@@ -24,6 +28,8 @@ export type ReportLike = {
   at: string;
   durationMs: number;
   maps: Record<MapName, Record<string, string>>;
+  /** Entries HAProxy serves after the sync; absent when its maps could not be read (the previous status's count stands). */
+  served?: Record<MapName, number>;
   conflicts: Conflict[];
   skipped: readonly unknown[];
   clusters: Record<string, { ok: boolean; routers: number; error?: string; staleSince?: string }>;
@@ -46,6 +52,7 @@ export function statusFromReport(r: ReportLike, previous?: Status): Status {
   );
   const lastSuccess = outcome === 'ok' ? r.at : previous?.lastSuccess;
   const lastError = r.error ?? r.held?.join('; ') ?? Object.values(r.clusters).find((c) => c.error)?.error;
+  const desired = Object.fromEntries(MAP_NAMES.map((m) => [m, Object.keys(r.maps[m]).length])) as Record<MapName, number>;
   return {
     version: 1,
     at: r.at,
@@ -54,7 +61,8 @@ export function statusFromReport(r: ReportLike, previous?: Status): Status {
     applied: r.applied,
     method: r.method,
     clusters,
-    entries: { hosts: Object.keys(r.maps.hosts).length, sni: Object.keys(r.maps.sni).length },
+    entries: r.served ?? previous?.entries ?? desired,
+    ...(outcome === 'held' ? { heldEntries: desired } : {}),
     conflicts: r.conflicts,
     skipped: r.skipped.length,
     guard: { held: outcome === 'held', reasons: r.held ?? [] },
@@ -78,10 +86,12 @@ export function healthProblems(s: Status, nowMs: number, maxAgeSec: number): str
 
 /** A short human summary for `routeagent status`. */
 export function formatStatus(s: Status, problems: readonly string[]): string {
+  const entries = (e: Record<MapName, number>) => MAP_NAMES.map((m) => `${m} ${count(e[m], 'entry', 'entries')}`).join(', ');
   const lines = [
     `${problems.length ? 'unhealthy' : 'healthy'}: last sync ${s.at} ${s.outcome}${s.applied ? ` (applied by ${s.method})` : ''}, ${s.durationMs} ms`,
-    `maps: hosts ${s.entries.hosts} entries, sni ${s.entries.sni} entries; ${s.conflicts.length} conflicts, ${s.skipped} routers skipped`,
-    ...Object.entries(s.clusters).map(([name, c]) => `cluster ${name}: ${c.state === 'ok' ? 'ok' : `stale since ${c.since ?? '?'}`}, ${c.routers} routers`),
+    `maps: HAProxy serves ${entries(s.entries)}; ${count(s.conflicts.length, 'conflict', 'conflicts')}, ${count(s.skipped, 'router', 'routers')} skipped`,
+    ...(s.heldEntries ? [`held plan: ${entries(s.heldEntries)}; not applied while the guard holds it`] : []),
+    ...Object.entries(s.clusters).map(([name, c]) => `cluster ${name}: ${c.state === 'ok' ? 'ok' : `stale since ${c.since ?? '?'}`}, ${count(c.routers, 'router', 'routers')}`),
     ...s.conflicts.map((c) => `conflict: ${c.host} (${c.map}) claimed by ${c.claimants.join(', ')}; routed to ${c.winner}`),
     ...(s.lastSuccess && s.outcome !== 'ok' ? [`last success: ${s.lastSuccess}`] : []),
     ...problems.map((p) => `problem: ${p}`),

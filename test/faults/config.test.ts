@@ -75,7 +75,7 @@ if (!missing) {
       message = (e as Error).message;
     }
     const p = configPath(ctx);
-    assert.equal(agent.lines, [`error config ${p}: not valid JSON (${message})`, `error daemon: not started: config ${p} is invalid`]);
+    assert.equal(agent.lines, [`error config ${p}: not valid JSON (${message})`, `error daemon: not started: config ${p} is invalid (1 problem)`]);
     assert.equal(await mapsNow(ctx.w), before);
   });
 
@@ -110,7 +110,7 @@ if (!missing) {
       `error config ${p}: /haproxy/timeoutMs: must be >= 100`,
       `error config ${p}: /metrics/port: must be <= 65535`,
       `error config ${p}: /schedule: must NOT have fewer than 1 characters`,
-      `error daemon: not started: config ${p} is invalid`,
+      `error daemon: not started: config ${p} is invalid (15 problems)`,
     ].sort());
   });
 
