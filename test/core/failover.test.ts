@@ -15,7 +15,7 @@ import {
   type Failover,
   type HealthInput,
 } from '../../agent/core/failover.js';
-import type { Route, Router } from '../../agent/core/types.js';
+import type { Route, Router, ServiceHealth } from '../../agent/core/types.js';
 
 const settings = { enabled: true, downAfter: 2, upAfter: 3 };
 
@@ -85,7 +85,7 @@ why('without show stat (HAProxy not asked) every backend counts as UP', () => {
   assert.equal([...claimProblems(routes, { ...healthy, backendStatus: undefined })], []);
 });
 why('a Traefik service with no server UP makes the claims of the routers using it unhealthy; unknown services count as healthy', () => {
-  const snapshots = new Map([
+  const snapshots = new Map<string, { routers: Router[]; services: ServiceHealth }>([
     ['hades', { routers: [router('grafana@kubernetescrd', 'grafana-svc')], services: { 'grafana-svc@kubernetescrd': false } }],
     ['illmatic', { routers: [router('g@file', 'g-svc@file'), router('blog@file', 'blog-svc')], services: { 'g-svc@file': true } }],
   ]);
