@@ -41,7 +41,7 @@ type Live = { readonly info: ShowInfo; readonly loaded: ReadonlySet<string> };
 export async function readLive(
   h: HaproxySettings,
   deps: ApplyDeps = {},
-): Promise<{ maps: Record<MapName, Entry[]>; source: 'runtime' | 'file'; seen?: Seen }> {
+): Promise<{ maps: Record<MapName, Entry[]>; source: 'runtime' | 'file'; seen?: Seen; backendStatus?: Map<string, string> }> {
   const runtime = deps.runtime ?? createRuntime(h.socket, { timeoutMs: h.timeoutMs });
   const probed = await probe(runtime).catch(noReply);
   const live = typeof probed === 'string' ? undefined : probed;
@@ -53,7 +53,14 @@ export async function readLive(
     else maps[m] = await readMapFile(h.maps[m]);
   }
   const fromRuntime = Object.keys(shownMaps).length;
-  return { maps, source: fromRuntime === MAP_NAMES.length ? 'runtime' : 'file', ...(live && fromRuntime ? { seen: { info: live.info, maps: shownMaps } } : {}) };
+  // Which backends HAProxy's checks report DOWN, for failover; unreadable means unknown, and unknown counts as UP.
+  const backendStatus = live ? await runtime.backendStatus().catch(noReply) : undefined;
+  return {
+    maps,
+    source: fromRuntime === MAP_NAMES.length ? 'runtime' : 'file',
+    ...(live && fromRuntime ? { seen: { info: live.info, maps: shownMaps } } : {}),
+    ...(backendStatus ? { backendStatus } : {}),
+  };
 }
 
 /** Make the map files and HAProxy's live maps equal `desired`; throws ApplyError before anything is live when a check fails. */

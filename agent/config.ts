@@ -46,6 +46,7 @@ export type Config = {
   readonly guard: { readonly maxRemovalRatio: number };
   readonly statusFile: string;
   readonly metrics: { readonly enabled: boolean; readonly address: string; readonly port: number };
+  readonly failover: { readonly enabled: boolean; readonly downAfter: number; readonly upAfter: number };
 };
 
 const ajv = new Ajv({ allErrors: true, strict: true });
@@ -115,6 +116,7 @@ type Written = {
   guard?: { maxRemovalRatio?: number };
   statusFile?: string;
   metrics?: { enabled?: boolean; address?: string; port?: number };
+  failover?: { enabled?: boolean; downAfter?: number; upAfter?: number };
 };
 
 function withDefaults(w: Written): Config {
@@ -140,6 +142,7 @@ function withDefaults(w: Written): Config {
     guard: { maxRemovalRatio: w.guard?.maxRemovalRatio ?? 0.5 },
     statusFile: w.statusFile ?? '/var/run/routeagent/status.json',
     metrics: { enabled: w.metrics?.enabled ?? false, address: w.metrics?.address ?? '127.0.0.1', port: w.metrics?.port ?? 9498 },
+    failover: { enabled: w.failover?.enabled ?? true, downAfter: w.failover?.downAfter ?? 2, upAfter: w.failover?.upAfter ?? 3 },
   };
 }
 

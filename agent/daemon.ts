@@ -50,7 +50,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   for (const w of warnings) log.warn(`config ${opts.configPath}: ${w}`);
   const lock: Lock = await acquireLock(lockPathFor(config.haproxy.maps.hosts), 'daemon');
   const state = newSyncState();
-  const counters: Counters = { syncs: { ok: 0, failed: 0, held: 0 } };
+  const counters: Counters = { syncs: { ok: 0, failed: 0, held: 0 }, failovers: 0 };
   let status: Status | undefined = await readStatus(config.statusFile);
   let running: Promise<void> | undefined;
   let pending: string | undefined;
@@ -77,6 +77,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         return status;
       });
       counters.syncs[report.error !== undefined ? 'failed' : report.held?.length ? 'held' : 'ok']++;
+      counters.failovers += report.failovers.filter((f) => f.since === report.at).length; // started by this sync
       opts.onSync?.(report);
     } catch (e) {
       counters.syncs.failed++;

@@ -30,14 +30,17 @@ export function createSyncDeps(config: Config, log: Log, fetchOptions?: FetchOpt
     async fetchAll(cfg) {
       const results = await fetchAll(cfg.clusters.map(targetOf), fetchOptions);
       const out = new Map<string, FetchResult>();
-      for (const [name, r] of results) out.set(name, r.ok ? { ok: true, value: { routers: r.value.routers, syntax: r.value.syntax } } : { ok: false, error: r.error });
+      for (const [name, r] of results) {
+        if (!r.ok) out.set(name, { ok: false, error: r.error });
+        else out.set(name, { ok: true, value: { routers: r.value.routers, syntax: r.value.syntax, ...(r.value.services ? { services: r.value.services } : {}) } });
+      }
       return out;
     },
     async readCurrent(cfg, dryRun) {
-      if (dryRun) return readMapFiles(cfg.haproxy.maps);
+      if (dryRun) return { maps: await readMapFiles(cfg.haproxy.maps) };
       const live = await readLive(cfg.haproxy);
       seen = live.seen;
-      return live.maps;
+      return { maps: live.maps, ...(live.backendStatus ? { backendStatus: live.backendStatus } : {}) };
     },
     apply: (cfg, desired, l) => applyMaps(cfg.haproxy, desired, l, seen ? { seen } : {}),
   };

@@ -166,6 +166,7 @@ function jsonReport(r: SyncReport) {
     skipped: r.skipped,
     clusters: Object.fromEntries(Object.entries(r.clusters).map(([n, c]) => [n, { ok: c.ok, routers: c.routers, ...(c.error !== undefined ? { error: c.error } : {}) }])),
     applied: r.applied,
+    failovers: r.failovers,
     ...(r.held ? { held: r.held } : {}),
     ...(r.error !== undefined ? { error: r.error } : {}),
   };

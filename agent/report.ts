@@ -21,6 +21,7 @@ export function formatPlan(r: SyncReport, dryRun: boolean): string {
     for (const e of p.remove) lines.push(`  - ${e.key} ${e.backend}`);
   }
   for (const c of r.conflicts) lines.push(`conflict: ${c.host} (${c.map}) claimed by ${c.claimants.join(', ')}; routed to ${c.winner}`);
+  for (const f of r.failovers) lines.push(`failover: ${f.map} ${f.host} ${f.from} → ${f.to}: ${f.reason}`);
   if (r.skipped.length) lines.push(`skipped: ${count(r.skipped.length, 'router', 'routers')} (see --json for each one and why)`);
   for (const h of r.held ?? []) lines.push(`held by the guard: ${h}; run with --force to apply`);
   if (r.error !== undefined) lines.push(`failed: ${r.error}`);

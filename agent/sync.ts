@@ -5,15 +5,18 @@ import { mergeDesired, type Conflict } from './core/desired.js';
 import { isExposed } from './core/hosts.js';
 import { guardReason, isEmptyPlan, planMap, summarisePlan, type MapPlan } from './core/plan.js';
 import { routesFromRouters } from './core/routes.js';
-import { MAP_NAMES, type Entry, type MapName, type Route, type Router, type Skipped, type Syntax } from './core/types.js';
+import { MAP_NAMES, type Entry, type MapName, type Route, type Router, type ServiceHealth, type Skipped, type Syntax } from './core/types.js';
 import { AgentError } from './errors.js';
+import { assessClaims, followFailovers, type FailoverState, type HealthReport } from './failover.js';
 import { count, type Log } from './log.js';
 
 /** A cluster's last good answer (or, before any answer, what the map files say it serves). */
 export type Snapshot =
-  | { readonly kind: 'fetched'; readonly routers: readonly Router[]; readonly syntax: Syntax; readonly at: number }
+  | { readonly kind: 'fetched'; readonly routers: readonly Router[]; readonly syntax: Syntax; readonly services?: ServiceHealth; readonly at: number }
   | { readonly kind: 'seeded'; readonly routes: readonly Route[]; readonly at: number };
-export type FetchResult = { ok: true; value: { routers: Router[]; syntax: Syntax } } | { ok: false; error: Error };
+export type FetchResult = { ok: true; value: { routers: Router[]; syntax: Syntax; services?: ServiceHealth } } | { ok: false; error: Error };
+/** What HAProxy serves now, and (read from the runtime) each backend's `show stat` status for failover. */
+export type Current = { maps: Record<MapName, Entry[]>; backendStatus?: ReadonlyMap<string, string> };
 export type ApplyOutcome = { applied: boolean; method: 'runtime' | 'reload' | 'none'; changed: MapName[]; notes: string[] };
 
 export type SyncDeps = {
@@ -22,10 +25,10 @@ export type SyncDeps = {
   readonly now: () => number;
   readonly fetchAll: (config: Config) => Promise<Map<string, FetchResult>>;
   /** What HAProxy serves now: the runtime when reachable, else the files (dry runs read only the files). */
-  readonly readCurrent: (config: Config, dryRun: boolean) => Promise<Record<MapName, Entry[]>>;
+  readonly readCurrent: (config: Config, dryRun: boolean) => Promise<Current>;
   readonly apply: (config: Config, desired: Record<MapName, readonly Entry[]>, log: Log) => Promise<ApplyOutcome>;
 };
-export type SyncState = { snapshots: Map<string, Snapshot>; conflicts: Map<string, Conflict>; skipped: Set<string>; guard?: GuardEpisode };
+export type SyncState = { snapshots: Map<string, Snapshot>; conflicts: Map<string, Conflict>; skipped: Set<string>; guard?: GuardEpisode } & FailoverState;
 export type SyncOptions = { readonly dryRun?: boolean; readonly force?: boolean };
 
 export type ClusterReport = { ok: boolean; routers: number; error?: string; staleSince?: string };
@@ -43,10 +46,10 @@ export type SyncReport = {
   method: ApplyOutcome['method'];
   held?: string[];
   error?: string;
-};
+} & HealthReport;
 
 export function newSyncState(): SyncState {
-  return { snapshots: new Map(), conflicts: new Map(), skipped: new Set() };
+  return { snapshots: new Map(), conflicts: new Map(), skipped: new Set(), claims: new Map(), failovers: new Map() };
 }
 
 /**
@@ -59,7 +62,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   const [fetched, read] = await Promise.all([
     deps.fetchAll(config),
     deps.readCurrent(config, opts.dryRun ?? false).then(
-      (maps) => ({ maps }),
+      (current): Current => current,
       (e: unknown) => {
         if (e instanceof AgentError) return { error: e };
         throw e;
@@ -72,7 +75,8 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
     log.warn(error);
     const clusters = updateSnapshots(deps, state, fetched, undefined, started);
     const plans = MAP_NAMES.map((m) => planMap(m, [], []));
-    return report(deps, { maps: { hosts: [], sni: [] }, plans, conflicts: [], skipped: [], clusters, started }, { applied: false, method: 'none', error });
+    const health = { failovers: [...state.failovers.values()], unhealthyClaims: 0, downBackends: [] };
+    return report(deps, { maps: { hosts: [], sni: [] }, plans, conflicts: [], skipped: [], clusters, started, health }, { applied: false, method: 'none', error });
   }
   const current = read.maps;
   const clusters = updateSnapshots(deps, state, fetched, current, started);
@@ -90,11 +94,15 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
     routes.push(...r.routes);
     skipped.push(...r.skipped);
   }
-  const { maps, conflicts } = mergeDesired({ clusters: config.clusters, routes, static: config.static, pins: config.pins, policy: config.conflicts, current });
+  const unhealthy = assessClaims(config, state, { routes, snapshots: state.snapshots, answered: clusters, backendStatus: read.backendStatus });
+  const merge = { clusters: config.clusters, routes, static: config.static, pins: config.pins, policy: config.conflicts, current, unhealthy };
+  const { maps, conflicts, failedOver } = mergeDesired(merge);
   logConflicts(log, state, conflicts);
+  const at = new Date(started).toISOString();
+  const health = followFailovers(log, config, state, { failedOver, conflicts, at, backendStatus: read.backendStatus });
   logSkipped(log, state, skipped);
   const plans = MAP_NAMES.map((m) => planMap(m, current[m], maps[m]));
-  const base = { maps, plans, conflicts, skipped, clusters, started, current };
+  const base = { maps, plans, conflicts, skipped, clusters, started, current, health };
 
   if (opts.dryRun) return report(deps, base, { applied: false, method: 'none' });
   const held = opts.force ? [] : heldBack(config, plans, current);
@@ -132,7 +140,8 @@ function updateSnapshots(
   for (const cluster of deps.config.clusters) {
     const result = fetched.get(cluster.name);
     if (result?.ok) {
-      state.snapshots.set(cluster.name, { kind: 'fetched', routers: result.value.routers, syntax: result.value.syntax, at: now });
+      const { routers, syntax, services } = result.value;
+      state.snapshots.set(cluster.name, { kind: 'fetched', routers, syntax, ...(services ? { services } : {}), at: now });
       clusters[cluster.name] = { ok: true, routers: result.value.routers.length };
       continue;
     }
@@ -204,6 +213,7 @@ type Base = {
   skipped: Skipped[];
   clusters: Record<string, ClusterReport>;
   started: number;
+  health: HealthReport;
   current?: Record<MapName, Entry[]>; // what HAProxy served before this sync; undefined when it could not be read
 };
 
@@ -224,6 +234,7 @@ function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: Ap
     clusters: b.clusters,
     applied: outcome.applied,
     method: outcome.method,
+    ...b.health,
     ...(outcome.held?.length ? { held: outcome.held } : {}),
     ...(outcome.error !== undefined ? { error: outcome.error } : {}),
   };

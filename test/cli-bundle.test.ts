@@ -209,6 +209,7 @@ if (missing) {
     conflicts: [conflict('grafana.technis.io', 'hosts', 'hades'), conflict('grafana.technis.io', 'sni', 'hades'), conflict('jellyfin.technis.io', 'hosts', 'hades'), conflict('jellyfin.technis.io', 'sni', 'hades')],
     skipped,
     clusters,
+    failovers: [],
   });
 
   cli('status before any sync: exit 1, says why', async () => {

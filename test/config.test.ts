@@ -37,7 +37,16 @@ valid('a minimal config gets every default', () => {
     guard: { maxRemovalRatio: 0.5 },
     statusFile: '/var/run/routeagent/status.json',
     metrics: { enabled: false, address: '127.0.0.1', port: 9498 },
+    failover: { enabled: true, downAfter: 2, upAfter: 3 },
   });
+});
+valid('failover settings are checked: counts of syncs, at least 1', () => {
+  assert.equal(parseConfig({ ...minimal, failover: { downAfter: 0, upAfter: 1.5, enable: false } }).errors, [
+    '/failover: unknown property "enable"',
+    '/failover/downAfter: must be >= 1',
+    '/failover/upAfter: must be integer',
+  ]);
+  assert.equal(parseConfig({ ...minimal, failover: { enabled: false, upAfter: 5 } }).config?.failover, { enabled: false, downAfter: 2, upAfter: 5 });
 });
 valid.run();
 

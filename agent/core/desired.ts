@@ -6,12 +6,16 @@
 //   pinned cluster among claimants → the pinned cluster
 //   sticky and current owner claims → the current owner (moves only once the old cluster drops the host)
 //   otherwise                      → highest priority, ties by config order
+// With failover, the rules above choose among the healthy claimants only (a pin yields to health alone); when every
+// claimant is unhealthy the current owner keeps the host: health never removes a host nor moves it to another dead cluster.
 import type { Entry, MapName, Route } from './types.js';
 import { MAP_NAMES } from './types.js';
 import { byteOrder } from './order.js';
 
 export type MergeCluster = { readonly name: string; readonly priority: number; readonly backends: Partial<Record<MapName, string>> };
 export type Conflict = { readonly host: string; readonly map: MapName; readonly claimants: readonly string[]; readonly winner: string };
+/** A contested host whose policy winner (`from`) is unhealthy, so it goes to `to`. */
+export type FailedOver = { readonly host: string; readonly map: MapName; readonly from: string; readonly to: string };
 export type MergeInput = {
   readonly clusters: readonly MergeCluster[]; // config order
   readonly routes: readonly Route[];
@@ -19,8 +23,15 @@ export type MergeInput = {
   readonly pins: Readonly<Record<string, string>>;
   readonly policy: 'sticky' | 'priority';
   readonly current: Readonly<Record<MapName, readonly Entry[]>>;
+  /** Claims counted unhealthy (claimKey); absent or empty: every claim is healthy. */
+  readonly unhealthy?: ReadonlySet<string>;
 };
-export type Desired = { readonly maps: Record<MapName, Entry[]>; readonly conflicts: Conflict[] };
+export type Desired = { readonly maps: Record<MapName, Entry[]>; readonly conflicts: Conflict[]; readonly failedOver: FailedOver[] };
+
+/** The key of one claim (cluster serves host in map) in health sets and counters. */
+export function claimKey(map: MapName, host: string, cluster: string): string {
+  return `${map} ${host} ${cluster}`;
+}
 
 /** Merge every cluster's routes, static routes and pins into the desired maps. */
 export function mergeDesired(input: MergeInput): Desired {
@@ -28,6 +39,7 @@ export function mergeDesired(input: MergeInput): Desired {
   const byName = new Map(input.clusters.map((c) => [c.name, c]));
   const maps = {} as Record<MapName, Entry[]>;
   const conflicts: Conflict[] = [];
+  const failedOver: FailedOver[] = [];
 
   for (const map of MAP_NAMES) {
     const owner = new Map<string, string>(); // backend → cluster, to read who owns a host now
@@ -59,16 +71,37 @@ export function mergeDesired(input: MergeInput): Desired {
         continue;
       }
       const claimants = claim.sort((a, b) => order.get(a)! - order.get(b)!);
-      const winner = pickWinner(host, claimants, input, current.get(host), byName);
+      const preferred = pickWinner(host, claimants, input, current.get(host), byName);
+      const winner = healthyWinner(map, host, claimants, preferred, input, current.get(host), byName);
       entries.set(host, byName.get(winner)!.backends[map]!);
       conflicts.push({ host, map, claimants, winner });
+      if (winner !== preferred) failedOver.push({ host, map, from: preferred, to: winner });
     }
     const list: Entry[] = [];
     for (const [key, backend] of entries) list.push({ key, backend });
     maps[map] = list.sort((a, b) => byteOrder(a.key, b.key));
   }
   conflicts.sort((a, b) => byteOrder(a.host, b.host) || byteOrder(a.map, b.map));
-  return { maps, conflicts };
+  failedOver.sort((a, b) => byteOrder(a.host, b.host) || byteOrder(a.map, b.map));
+  return { maps, conflicts, failedOver };
+}
+
+// preferred healthy → preferred; some claimants healthy → the policy among them; none healthy → the current owner stays
+// (or, for a host no cluster serves now, the preferred one).
+function healthyWinner(
+  map: MapName,
+  host: string,
+  claimants: readonly string[],
+  preferred: string,
+  input: MergeInput,
+  currentOwner: string | undefined,
+  byName: ReadonlyMap<string, MergeCluster>,
+): string {
+  const down = input.unhealthy;
+  if (!down || down.size === 0 || !down.has(claimKey(map, host, preferred))) return preferred;
+  const healthy = claimants.filter((c) => !down.has(claimKey(map, host, c)));
+  if (healthy.length > 0) return pickWinner(host, healthy, input, currentOwner, byName);
+  return currentOwner !== undefined && claimants.includes(currentOwner) ? currentOwner : preferred;
 }
 
 function pickWinner(

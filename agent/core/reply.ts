@@ -142,21 +142,44 @@ export function parsePrepare(reply: string): number | undefined {
 
 /** `show stat -1 2 -1` (CSV, backends only) → backend name → mode; columns found by header name, not index. */
 export function parseShowStat(reply: string): Map<string, BackendMode> | undefined {
+  const backends = new Map<string, BackendMode>();
+  const ok = eachBackendRow(reply, 'mode', (name, m) => {
+    if (m === 'http' || m === 'tcp') backends.set(name, m);
+  });
+  return ok ? backends : undefined;
+}
+
+/**
+ * `show stat -1 2 -1` → backend name → its `status` cell. On 2.6 a backend row reads UP while some server can take traffic
+ * (a server without `check` always counts), and DOWN once every server is DOWN or in MAINT (verified: a backend whose only
+ * server was `disable`d reads DOWN); MAINT is accepted too, as other versions print it for a disabled backend.
+ */
+export function parseBackendStatus(reply: string): Map<string, string> | undefined {
+  const status = new Map<string, string>();
+  const ok = eachBackendRow(reply, 'status', (name, s) => status.set(name, s));
+  return ok ? status : undefined;
+}
+
+/** Is a backend `status` cell one that routes nothing (DOWN, MAINT, and their "(via …)" / "x/y" variants)? */
+export function isBackendDown(status: string): boolean {
+  return /^(DOWN|MAINT)\b/.test(status);
+}
+
+// The CSV of `show stat`: columns are found by header name (their index moves between versions); false when not that CSV.
+function eachBackendRow(reply: string, column: string, visit: (backend: string, cell: string) => void): boolean {
   const rows = lines(reply).filter((l) => l !== '');
   const header = rows[0];
-  if (header === undefined || !header.startsWith('# ')) return undefined;
+  if (header === undefined || !header.startsWith('# ')) return false;
   const columns = header.slice(2).split(',');
   const name = columns.indexOf('pxname');
   const kind = columns.indexOf('svname');
-  const mode = columns.indexOf('mode');
-  if (name < 0 || kind < 0 || mode < 0) return undefined;
-  const backends = new Map<string, BackendMode>();
+  const wanted = columns.indexOf(column);
+  if (name < 0 || kind < 0 || wanted < 0) return false;
   for (const row of rows.slice(1)) {
     const cells = row.split(',');
-    const m = cells[mode];
-    if (cells[kind] === 'BACKEND' && (m === 'http' || m === 'tcp')) backends.set(cells[name]!, m);
+    if (cells[kind] === 'BACKEND') visit(cells[name]!, cells[wanted] ?? '');
   }
-  return backends;
+  return true;
 }
 
 /** Does HAProxy `version` ("2.6.12-1+deb12u4", "3.0-dev5") reach `min` ("2.4")? Compares the numeric dotted prefix. */

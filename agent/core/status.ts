@@ -2,6 +2,7 @@
 // Pure: built from a SyncReport and the previous status; the caller writes and reads the file.
 import { count } from '../log.js';
 import type { Conflict } from './desired.js';
+import type { DownBackend, Failover } from './failover.js';
 import { MAP_NAMES, type MapName } from './types.js';
 
 export type ClusterStatus = { state: 'ok' | 'stale'; routers: number; since?: string; error?: string };
@@ -22,6 +23,10 @@ export type Status = {
   guard: { held: boolean; reasons: string[] };
   lastError?: string;
   lastSuccess?: string;
+  /** Hosts routed away from an unhealthy preferred cluster; absent in status files written before failover existed. */
+  failovers?: Failover[];
+  unhealthyClaims?: number;
+  backendsDown?: DownBackend[];
 };
 
 export type ReportLike = {
@@ -37,6 +42,9 @@ export type ReportLike = {
   method: 'runtime' | 'reload' | 'none';
   held?: string[];
   error?: string;
+  failovers?: Failover[];
+  unhealthyClaims?: number;
+  downBackends?: DownBackend[];
 };
 
 /** Status after a sync; `lastSuccess` carries over from the previous status when this one failed. */
@@ -68,6 +76,9 @@ export function statusFromReport(r: ReportLike, previous?: Status): Status {
     guard: { held: outcome === 'held', reasons: r.held ?? [] },
     ...(lastError !== undefined ? { lastError } : {}),
     ...(lastSuccess !== undefined ? { lastSuccess } : {}),
+    failovers: r.failovers ?? [],
+    unhealthyClaims: r.unhealthyClaims ?? 0,
+    backendsDown: r.downBackends ?? [],
   };
 }
 
@@ -79,6 +90,7 @@ export function healthProblems(s: Status, nowMs: number, maxAgeSec: number): str
   for (const [name, c] of Object.entries(s.clusters)) {
     if (c.state === 'stale') problems.push(`cluster ${name} stale since ${c.since ?? '?'}: ${c.error ?? ''}`.trimEnd());
   }
+  for (const b of s.backendsDown ?? []) problems.push(`backend ${b.backend} of cluster ${b.cluster} is ${b.status} in HAProxy`);
   const ageSec = Math.round((nowMs - Date.parse(s.at)) / 1000);
   if (ageSec > maxAgeSec) problems.push(`last sync was ${ageSec} s ago (is the daemon running?)`);
   return problems;
@@ -93,6 +105,7 @@ export function formatStatus(s: Status, problems: readonly string[]): string {
     ...(s.heldEntries ? [`held plan: ${entries(s.heldEntries)}; not applied while the guard holds it`] : []),
     ...Object.entries(s.clusters).map(([name, c]) => `cluster ${name}: ${c.state === 'ok' ? 'ok' : `stale since ${c.since ?? '?'}`}, ${count(c.routers, 'router', 'routers')}`),
     ...s.conflicts.map((c) => `conflict: ${c.host} (${c.map}) claimed by ${c.claimants.join(', ')}; routed to ${c.winner}`),
+    ...(s.failovers ?? []).map((f) => `failover: ${f.map} ${f.host} ${f.from} → ${f.to} since ${f.since}: ${f.reason}`),
     ...(s.lastSuccess && s.outcome !== 'ok' ? [`last success: ${s.lastSuccess}`] : []),
     ...problems.map((p) => `problem: ${p}`),
   ];

@@ -12,6 +12,7 @@ import {
   parsePrepare,
   parseShowInfo,
   parseShowMap,
+  parseBackendStatus,
   parseShowStat,
   type BackendMode,
   type MapListing,
@@ -30,6 +31,8 @@ export type Runtime = {
   listMaps(): Promise<MapListing[]>;
   showMap(path: string, version?: number): Promise<Entry[]>;
   backends(): Promise<Map<string, BackendMode>>;
+  /** Backend name → its `show stat` status (UP, DOWN, MAINT…). */
+  backendStatus(): Promise<Map<string, string>>;
   /** Atomically replace the live entries of map `path` with `entries`; throws without committing on any bad reply. */
   replaceMap(path: string, entries: readonly Entry[]): Promise<ReplaceResult>;
 };
@@ -60,6 +63,7 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
   const info = () => run('show info', parseShowInfo);
   const listMaps = () => run('show map', parseMapList);
   const backends = () => run('show stat -1 2 -1', parseShowStat);
+  const backendStatus = () => run('show stat -1 2 -1', parseBackendStatus);
   const showMap = async (path: string, version?: number) =>
     run(`show map ${version === undefined ? '' : `@${version} `}${mapArg(path)}`, parseShowMap);
 
@@ -113,7 +117,7 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
     return next;
   }
 
-  return { address, send, info, listMaps, showMap, backends, replaceMap };
+  return { address, send, info, listMaps, showMap, backends, backendStatus, replaceMap };
 }
 
 /** Did this error come from not reaching the socket at all (as opposed to a bad or late reply)? */

@@ -7,7 +7,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import routersSchema from '../../schemas/traefik-routers.schema.json' with { type: 'json' };
 import versionSchema from '../../schemas/traefik-version.schema.json' with { type: 'json' };
 import { routersFromListing, syntaxFromVersion, type ListedRouter, type Rawdata } from '../core/traefik-body.js';
-import type { Router, RouterKind, Syntax } from '../core/types.js';
+import type { Router, RouterKind, ServiceHealth, Syntax } from '../core/types.js';
 import { TraefikError } from '../errors.js';
 
 export type ClusterAuth = { username: string; password?: string; passwordFile?: string } | { token?: string; tokenFile?: string };
@@ -29,6 +29,7 @@ export type ClusterRouters = {
   routers: Router[];
   syntax: Syntax; // default rule syntax: the server's major version, or target.syntax
   version?: string; // as /api/version said it; absent when target.syntax skipped the request
+  services?: ServiceHealth; // read with the routers, for failover; absent: every service counts as healthy
 };
 export type FetchResult = { ok: true; value: ClusterRouters } | { ok: false; error: TraefikError };
 

@@ -1,7 +1,7 @@
-// mergeDesired: static routes, pins, sticky and priority conflict policies, determinism.
+// mergeDesired: static routes, pins, sticky and priority conflict policies, determinism, and the choice among healthy claimants.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mergeDesired, type MergeInput } from '../../agent/core/desired.js';
+import { claimKey, mergeDesired, type MergeInput } from '../../agent/core/desired.js';
 import type { MapName, Route } from '../../agent/core/types.js';
 
 const hades = { name: 'hades', priority: 10, backends: { sni: 'hades_https', hosts: 'hades_http' } };
@@ -85,3 +85,34 @@ conflicts('conflicts are reported per map', () => {
   assert.equal(d.conflicts.map((c) => c.map), ['hosts', 'sni']);
 });
 conflicts.run();
+
+// One row per case: who claims app.technis.io (sni), which claims count unhealthy, the policy, pins, who serves it now
+// → the winner, and whether that is a failover (from the policy's own choice).
+const health = suite('mergeDesired: the policy chooses among healthy claimants');
+const hadesOwns = { hosts: [], sni: [{ key: 'app.technis.io', backend: 'hades_https' }] };
+const illmaticOwns = { hosts: [], sni: [{ key: 'app.technis.io', backend: 'illmatic_https' }] };
+const down = (...clusters: string[]) => new Set(clusters.map((c) => claimKey('sni', 'app.technis.io', c)));
+const hostless = { hosts: [], sni: [] };
+type Row = [name: string, over: Partial<MergeInput>, winner: string, failover: { from: string; to: string } | undefined];
+const rows: Row[] = [
+  ['sticky: an unhealthy owner loses the host to a healthy claimant', { routes: both, current: hadesOwns, unhealthy: down('hades') }, 'illmatic', { from: 'hades', to: 'illmatic' }],
+  ['sticky: a healthy owner keeps it while the other claimant is unhealthy', { routes: both, current: hadesOwns, unhealthy: down('illmatic') }, 'hades', undefined],
+  ['sticky: after the failover the new owner keeps it once the old one is healthy', { routes: both, current: illmaticOwns }, 'illmatic', undefined],
+  ['priority: the preferred cluster unhealthy → the next one', { routes: both, policy: 'priority', current: illmaticOwns, unhealthy: down('illmatic') }, 'hades', { from: 'illmatic', to: 'hades' }],
+  ['priority: back to the preferred cluster once it counts healthy', { routes: both, policy: 'priority', current: hadesOwns }, 'illmatic', undefined],
+  ['every claimant unhealthy: the host stays where it is (sticky)', { routes: both, current: hadesOwns, unhealthy: down('hades', 'illmatic') }, 'hades', undefined],
+  ['every claimant unhealthy: the host stays where it is (priority)', { routes: both, policy: 'priority', current: hadesOwns, unhealthy: down('hades', 'illmatic') }, 'hades', { from: 'illmatic', to: 'hades' }],
+  ['every claimant unhealthy and nothing served now: the policy decides', { routes: both, policy: 'priority', current: hostless, unhealthy: down('hades', 'illmatic') }, 'illmatic', undefined],
+  ['a pin yields to health', { routes: both, pins: { 'app.technis.io': 'hades' }, current: hadesOwns, unhealthy: down('hades') }, 'illmatic', { from: 'hades', to: 'illmatic' }],
+  ['a pin yields to nothing else', { routes: both, pins: { 'app.technis.io': 'hades' }, policy: 'priority', current: illmaticOwns, unhealthy: down('illmatic') }, 'hades', undefined],
+  ['a sole claimant keeps its host however unhealthy', { routes: [route('hades', 'app.technis.io')], current: hadesOwns, unhealthy: down('hades') }, 'hades', undefined],
+  ['health of another map does not count', { routes: both, current: hadesOwns, unhealthy: new Set([claimKey('hosts', 'app.technis.io', 'hades')]) }, 'hades', undefined],
+];
+for (const [name, over, winner, failover] of rows) {
+  health(name, () => {
+    const d = mergeDesired(input(over));
+    assert.equal(d.maps.sni, [{ key: 'app.technis.io', backend: `${winner}_https` }]);
+    assert.equal(d.failedOver, failover ? [{ host: 'app.technis.io', map: 'sni', ...failover }] : []);
+  });
+}
+health.run();

@@ -12,6 +12,8 @@ import {
   parseShowInfo,
   parseShowMap,
   parseShowStat,
+  parseBackendStatus,
+  isBackendDown,
   versionAtLeast,
 } from '../../agent/core/reply.js';
 
@@ -109,6 +111,20 @@ stat('does not depend on column positions', () => {
 stat('is undefined without a CSV header or without the columns it needs', () => {
   assert.is(parseShowStat(UNKNOWN_MAP), undefined);
   assert.is(parseShowStat('# pxname,svname\nbe_x,BACKEND\n\n'), undefined);
+});
+stat('parseBackendStatus: the status cell of each backend; DOWN and MAINT route nothing', () => {
+  assert.equal([...parseBackendStatus(SHOW_STAT)!].filter(([b]) => b.startsWith('be_tls')), [
+    ['be_tls1', 'UP'],
+    ['be_tls2', 'UP'],
+    ['be_tls_default', 'UP'],
+  ]);
+  // Recorded on 2.6.12, cut to four columns: be_down's only server fails its check, be_maint's only server was `disable server`d
+  // (the backend reads DOWN, not MAINT), be_up's server has no check, be_none has no server; a server row is never a backend.
+  const checked = '# pxname,svname,status,mode\nbe_up,BACKEND,UP,tcp\nbe_down,s1,DOWN,tcp\nbe_down,BACKEND,DOWN,tcp\nbe_maint,BACKEND,DOWN,http\nbe_none,BACKEND,UP,http\n\n';
+  assert.equal([...parseBackendStatus(checked)!], [['be_up', 'UP'], ['be_down', 'DOWN'], ['be_maint', 'DOWN'], ['be_none', 'UP']]);
+  assert.equal(['UP', 'DOWN', 'MAINT', 'MAINT (via be_x/s1)', 'DOWN 1/2', 'UP 1/3', 'no check', 'NOLB', 'DRAIN'].filter(isBackendDown), ['DOWN', 'MAINT', 'MAINT (via be_x/s1)', 'DOWN 1/2']);
+  assert.is(parseBackendStatus(UNKNOWN_MAP), undefined);
+  assert.is(parseBackendStatus('# pxname,svname,mode\nbe_x,BACKEND,tcp\n\n'), undefined);
 });
 stat.run();
 

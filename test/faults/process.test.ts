@@ -103,9 +103,11 @@ if (!missing) {
     await baseline(ctx);
     w.clusters.hades.traefik.setRouters('http', [app('a.technis.io'), ...bigHosts.map((h) => app(h))]);
     let agent: Agent | undefined;
-    // show stat comes after staging and `haproxy -c`, before the rename (apply.ts step 4): kill the agent there
+    // The second show stat comes after staging and `haproxy -c`, before the rename (apply.ts step 4): kill the agent there.
+    // The first is the read of the backends' health for failover, before anything is staged.
+    let stats = 0;
     ctx.proxy = await startSocketProxy(join(w.dir, 'proxy.sock'), w.haproxy.socket, (cmd) => {
-      if (!cmd.startsWith('show stat')) return { kind: 'forward' };
+      if (!cmd.startsWith('show stat') || ++stats < 2) return { kind: 'forward' };
       process.kill(agent!.pid, 'SIGKILL');
       return { kind: 'hang' };
     });

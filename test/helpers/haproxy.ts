@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MapName } from '../../agent/core/types.js';
 
-export type BackendSpec = { readonly name: string; readonly mode: 'http' | 'tcp'; readonly port: number };
+/** `server` is appended to the server line, e.g. `check inter 200ms` for health checks. */
+export type BackendSpec = { readonly name: string; readonly mode: 'http' | 'tcp'; readonly port: number; readonly server?: string };
 export type HaproxyOptions = {
   dir?: string;
   maps?: Partial<Record<MapName, string>>; // initial file text
@@ -128,7 +129,7 @@ function configText(o: {
   const useHosts = o.loadMaps ? `    use_backend %[${hostsExpr}] if { ${hostsExpr} -m found }\n` : '';
   const useSni = o.loadMaps ? `    use_backend %[${sniExpr}] if { ${sniExpr} -m found }\n` : '';
   const backends = o.backends
-    .map((b) => `backend ${b.name}\n    mode ${b.mode}\n    server s1 127.0.0.1:${b.port}\n`)
+    .map((b) => `backend ${b.name}\n    mode ${b.mode}\n    server s1 127.0.0.1:${b.port}${b.server ? ` ${b.server}` : ''}\n`)
     .join('\n');
   return `# written by test/helpers/haproxy.ts
 global

@@ -10,20 +10,20 @@ import { connect as tlsConnect, createServer as createTlsServer, type Server as 
 
 export type Upstream = { readonly name: string; readonly port: number; close(): Promise<void> };
 
-/** An HTTP server on 127.0.0.1 that answers every request with 200, `x-upstream: <name>` and body `<name>`. */
-export async function startHttpUpstream(name: string): Promise<Upstream> {
+/** An HTTP server on 127.0.0.1 (`port`, or a free one) that answers every request with 200, `x-upstream: <name>` and body `<name>`. */
+export async function startHttpUpstream(name: string, port = 0): Promise<Upstream> {
   const server = createHttpServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': name });
     res.end(name);
   });
-  return listen(name, server);
+  return listen(name, server, port);
 }
 
-/** A TLS server on 127.0.0.1 that writes `<name>` after the handshake and closes. */
-export async function startTlsUpstream(name: string): Promise<Upstream> {
+/** A TLS server on 127.0.0.1 (`port`, or a free one) that writes `<name>` after the handshake and closes. */
+export async function startTlsUpstream(name: string, port = 0): Promise<Upstream> {
   const { key, cert } = await selfSignedCert();
   const server = createTlsServer({ key, cert }, (socket) => socket.end(name));
-  return listen(name, server);
+  return listen(name, server, port);
 }
 
 /** GET / through HAProxy with a Host header; the name of the upstream that answered, or `status <code>` when HAProxy did. */
@@ -75,10 +75,10 @@ function selfSignedCert(): Promise<{ key: Buffer; cert: Buffer }> {
   return certOnce;
 }
 
-function listen(name: string, server: HttpServer | TlsServer): Promise<Upstream> {
+function listen(name: string, server: HttpServer | TlsServer, port: number): Promise<Upstream> {
   return new Promise((resolve, reject) => {
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const port = (server.address() as AddressInfo).port;
       const close = () => new Promise<void>((done) => {
         if ('closeAllConnections' in server) server.closeAllConnections();

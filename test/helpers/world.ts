@@ -42,7 +42,8 @@ export function app(host: string): Record<string, unknown> {
   return httpRouter(host.split('.')[0]!, `Host(\`${host}\`)`);
 }
 
-export async function startWorld(opts: { schedule?: string; config?: Record<string, unknown> } = {}): Promise<World> {
+/** `server`: options for the server lines of the cluster backends, e.g. `check inter 200ms` (HAProxy health checks). */
+export async function startWorld(opts: { schedule?: string; config?: Record<string, unknown>; server?: string } = {}): Promise<World> {
   const dir = await mkdtemp(join(tmpdir(), 'routeagent-world-'));
   const clusters = {} as Record<ClusterName, FakeCluster>;
   for (const name of CLUSTERS) {
@@ -52,8 +53,8 @@ export async function startWorld(opts: { schedule?: string; config?: Record<stri
   const haproxy = await startHaproxy({
     dir,
     backends: CLUSTERS.flatMap((n) => [
-      { name: clusters[n].https, mode: 'tcp' as const, port: clusters[n].tls.port },
-      { name: clusters[n].hostsBackend, mode: 'http' as const, port: clusters[n].http.port },
+      { name: clusters[n].https, mode: 'tcp' as const, port: clusters[n].tls.port, ...(opts.server ? { server: opts.server } : {}) },
+      { name: clusters[n].hostsBackend, mode: 'http' as const, port: clusters[n].http.port, ...(opts.server ? { server: opts.server } : {}) },
     ]),
   });
   const configPath = join(dir, 'config.json');

@@ -1,0 +1,159 @@
+// Failover across clusters: why a claim (cluster C serves host H in map M) is unhealthy at this sync, the counters that
+// decide when it counts as unhealthy (and healthy again), and which failovers start and end.
+// Pure and time-free: it counts syncs, never milliseconds; the choice itself is mergeDesired's (desired.ts).
+//
+// one claim, downAfter 2, upAfter 3:  sync observation → counted
+//   healthy  healthy  unhealthy  unhealthy  healthy  healthy  healthy
+//   healthy  healthy  healthy    UNHEALTHY  UNHEALTHY UNHEALTHY healthy
+// so a claim that flaps every sync never reaches downAfter: the host never moves back and forth.
+import { claimKey, type Conflict, type FailedOver } from './desired.js';
+import { byteOrder } from './order.js';
+import { isBackendDown } from './reply.js';
+import { MAP_NAMES, type MapName, type Route, type Router, type ServiceHealth } from './types.js';
+
+export type FailoverSettings = { readonly enabled: boolean; readonly downAfter: number; readonly upAfter: number };
+
+/** One claim's counters: consecutive unhealthy (`down`) and healthy (`up`) syncs, whether it counts as unhealthy, and the last why. */
+export type ClaimCount = { readonly down: number; readonly up: number; readonly unhealthy: boolean; readonly reason: string };
+
+/** A host that routes away from its preferred cluster `from` because that claim is unhealthy; `since` is the sync that started it. */
+export type Failover = { readonly host: string; readonly map: MapName; readonly from: string; readonly to: string; readonly reason: string; readonly since: string };
+export type FailoverEnd = { readonly failover: Failover; readonly why: string; readonly winner?: string };
+
+/** A cluster backend that HAProxy's health checks report as routing nothing. */
+export type DownBackend = { readonly cluster: string; readonly map: MapName; readonly backend: string; readonly status: string };
+
+export type HealthCluster = { readonly name: string; readonly backends: Partial<Record<MapName, string>> };
+/** What one sync knows about each cluster's health. */
+export type HealthInput = {
+  readonly clusters: readonly HealthCluster[];
+  /** Clusters whose API did not answer this sync (their routes come from the last snapshot). */
+  readonly stale: ReadonlySet<string>;
+  /** `show stat` status per backend; undefined when HAProxy could not be asked (then every backend counts as UP). */
+  readonly backendStatus: ReadonlyMap<string, string> | undefined;
+  /** Each cluster's last routers and, when its fetch read them, its services' health. */
+  readonly snapshots: ReadonlyMap<string, { readonly routers: readonly Router[]; readonly services?: ServiceHealth }>;
+};
+
+/** The cluster backends HAProxy reports DOWN (or MAINT), in config order. */
+export function downBackends(clusters: readonly HealthCluster[], backendStatus: ReadonlyMap<string, string> | undefined): DownBackend[] {
+  if (!backendStatus) return [];
+  return clusters.flatMap((c) =>
+    MAP_NAMES.flatMap((map) => {
+      const backend = c.backends[map];
+      const status = backend === undefined ? undefined : backendStatus.get(backend);
+      return backend !== undefined && status !== undefined && isBackendDown(status) ? [{ cluster: c.name, map, backend, status }] : [];
+    }),
+  );
+}
+
+/** claimKey → why that claim is unhealthy at this sync. A claim not listed is healthy. */
+export function claimProblems(routes: readonly Route[], h: HealthInput): Map<string, string> {
+  const down = downBackends(h.clusters, h.backendStatus);
+  const perCluster = new Map(h.clusters.map((c) => [c.name, clusterHealth(c, h, down)]));
+  const problems = new Map<string, string>();
+  for (const r of routes) {
+    const c = perCluster.get(r.cluster);
+    const problem = c && (c.api ?? c.backend[r.map] ?? c.service(r.router));
+    if (problem) problems.set(claimKey(r.map, r.host, r.cluster), problem);
+  }
+  return problems;
+}
+
+type ClusterHealth = { api?: string; backend: Partial<Record<MapName, string>>; service: (router: string) => string | undefined };
+
+// The API first: a cluster that did not answer says nothing reliable about its services.
+function clusterHealth(c: HealthCluster, h: HealthInput, down: readonly DownBackend[]): ClusterHealth {
+  const backend: Partial<Record<MapName, string>> = {};
+  for (const d of down) if (d.cluster === c.name) backend[d.map] = `${c.name}'s backend ${d.backend} is ${d.status} in HAProxy`;
+  return { ...(h.stale.has(c.name) ? { api: `${c.name}'s API unreachable` } : {}), backend, service: serviceProblem(c.name, h.snapshots.get(c.name)) };
+}
+
+// Most clusters have no service without a server UP: then no router → service table is built at all.
+function serviceProblem(cluster: string, snap: { readonly routers: readonly Router[]; readonly services?: ServiceHealth } | undefined): (router: string) => string | undefined {
+  const services = snap?.services;
+  if (!services || !Object.values(services).includes(false)) return () => undefined;
+  const serviceOf = new Map<string, string>();
+  for (const r of snap.routers) if (r.service) serviceOf.set(r.name, qualifiedService(r.service, r.provider));
+  return (router) => {
+    const service = serviceOf.get(router);
+    return service !== undefined && services[service] === false ? `${cluster}'s service ${service} has no server UP` : undefined;
+  };
+}
+
+/** A router's `service` as the services listing names it: Traefik qualifies a bare name with the router's provider. */
+export function qualifiedService(service: string, provider: string): string {
+  return service.includes('@') ? service : `${service}@${provider}`;
+}
+
+/** One claim's counters after this sync's observation (`problem` undefined: healthy). undefined: healthy and settled (dropped). */
+export function stepClaim(prev: ClaimCount | undefined, problem: string | undefined, s: FailoverSettings): ClaimCount | undefined {
+  const was = prev ?? { down: 0, up: 0, unhealthy: false, reason: '' };
+  if (problem !== undefined) {
+    const down = was.down + 1;
+    return { down, up: 0, unhealthy: was.unhealthy || down >= s.downAfter, reason: problem };
+  }
+  const up = was.up + 1;
+  return was.unhealthy && up < s.upAfter ? { down: 0, up, unhealthy: true, reason: was.reason } : undefined;
+}
+
+/** Every claim's counters after this sync. Only claims that are or were lately unhealthy are kept: most hosts cost nothing. */
+export function countClaims(prev: ReadonlyMap<string, ClaimCount>, problems: ReadonlyMap<string, string>, s: FailoverSettings): Map<string, ClaimCount> {
+  const next = new Map<string, ClaimCount>();
+  for (const [key, reason] of problems) next.set(key, stepClaim(prev.get(key), reason, s)!);
+  for (const [key, count] of prev) {
+    if (problems.has(key)) continue;
+    const stepped = stepClaim(count, undefined, s);
+    if (stepped) next.set(key, stepped);
+  }
+  return next;
+}
+
+/** The claims that count as unhealthy, for mergeDesired. */
+export function unhealthyClaims(counts: ReadonlyMap<string, ClaimCount>): Set<string> {
+  const keys = new Set<string>();
+  for (const [key, c] of counts) if (c.unhealthy) keys.add(key);
+  return keys;
+}
+
+/**
+ * Which failovers are active after this sync, which started and which ended. A failover starts when mergeDesired moved a
+ * host off its preferred cluster, and lasts while that cluster still claims the host and counts as unhealthy, also once
+ * `sticky` made the new owner the preferred one; it ends when that cluster counts as healthy again or drops the host.
+ */
+export function trackFailovers(
+  active: ReadonlyMap<string, Failover>,
+  failedOver: readonly FailedOver[],
+  conflicts: readonly Conflict[],
+  counts: ReadonlyMap<string, ClaimCount>,
+  s: FailoverSettings,
+  at: string,
+): { active: Map<string, Failover>; started: Failover[]; ended: FailoverEnd[] } {
+  const next = new Map<string, Failover>();
+  const started: Failover[] = [];
+  for (const f of failedOver) {
+    const key = `${f.map} ${f.host}`;
+    const before = active.get(key);
+    if (before && before.from === f.from) {
+      next.set(key, { ...before, to: f.to });
+      continue;
+    }
+    const count = counts.get(claimKey(f.map, f.host, f.from));
+    const failover = { host: f.host, map: f.map, from: f.from, to: f.to, reason: count ? `${count.reason} for ${count.down} syncs` : 'unhealthy', since: at };
+    next.set(key, failover);
+    started.push(failover);
+  }
+  const byKey = new Map(conflicts.map((c) => [`${c.map} ${c.host}`, c]));
+  const ended: FailoverEnd[] = [];
+  for (const [key, f] of active) {
+    if (next.get(key)?.since === f.since) continue; // still moved by this sync's choice
+    const c = byKey.get(key);
+    const winner = c ? { winner: c.winner } : {};
+    if (!c || !c.claimants.includes(f.from)) ended.push({ failover: f, why: `${f.from} no longer claims it`, ...winner });
+    else if (!counts.get(claimKey(f.map, f.host, f.from))?.unhealthy) ended.push({ failover: f, why: `${f.from} healthy again for ${s.upAfter} syncs`, ...winner });
+    else if (c.winner === f.from) ended.push({ failover: f, why: `every claimant is unhealthy`, ...winner });
+    else if (!next.has(key)) next.set(key, { ...f, to: c.winner });
+  }
+  const order = (a: Failover, b: Failover) => byteOrder(a.host, b.host) || byteOrder(a.map, b.map);
+  return { active: next, started: started.sort(order), ended: ended.sort((a, b) => order(a.failover, b.failover)) };
+}

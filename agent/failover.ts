@@ -1,0 +1,63 @@
+// The failover step of a sync: count each claim's health into the sync state (values, carried from sync to sync), then
+// log each failover once when it starts and once when it ends. What counts and who wins are decided by core/failover.ts
+// and core/desired.ts; this file only feeds them this sync's facts and says what happened.
+import type { Config } from './config.js';
+import type { Conflict, FailedOver } from './core/desired.js';
+import {
+  claimProblems,
+  countClaims,
+  downBackends,
+  trackFailovers,
+  unhealthyClaims,
+  type ClaimCount,
+  type DownBackend,
+  type Failover,
+} from './core/failover.js';
+import { byteOrder } from './core/order.js';
+import type { Route, Router, ServiceHealth } from './core/types.js';
+import type { Log } from './log.js';
+
+export type FailoverState = { claims: Map<string, ClaimCount>; failovers: Map<string, Failover> };
+export type HealthFacts = {
+  readonly routes: readonly Route[];
+  /** Per cluster: its last snapshot (routers and, when fetched with them, services) and whether its API answered now. */
+  readonly snapshots: ReadonlyMap<string, { readonly kind: string; readonly routers?: readonly Router[]; readonly services?: ServiceHealth }>;
+  readonly answered: Readonly<Record<string, { readonly ok: boolean }>>;
+  readonly backendStatus: ReadonlyMap<string, string> | undefined;
+};
+export type HealthReport = { failovers: Failover[]; unhealthyClaims: number; downBackends: DownBackend[] };
+
+/** Count this sync's observations into `state.claims`; returns the claims that count as unhealthy (for mergeDesired). */
+export function assessClaims(config: Config, state: FailoverState, facts: HealthFacts): Set<string> {
+  if (!config.failover.enabled) {
+    state.claims = new Map();
+    return new Set();
+  }
+  const snapshots = new Map<string, { routers: readonly Router[]; services?: ServiceHealth }>();
+  for (const [name, s] of facts.snapshots) if (s.routers) snapshots.set(name, { routers: s.routers, ...(s.services ? { services: s.services } : {}) });
+  const stale = new Set(Object.entries(facts.answered).filter(([, c]) => !c.ok).map(([name]) => name));
+  const problems = claimProblems(facts.routes, { clusters: config.clusters, stale, backendStatus: facts.backendStatus, snapshots });
+  state.claims = countClaims(state.claims, problems, config.failover);
+  return unhealthyClaims(state.claims);
+}
+
+/** Update the active failovers and log each start and end once; returns what the report and the status show. */
+export function followFailovers(
+  log: Log,
+  config: Config,
+  state: FailoverState,
+  choice: { readonly failedOver: readonly FailedOver[]; readonly conflicts: readonly Conflict[]; readonly at: string; readonly backendStatus: ReadonlyMap<string, string> | undefined },
+): HealthReport {
+  const t = trackFailovers(state.failovers, config.failover.enabled ? choice.failedOver : [], choice.conflicts, state.claims, config.failover, choice.at);
+  for (const f of t.started) log.warn(`failover: ${f.map} ${f.host} ${f.from} → ${f.to}: ${f.reason}`);
+  for (const e of t.ended) {
+    const f = e.failover;
+    const why = config.failover.enabled ? e.why : 'failover is turned off in the config';
+    log.info(`failover ended: ${f.map} ${f.host} ${f.from} → ${f.to}: ${why}${e.winner ? `; routing to ${e.winner}` : ''}`);
+  }
+  state.failovers = t.active;
+  let unhealthy = 0;
+  for (const c of state.claims.values()) if (c.unhealthy) unhealthy++;
+  const failovers = [...t.active.values()].sort((a, b) => byteOrder(a.host, b.host) || byteOrder(a.map, b.map));
+  return { failovers, unhealthyClaims: unhealthy, downBackends: downBackends(config.clusters, choice.backendStatus) };
+}

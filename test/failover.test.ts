@@ -1,0 +1,204 @@
+// Failover through syncOnce, with a real haproxy whose cluster backends have `check inter 200ms`, two fake Traefik clusters
+// and real requests: a host that both clusters serve leaves its cluster after downAfter (2) unhealthy syncs when that
+// cluster's API fails, its HAProxy backend goes DOWN or its Traefik service has no server UP; hosts only one cluster serves
+// stay; a flapping claim never moves a host; recovery takes upAfter (3) healthy syncs, after which `priority` returns and
+// `sticky` stays; a pin yields only to health; nothing of it reloads HAProxy. Syncs are counted, never timed.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readConfig } from '../agent/config.js';
+import { createSyncDeps } from '../agent/deps.js';
+import { createLog } from '../agent/log.js';
+import { newSyncState, syncOnce, type SyncDeps, type SyncReport, type SyncState } from '../agent/sync.js';
+import { createRuntime } from '../agent/io/runtime.js';
+import { until } from './helpers/bundle.js';
+import { haproxyMissing } from './helpers/haproxy.js';
+import { startTlsUpstream } from './helpers/upstream.js';
+import { app, startWorld, tcpRouter, type ClusterName, type World } from './helpers/world.js';
+
+const missing = haproxyMissing();
+const fo = suite('failover end to end');
+let w: World;
+let state: SyncState;
+let lines: string[] = [];
+const log = createLog((l) => lines.push(l.trimEnd()), 'debug');
+/** One sync; `edit` may wrap the real deps (a fetch port that adds services, until the fetch reads them). */
+const sync = async (edit: (d: SyncDeps) => SyncDeps = (d) => d): Promise<SyncReport> => {
+  const { config } = await readConfig(w.configPath);
+  const r = await syncOnce(edit(createSyncDeps(config, log)), state);
+  assert.is(r.error, undefined, r.error);
+  return r;
+};
+const syncs = async (n: number, edit?: (d: SyncDeps) => SyncDeps) => {
+  let r: SyncReport | undefined;
+  for (let i = 0; i < n; i++) r = await sync(edit);
+  return r!;
+};
+const failoverLines = () => lines.filter((l) => l.includes('failover'));
+const backendIs = (backend: string, status: string) =>
+  until(`HAProxy to report ${backend} ${status}`, async () => (await createRuntime(w.haproxy.socket).backendStatus()).get(backend) === status, 20_000, 100);
+/** Stop a cluster's TLS upstream (its sni backend goes DOWN under `check`); returns a restart on the same port. */
+async function stopTls(name: ClusterName): Promise<() => Promise<void>> {
+  const port = w.clusters[name].tls.port;
+  await w.clusters[name].tls.close();
+  await backendIs(w.clusters[name].https, 'DOWN');
+  return async () => {
+    w.clusters[name].tls = await startTlsUpstream(name, port);
+    await backendIs(w.clusters[name].https, 'UP');
+  };
+}
+const withServices = (cluster: string, services: Record<string, boolean>) => (d: SyncDeps): SyncDeps => ({
+  ...d,
+  async fetchAll(config) {
+    const results = await d.fetchAll(config);
+    const r = results.get(cluster);
+    if (r?.ok) results.set(cluster, { ok: true, value: { ...r.value, services } });
+    return results;
+  },
+});
+
+fo.before(async () => {
+  if (missing) return;
+  w = await startWorld({ server: 'check inter 200ms' });
+  state = newSyncState();
+});
+fo.after(async () => w?.close());
+fo.before.each(() => {
+  lines = [];
+});
+
+if (missing) {
+  console.log(`skipping failover end to end: ${missing}`);
+} else {
+  fo('setup: grafana is served by both clusters and routed to hades (sticky); each cluster has a host of its own', async () => {
+    w.clusters.hades.traefik.setRouters('http', [app('grafana.technis.io'), app('wiki.technis.io')]);
+    w.clusters.illmatic.traefik.setRouters('tcp', [tcpRouter('mqtt', 'mqtt.technis.io')]);
+    await sync();
+    w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io')]);
+    const r = await sync();
+    assert.equal(r.conflicts.map((c) => `${c.map} ${c.host} ${c.winner}`), ['hosts grafana.technis.io hades', 'sni grafana.technis.io hades']);
+    assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+    assert.equal(r.failovers, []);
+  });
+
+  fo("(a) the owner's Traefik API fails: the host moves on the second sync, the others stay, no reload", async () => {
+    const pid = w.haproxy.pid();
+    w.clusters.hades.traefik.setFault('/api/http/routers', { status: 500 });
+    const first = await sync();
+    assert.is(first.maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
+    assert.equal(failoverLines(), []);
+    assert.is(first.unhealthyClaims, 0); // unhealthy once: not yet counted
+    const second = await sync();
+    assert.equal(second.plan.sni.change, [{ key: 'grafana.technis.io', from: 'hades_https_ipvANY', to: 'illmatic_https_ipvANY' }]);
+    assert.equal(second.plan.hosts.change, [{ key: 'grafana.technis.io', from: 'hades_http_ipvANY', to: 'illmatic_http_ipvANY' }]);
+    assert.equal(second.plan.sni.add.length + second.plan.sni.remove.length + second.plan.hosts.add.length + second.plan.hosts.remove.length, 0);
+    assert.equal(failoverLines(), [
+      "warn failover: hosts grafana.technis.io hades → illmatic: hades's API unreachable for 2 syncs",
+      "warn failover: sni grafana.technis.io hades → illmatic: hades's API unreachable for 2 syncs",
+    ]);
+    assert.equal(second.failovers, [
+      { host: 'grafana.technis.io', map: 'hosts', from: 'hades', to: 'illmatic', reason: "hades's API unreachable for 2 syncs", since: second.at },
+      { host: 'grafana.technis.io', map: 'sni', from: 'hades', to: 'illmatic', reason: "hades's API unreachable for 2 syncs", since: second.at },
+    ]);
+    assert.is(second.unhealthyClaims, 4); // grafana and wiki, in both maps
+    assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
+    assert.is(await w.viaHttp('grafana.technis.io'), 'illmatic');
+    assert.is(await w.viaSni('wiki.technis.io'), 'hades', 'a host only the failed cluster serves stays');
+    assert.is(await w.viaSni('mqtt.technis.io'), 'illmatic');
+    assert.is(w.haproxy.pid(), pid);
+    lines = [];
+    await sync();
+    assert.equal(failoverLines(), [], 'a standing failover is logged once');
+  });
+
+  fo('recovery under sticky: the failover ends after 3 healthy syncs and the host stays on the new owner', async () => {
+    w.clusters.hades.traefik.setFault('/api/http/routers', undefined);
+    const during = await syncs(2);
+    assert.is(during.failovers.length, 2, 'healthy for 2 syncs: still failed over');
+    assert.equal(failoverLines(), []);
+    const after = await sync();
+    assert.equal(after.failovers, []);
+    assert.equal(failoverLines(), [
+      'info failover ended: hosts grafana.technis.io hades → illmatic: hades healthy again for 3 syncs; routing to illmatic',
+      'info failover ended: sni grafana.technis.io hades → illmatic: hades healthy again for 3 syncs; routing to illmatic',
+    ]);
+    assert.is(after.applied, false);
+    assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
+  });
+
+  fo("(b) priority: the preferred cluster's HAProxy backend goes DOWN: that map moves, the other does not; recovery returns it", async () => {
+    const pid = w.haproxy.pid();
+    await w.writeConfig({ conflicts: 'priority' }); // illmatic (priority 20) is preferred, and serves grafana already
+    assert.is((await sync()).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
+    const restart = await stopTls('illmatic');
+    const first = await sync();
+    assert.is(first.maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
+    assert.equal(first.downBackends, [{ cluster: 'illmatic', map: 'sni', backend: 'illmatic_https_ipvANY', status: 'DOWN' }]);
+    const second = await sync();
+    assert.equal(failoverLines(), ["warn failover: sni grafana.technis.io illmatic → hades: illmatic's backend illmatic_https_ipvANY is DOWN in HAProxy for 2 syncs"]);
+    assert.equal(second.plan.sni.change, [{ key: 'grafana.technis.io', from: 'illmatic_https_ipvANY', to: 'hades_https_ipvANY' }]);
+    assert.equal(second.plan.hosts, { add: [], change: [], remove: [] }, "illmatic's http backend is UP: hosts stays");
+    assert.is(second.maps.sni['mqtt.technis.io'], 'illmatic_https_ipvANY', 'a host whose only claimant is unhealthy stays');
+    assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+    assert.is(await w.viaHttp('grafana.technis.io'), 'illmatic');
+
+    await restart();
+    lines = [];
+    assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
+    const back = await sync();
+    assert.equal(back.plan.sni.change, [{ key: 'grafana.technis.io', from: 'hades_https_ipvANY', to: 'illmatic_https_ipvANY' }]);
+    assert.equal(failoverLines(), ['info failover ended: sni grafana.technis.io illmatic → hades: illmatic healthy again for 3 syncs; routing to illmatic']);
+    assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
+    assert.is(w.haproxy.pid(), pid);
+  });
+
+  fo("(c) the preferred cluster's Traefik service has no server UP: both maps move; services UP again bring it back", async () => {
+    const noServer = withServices('illmatic', { 'grafana-svc@kubernetescrd': false });
+    await sync(noServer);
+    const moved = await sync(noServer);
+    assert.equal(failoverLines(), [
+      "warn failover: hosts grafana.technis.io illmatic → hades: illmatic's service grafana-svc@kubernetescrd has no server UP for 2 syncs",
+      "warn failover: sni grafana.technis.io illmatic → hades: illmatic's service grafana-svc@kubernetescrd has no server UP for 2 syncs",
+    ]);
+    assert.is(moved.maps.sni['mqtt.technis.io'], 'illmatic_https_ipvANY', "a router whose service is unknown is healthy");
+    assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+    assert.is(await w.viaHttp('grafana.technis.io'), 'hades');
+    const up = withServices('illmatic', { 'grafana-svc@kubernetescrd': true });
+    const back = await syncs(3, up);
+    assert.equal(back.failovers, []);
+    assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
+  });
+
+  fo('a claim that flaps every sync never moves the host', async () => {
+    for (let i = 0; i < 6; i++) {
+      w.clusters.illmatic.traefik.setFault('/api/http/routers', i % 2 === 0 ? { status: 503 } : undefined);
+      const r = await sync();
+      assert.is(r.maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY', `sync ${i + 1}`);
+      assert.equal(r.failovers, []);
+    }
+    w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
+    assert.equal(failoverLines(), []);
+  });
+
+  fo('a pin yields only to health: pinned to hades, away while hades is down, back once it is healthy', async () => {
+    await w.writeConfig({ conflicts: 'priority', pins: { 'grafana.technis.io': 'hades' } });
+    assert.is((await sync()).maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
+    w.clusters.hades.traefik.setFault('/api/http/routers', { status: 500 });
+    assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
+    w.clusters.hades.traefik.setFault('/api/http/routers', undefined);
+    assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
+    assert.is((await sync()).maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
+    assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+  });
+
+  fo('failover.enabled false: an unhealthy owner keeps its hosts, as before failover existed', async () => {
+    await w.writeConfig({ conflicts: 'priority', failover: { enabled: false } });
+    w.clusters.illmatic.traefik.setFault('/api/http/routers', { status: 500 });
+    const r = await syncs(3);
+    assert.is(r.maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
+    assert.equal([r.failovers, r.unhealthyClaims], [[], 0]);
+    assert.equal(failoverLines(), []);
+    w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
+    await w.writeConfig();
+  });
+}
+fo.run();
