@@ -42,7 +42,7 @@ valid('a minimal config gets every default', () => {
 });
 valid('failover settings are checked: counts of syncs, at least 1', () => {
   assert.equal(parseConfig({ ...minimal, failover: { downAfter: 0, upAfter: 1.5, enable: false } }).errors, [
-    '/failover: unknown property "enable"',
+    '/failover: unknown property "enable"; did you mean "enabled"?',
     '/failover/downAfter: must be >= 1',
     '/failover/upAfter: must be integer',
   ]);
