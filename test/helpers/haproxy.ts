@@ -7,6 +7,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MapName } from '../../agent/core/types.js';
+import { WAIT_MS } from './wait.js';
 
 export type BackendSpec = { readonly name: string; readonly mode: 'http' | 'tcp'; readonly port: number };
 export type HaproxyOptions = {
@@ -90,11 +91,11 @@ export async function startHaproxy(opts: HaproxyOptions = {}): Promise<Haproxy> 
     if (!opts.dir) await rm(dir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + WAIT_MS;
   while (!(await socketAnswers(socket))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`haproxy did not open ${socket} within 5 s:\n${output}`);
+      throw new Error(`haproxy did not open ${socket} within ${WAIT_MS / 1000} s:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { WAIT_MS } from '../helpers/wait.js';
 import { createSandbox, repo, waitFor, type Result, type Sandbox } from './sandbox.js';
 
 /** True when `name` is on PATH. Missing: a failing test under CI, a printed skip elsewhere. */
@@ -171,7 +172,7 @@ if (need('dash', 'rc.d/routeagent under rc.subr')) {
       await sb.rc('status'),
       res(1, `routeagent is running as pid ${supervisor}.\nrouteagent: node is not running; daemon(8) restarts it within 2 s (see the system log).\n${healthy.text}`),
     );
-    const again = await waitFor('a new node', () => sb.calls().find((c) => c.who === 'node' && c.event === 'ready' && c.pid !== dead), 6000);
+    const again = await waitFor('a new node', () => sb.calls().find((c) => c.who === 'node' && c.event === 'ready' && c.pid !== dead));
     node = again.pid;
     assert.is(sb.readPid(sb.paths.childPidfile), node);
     assert.equal(nodeRuns('run').map((c) => c.ppid), [supervisor, supervisor]);
@@ -224,7 +225,7 @@ if (need('dash', 'rc.d/install.sh')) {
   const installSh = (root: string, bundlePath = bundle) =>
     new Promise<Result>((resolve) => {
       const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ROOT: root, BUNDLE: bundlePath };
-      execFile('dash', [join(repo, 'rc.d/install.sh')], { env, timeout: 20_000 }, (error, stdout, stderr) => {
+      execFile('dash', [join(repo, 'rc.d/install.sh')], { env, timeout: 2 * WAIT_MS }, (error, stdout, stderr) => {
         resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
       });
     });
