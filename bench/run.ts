@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { haproxyBin, haproxyMissing } from '../test/helpers/haproxy.js';
+import { haproxyBin } from '../test/helpers/haproxy.js';
+import { hasTool, whyMissing } from '../test/helpers/tools.js';
 import { benchApplyCost, benchNoChange } from './apply-cost.js';
 import { buildWorker } from './lib/bundle.js';
 import { BUNDLE } from './lib/daemon.js';
@@ -57,7 +58,7 @@ function environment(): Record<string, string> {
 
 async function main(): Promise<number> {
   installSignalCleanup();
-  const missing = haproxyMissing() ?? (existsSync(BUNDLE) ? undefined : `${BUNDLE} missing: run ./build.sh`);
+  const missing = (['haproxy', 'openssl'] as const).filter((t) => !hasTool(t)).map(whyMissing)[0] ?? (existsSync(BUNDLE) ? undefined : `${BUNDLE} missing: run ./build.sh`);
   if (missing) {
     console.error(`bench: ${missing}`);
     return 2;

@@ -6,8 +6,8 @@ import { readdir, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { haproxyMissing } from '../helpers/haproxy.js';
 import { app, startWorld, tcpRouter, type World } from '../helpers/world.js';
+import { skipUnless } from '../helpers/tools.js';
 import {
   assertEach,
   assertServes,
@@ -25,8 +25,7 @@ import {
   type Version,
 } from './kit.js';
 
-const missing = haproxyMissing();
-if (missing) console.log(`faults/haproxy.test.ts skipped: ${missing}`);
+const missing = skipUnless('faults: HAProxy', 'haproxy', 'openssl');
 
 type Ctx = { w: World; proxy?: SocketProxy; restarted?: Restarted };
 const test = suite<Ctx>('faults: HAProxy', {} as Ctx);
@@ -282,4 +281,4 @@ if (!missing) {
   });
 }
 
-test.run();
+if (!missing) test.run();

@@ -4,12 +4,11 @@
 import { readFile } from 'node:fs/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { haproxyMissing } from '../helpers/haproxy.js';
 import { app, httpRouter, startWorld, tcpRouter, type World } from '../helpers/world.js';
 import { assertServes, captureLog, cpuMs, syncer, version } from './kit.js';
+import { skipUnless } from '../helpers/tools.js';
 
-const missing = haproxyMissing();
-if (missing) console.log(`faults/hostile.test.ts skipped: ${missing}`);
+const missing = skipUnless('faults: hostile routers', 'haproxy', 'openssl');
 
 const test = suite('faults: hostile routers');
 let w: World;
@@ -180,4 +179,4 @@ if (!missing) {
   });
 }
 
-test.run();
+if (!missing) test.run();

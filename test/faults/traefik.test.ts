@@ -5,13 +5,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { haproxyMissing } from '../helpers/haproxy.js';
 import type { Fault } from '../helpers/traefik-server.js';
 import { app, httpRouter, startWorld, tcpRouter, type World } from '../helpers/world.js';
 import { assertServes, captureLog, clusterPatch, cpuMs, mapsNow, syncer, version, watchLive, type Version } from './kit.js';
+import { skipUnless } from '../helpers/tools.js';
 
-const missing = haproxyMissing();
-if (missing) console.log(`faults/traefik.test.ts skipped: ${missing}`);
+const missing = skipUnless('faults: Traefik', 'haproxy', 'openssl');
 
 const test = suite('faults: Traefik');
 let w: World;
@@ -264,4 +263,4 @@ async function startPager(next: (page: number) => string): Promise<{ api: string
   };
 }
 
-test.run();
+if (!missing) test.run();

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { HaproxyReplyError } from '../../agent/errors.js';
 import { parseMapText, renderMap, sameEntries } from '../../agent/core/render.js';
 import { createRuntime, isUnreachable, type Runtime } from '../../agent/io/runtime.js';
-import { freePort, haproxyMissing, printLogOnFailure, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
+import { freePort, printLogOnFailure, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
+import { skipUnless } from '../helpers/tools.js';
 
-const missing = haproxyMissing();
-if (missing) console.log(`runtime.test.ts skipped: ${missing}`);
+const missing = skipUnless('runtime (real haproxy)', 'haproxy');
 
 type Ctx = { h: Haproxy; rt: Runtime; tcpPort: number };
 const test = suite<Ctx>('runtime (real haproxy)', {} as Ctx);

@@ -16,6 +16,7 @@ import type { Router } from '../../agent/core/types.js';
 import { TraefikError } from '../../agent/errors.js';
 import { fetchAll, fetchCluster, schemaProblems, type ClusterTarget, type FetchOptions } from '../../agent/io/traefik.js';
 import { listingFromRawdata, loadFixture, startTraefik, type FakeTraefik } from '../helpers/traefik-server.js';
+import { skipUnless } from '../helpers/tools.js';
 
 const FIXTURES = new URL('../fixtures/traefik/', import.meta.url).pathname;
 const PASSWORD = 'pw-Zq8-never-print';
@@ -494,48 +495,43 @@ failures('Traefik\'s own text/plain content type on a JSON body is fine', async 
 failures.run();
 
 // ---------------------------------------------------------------------------------------------------------------
-const tls = suite('fetchCluster: https with a custom CA');
-let pki: string | undefined;
-let httpsApi = '';
-let closeHttps: () => Promise<void> = async () => undefined;
+if (!skipUnless('fetchCluster: https with a custom CA', 'openssl')) {
+  const tls = suite('fetchCluster: https with a custom CA');
+  let pki = '';
+  let httpsApi = '';
+  let closeHttps: () => Promise<void> = async () => undefined;
 
-tls.before(async () => {
-  try {
+  tls.before(async () => {
     pki = mkdtempSync(join(tmpdir(), 'routeagent-pki-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
       '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(pki, 'key.pem'), '-out', join(pki, 'ca.pem')], { stdio: 'ignore' });
-  } catch {
-    console.log('  (skipping the TLS suite: openssl is not available)');
-    pki = undefined;
-    return;
-  }
-  const server = createHttpsServer({ key: readFileSync(join(pki, 'key.pem')), cert: readFileSync(join(pki, 'ca.pem')) }, (req, res) => {
-    res.setHeader('content-type', 'application/json');
-    if (req.url === '/api/version') return void res.end('{"Version":"3.7.9"}\n');
-    res.setHeader('x-next-page', '1');
-    res.end(req.url?.startsWith('/api/tcp/') ? '[]\n' : '[{"name":"tls@file","provider":"file","rule":"Host(`tls.io`)","tls":{}}]\n');
+    const server = createHttpsServer({ key: readFileSync(join(pki, 'key.pem')), cert: readFileSync(join(pki, 'ca.pem')) }, (req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/api/version') return void res.end('{"Version":"3.7.9"}\n');
+      res.setHeader('x-next-page', '1');
+      res.end(req.url?.startsWith('/api/tcp/') ? '[]\n' : '[{"name":"tls@file","provider":"file","rule":"Host(`tls.io`)","tls":{}}]\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    httpsApi = `https://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+    closeHttps = () => new Promise((resolve) => server.close(() => resolve()));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  httpsApi = `https://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
-  closeHttps = () => new Promise((resolve) => server.close(() => resolve()));
-});
-tls.after(async () => {
-  await closeHttps();
-  if (pki !== undefined) rmSync(pki, { recursive: true, force: true });
-});
+  tls.after(async () => {
+    await closeHttps();
+    if (pki !== '') rmSync(pki, { recursive: true, force: true });
+  });
 
-tls('trusts the server with tls.ca, refuses it without, accepts it with insecureSkipVerify', async () => {
-  if (pki === undefined) return;
-  const https = { name: 'hades', api: httpsApi, timeoutMs: 2000 };
-  const ok = await fetchCluster({ ...https, tls: { ca: join(pki, 'ca.pem') } });
-  assert.equal(names(ok.routers), ['http tls@file']);
-  assert.is(await failure(fetchCluster(https)), `traefik[hades]: GET ${httpsApi}/version: TLS: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`);
-  assert.is((await fetchCluster({ ...https, tls: { insecureSkipVerify: true } })).syntax, 'v3');
-  const missing = join(pki, 'missing.pem');
-  assert.is(await failure(fetchCluster({ ...https, tls: { ca: missing } })), `traefik[hades]: ${httpsApi}: cannot read tls.ca ${missing} (ENOENT)`);
-});
+  tls('trusts the server with tls.ca, refuses it without, accepts it with insecureSkipVerify', async () => {
+    const https = { name: 'hades', api: httpsApi, timeoutMs: 2000 };
+    const ok = await fetchCluster({ ...https, tls: { ca: join(pki, 'ca.pem') } });
+    assert.equal(names(ok.routers), ['http tls@file']);
+    assert.is(await failure(fetchCluster(https)), `traefik[hades]: GET ${httpsApi}/version: TLS: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`);
+    assert.is((await fetchCluster({ ...https, tls: { insecureSkipVerify: true } })).syntax, 'v3');
+    const missing = join(pki, 'missing.pem');
+    assert.is(await failure(fetchCluster({ ...https, tls: { ca: missing } })), `traefik[hades]: ${httpsApi}: cannot read tls.ca ${missing} (ENOENT)`);
+  });
 
-tls.run();
+  tls.run();
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 const all = suite('fetchAll');
