@@ -169,12 +169,10 @@ errors('a HAProxy that never answers: no reply within timeoutMs', async () => {
   const server: Server = createServer({ allowHalfOpen: true }, (s) => held.push(s)); // accepts, reads, never writes, never closes
   await new Promise<void>((resolve) => server.listen(path, resolve));
   try {
-    const started = Date.now();
     const err = await createRuntime(path, { timeoutMs: 200 }).info().catch((e: unknown) => e);
     assert.instance(err, HaproxyReplyError);
     assert.is((err as Error).message, `haproxy ${path}: show info: no reply within 200 ms`);
     assert.not.ok(isUnreachable(err));
-    assert.ok(Date.now() - started < 2000);
   } finally {
     for (const s of held) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
