@@ -56,7 +56,7 @@ export function skipUnless(name: string, ...tools: Tool[]): string | undefined {
     failing.run();
     return why;
   }
-  const stand = suite(`${name} [skipped: ${why}]`);
+  const stand = suite(`${name} [skipped: ${missing.join(', ')} not runnable]`); // the install commands close the run
   stand.skip(name);
   stand.run();
   for (const tool of missing) skipped.set(tool, [...(skipped.get(tool) ?? []), name]);
