@@ -8,8 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { haproxyBin, haproxyMissing } from '../test/helpers/haproxy.js';
+import { haproxyBin } from '../test/helpers/haproxy.js';
+import { hasTool, whyMissing } from '../test/helpers/tools.js';
 import { benchApplyCost, benchNoChange } from './apply-cost.js';
+import { benchBounds } from './bounds.js';
 import { buildWorker } from './lib/bundle.js';
 import { BUNDLE } from './lib/daemon.js';
 import { startEdge, type Edge } from './lib/edge.js';
@@ -25,12 +27,12 @@ import { benchStartup } from './startup.js';
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? '1,2,3,4,5,6,7').split(','));
+const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? '1,2,3,4,5,6,7,8').split(','));
 
 // Sizes: the full run is tuned to finish in about 5 minutes on 2 cores; --quick is a smoke test of the harness.
 const P = quick
-  ? { changes: 6, background: 100, applySizes: [1000, 15_000], applyReps: 3, noChangeReps: 3, scaleSteps: [100, 1000, 10_000], scaleReps: 1, ruleCount: 20_000, ruleReps: 3, chainTerms: 2000, chainReps: 3, memSyncs: 500, memFlaggedSyncs: 200, reloadChanges: 20, reloadPeriodMs: 200, startups: 3 }
-  : { changes: 50, background: 500, applySizes: [1000, 15_000, 50_000], applyReps: 7, noChangeReps: 9, scaleSteps: [100, 1000, 10_000, 50_000], scaleReps: 3, ruleCount: 50_000, ruleReps: 9, chainTerms: 10_000, chainReps: 5, memSyncs: 10_000, memFlaggedSyncs: 2000, reloadChanges: 100, reloadPeriodMs: 200, startups: 7 };
+  ? { changes: 6, background: 100, applySizes: [1000, 15_000], applyReps: 3, noChangeReps: 3, scaleSteps: [100, 1000, 10_000], scaleReps: 1, ruleCount: 20_000, ruleReps: 3, chainTerms: 2000, chainReps: 3, boundReps: 1, memSyncs: 500, memFlaggedSyncs: 200, reloadChanges: 20, reloadPeriodMs: 200, startups: 3 }
+  : { changes: 50, background: 500, applySizes: [1000, 15_000, 50_000], applyReps: 7, noChangeReps: 9, scaleSteps: [100, 1000, 10_000, 50_000], scaleReps: 3, ruleCount: 50_000, ruleReps: 9, chainTerms: 10_000, chainReps: 5, boundReps: 3, memSyncs: 10_000, memFlaggedSyncs: 2000, reloadChanges: 100, reloadPeriodMs: 200, startups: 7 };
 
 function environment(): Record<string, string> {
   const sh = (cmd: string, a: string[]) => {
@@ -58,7 +60,7 @@ function environment(): Record<string, string> {
 
 async function main(): Promise<number> {
   installSignalCleanup();
-  const missing = haproxyMissing() ?? (existsSync(BUNDLE) ? undefined : `${BUNDLE} missing: run ./build.sh`);
+  const missing = (['haproxy', 'openssl'] as const).filter((t) => !hasTool(t)).map(whyMissing)[0] ?? (existsSync(BUNDLE) ? undefined : `${BUNDLE} missing: run ./build.sh`);
   if (missing) {
     console.error(`bench: ${missing}`);
     return 2;
@@ -100,6 +102,7 @@ async function main(): Promise<number> {
   await step('6', 'bundle and cold start', async () => benchStartup(await needEdge(), P.startups));
   await edge?.close();
   await step('7', 'rule chains', () => benchRuleChains(bundle, P.chainTerms, P.chainReps));
+  await step('8', 'safety bounds', () => benchBounds(P.boundReps));
   await step('5', 'live update vs reload', () => benchReload(bundle, { changes: P.reloadChanges, periodMs: P.reloadPeriodMs, connections: 16, delayMs: 2 }));
 
   rows.sort((a, b) => a.section.localeCompare(b.section)); // stable: keeps each section's own order

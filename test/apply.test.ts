@@ -11,11 +11,11 @@ import { createLog } from '../agent/log.js';
 import { parseMapText, renderMap, sameEntries } from '../agent/core/render.js';
 import type { Entry, MapName } from '../agent/core/types.js';
 import { createRuntime, type Runtime } from '../agent/io/runtime.js';
-import { haproxyBin, haproxyMissing, printLogOnFailure, startHaproxy, type Haproxy, type HaproxyOptions } from './helpers/haproxy.js';
+import { haproxyBin, printLogOnFailure, startHaproxy, type Haproxy, type HaproxyOptions } from './helpers/haproxy.js';
 import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './helpers/upstream.js';
+import { skipUnless } from './helpers/tools.js';
 
-const missing = haproxyMissing();
-if (missing) console.log(`apply.test.ts skipped: ${missing}`);
+const missing = skipUnless('applyMaps (real haproxy)', 'haproxy', 'openssl');
 
 type Ctx = { ups: Upstream[]; h?: Haproxy };
 const test = suite<Ctx>('applyMaps (real haproxy)', { ups: [] } as Ctx);

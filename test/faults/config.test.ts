@@ -7,12 +7,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDaemon, type Daemon } from '../../agent/daemon.js';
 import type { SyncReport } from '../../agent/sync.js';
-import { haproxyMissing } from '../helpers/haproxy.js';
 import { app, startWorld, type World } from '../helpers/world.js';
 import { assertEach, assertServes, captureLog, clusterPatch, ensureBundle, mapsNow, runAgent, until, version, type Version } from './kit.js';
+import { skipUnless } from '../helpers/tools.js';
 
-const missing = haproxyMissing();
-if (missing) console.log(`faults/config.test.ts skipped: ${missing}`);
+const missing = skipUnless('faults: config', 'haproxy', 'openssl');
 
 type Ctx = { w: World; daemon?: Daemon; reports: SyncReport[] };
 const test = suite<Ctx>('faults: config', { reports: [] } as unknown as Ctx);
@@ -225,4 +224,4 @@ if (!missing) {
   });
 }
 
-test.run();
+if (!missing) test.run();

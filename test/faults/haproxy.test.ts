@@ -6,9 +6,10 @@ import { readdir, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { haproxyMissing } from '../helpers/haproxy.js';
 import { app, startWorld, tcpRouter, type World } from '../helpers/world.js';
+import { skipUnless } from '../helpers/tools.js';
 import {
+  alive,
   assertEach,
   assertServes,
   captureLog,
@@ -18,6 +19,7 @@ import {
   startSocketProxy,
   stubReload,
   syncer,
+  until,
   version,
   watchLive,
   type Restarted,
@@ -25,8 +27,7 @@ import {
   type Version,
 } from './kit.js';
 
-const missing = haproxyMissing();
-if (missing) console.log(`faults/haproxy.test.ts skipped: ${missing}`);
+const missing = skipUnless('faults: HAProxy', 'haproxy', 'openssl');
 
 type Ctx = { w: World; proxy?: SocketProxy; restarted?: Restarted };
 const test = suite<Ctx>('faults: HAProxy', {} as Ctx);
@@ -128,8 +129,9 @@ if (!missing) {
 
   test('socket refuses (HAProxy died; its socket file is left): nothing applied; HAProxy back → applied', async (ctx) => {
     const { w } = ctx;
-    process.kill(w.haproxy.pid(), 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 100));
+    const pid = w.haproxy.pid();
+    process.kill(pid, 'SIGKILL');
+    await until('haproxy to die', () => !alive(pid));
     const r = await sync.run();
     const error = `haproxy: socket ${w.haproxy.socket}: connection refused (is HAProxy running?); no reload command configured: set haproxy.reload (e.g. "service haproxy reload"); live maps unchanged`;
     assert.is(r.error, error);
@@ -157,9 +159,7 @@ if (!missing) {
     const { w } = ctx;
     ctx.proxy = await startSocketProxy(join(w.dir, 'proxy.sock'), w.haproxy.socket, () => ({ kind: 'hang' }));
     await w.writeConfig({ haproxy: haproxyPatch(w, { socket: ctx.proxy.path, timeoutMs: 300 }) });
-    const started = Date.now();
-    const r = await sync.run();
-    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+    const r = await sync.run(); // returns at all: the bound held (how soon is for bench/, not a test)
     const error = `haproxy ${ctx.proxy.path}: show info: no reply within 300 ms; nothing applied, live maps unchanged`;
     assert.is(r.error, error);
     assert.equal(warnings(), [`warn ${error}`]);
@@ -170,9 +170,10 @@ if (!missing) {
   test('the commit is never answered: bounded, not committed, files written, the next sync makes live equal', async (ctx) => {
     const { w } = ctx;
     ctx.proxy = await startSocketProxy(join(w.dir, 'proxy.sock'), w.haproxy.socket, (cmd) => (cmd.startsWith('commit map') ? { kind: 'hang' } : { kind: 'forward' }));
-    await w.writeConfig({ haproxy: haproxyPatch(w, { socket: ctx.proxy.path, timeoutMs: 300 }) });
+    // every forwarded command must answer within the bound, so it is not tight: only the commit is meant to miss it
+    await w.writeConfig({ haproxy: haproxyPatch(w, { socket: ctx.proxy.path, timeoutMs: 5000 }) });
     const r = await watchLive(w, [OLD, NEW], sync.run());
-    const error = `haproxy ${ctx.proxy.path}: commit map @2 ${w.haproxy.mapPaths.hosts}: no reply within 300 ms; not committed, live map unchanged; the map files are written, the next sync applies them live`;
+    const error = `haproxy ${ctx.proxy.path}: commit map @2 ${w.haproxy.mapPaths.hosts}: no reply within 5000 ms; not committed, live map unchanged; the map files are written, the next sync applies them live`;
     assert.is(r.result.error, error);
     assert.equal(warnings(), [`warn ${error}`]);
     const now = await mapsNow(w);
@@ -282,4 +283,4 @@ if (!missing) {
   });
 }
 
-test.run();
+if (!missing) test.run();

@@ -16,6 +16,7 @@ import { createRuntime } from '../../agent/io/runtime.js';
 import { newSyncState, syncOnce, type SyncDeps, type SyncOptions, type SyncReport, type SyncState } from '../../agent/sync.js';
 import { haproxyBin } from '../helpers/haproxy.js';
 import type { World } from '../helpers/world.js';
+import { WAIT_MS } from '../helpers/wait.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const BUNDLE = join(ROOT, 'dist', 'routeagent.js');
@@ -63,7 +64,7 @@ function lines(m: Record<string, string>): string[] {
 
 /** Read both maps from HAProxy (through `socket`, default the world's real one) and from disk. */
 export async function mapsNow(w: World, socket = w.haproxy.socket): Promise<MapsNow> {
-  const rt = createRuntime(socket, { timeoutMs: 5000 });
+  const rt = createRuntime(socket, { timeoutMs: WAIT_MS });
   const live = {} as Version;
   const file = {} as Version;
   for (const m of MAPS) {
@@ -148,7 +149,7 @@ export function haproxyPatch(w: World, patch: Record<string, unknown>): Record<s
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Wait until `ok()` is true (polling), or fail naming `what`. */
-export async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+export async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await ok())) {
     if (Date.now() > deadline) assert.unreachable(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -240,7 +241,7 @@ export async function startHaproxyOn(w: World): Promise<Restarted> {
   await rm(w.haproxy.socket, { force: true });
   const child = spawn(haproxyBin(), ['-db', '-f', w.haproxy.cfgPath], { cwd: w.haproxy.dir, stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await until('the restarted haproxy socket', async () => (await createRuntime(w.haproxy.socket, { timeoutMs: 500 }).info().then(() => true, () => false)), 5000);
+  await until('the restarted haproxy socket', async () => (await createRuntime(w.haproxy.socket, { timeoutMs: 500 }).info().then(() => true, () => false)));
   return {
     pid: child.pid ?? -1,
     async stop() {
@@ -304,7 +305,7 @@ export function runAgent(args: string[], env: Record<string, string> = {}): Agen
     pid: child.pid ?? -1,
     lines,
     exit,
-    async waitFor(re, timeoutMs = 10_000) {
+    async waitFor(re, timeoutMs = WAIT_MS) {
       let found: string | undefined;
       let exited = false;
       void exit.then(() => (exited = true));

@@ -6,12 +6,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDaemon, type Daemon } from '../../agent/daemon.js';
 import type { SyncReport } from '../../agent/sync.js';
-import { haproxyMissing } from '../helpers/haproxy.js';
 import { app, startWorld, tcpRouter, type World } from '../helpers/world.js';
 import { assertEach, assertServes, captureLog, clusterPatch, ensureBundle, mapsNow, runAgent, syncer, until, version, versionOf, type Version } from './kit.js';
+import { skipUnless } from '../helpers/tools.js';
 
-const missing = haproxyMissing();
-if (missing) console.log(`faults/safety.test.ts skipped: ${missing}`);
+const missing = skipUnless('faults: safety', 'haproxy', 'openssl');
 
 type Ctx = { w: World; daemon?: Daemon };
 const test = suite<Ctx>('faults: safety', {} as Ctx);
@@ -135,4 +134,4 @@ if (!missing) {
   });
 }
 
-test.run();
+if (!missing) test.run();

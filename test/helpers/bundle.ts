@@ -4,6 +4,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { WAIT_MS } from './wait.js';
+
+export { until } from './wait.js';
 
 export const BUNDLE = fileURLToPath(new URL('../../dist/routeagent.js', import.meta.url));
 
@@ -32,7 +35,7 @@ export function runBundle(args: readonly string[], opts: { env?: Record<string, 
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeoutMs = opts.timeoutMs ?? 2 * WAIT_MS;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -86,7 +89,7 @@ export function startAgent(args: readonly string[], opts: { env?: Record<string,
     pid: child.pid!,
     lines,
     exited,
-    waitFor(match, { from = 0, timeoutMs = 5000 } = {}) {
+    waitFor(match, { from = 0, timeoutMs = WAIT_MS } = {}) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const i = lines.findIndex((l, j) => j >= from && matches(l, match));
@@ -130,21 +133,4 @@ export async function killAll(): Promise<void> {
         }),
     ),
   );
-}
-
-/** Poll `probe` until it returns something other than undefined/false, for at most `timeoutMs`. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }

@@ -19,8 +19,11 @@ export type Fault = {
   headers?: Record<string, string>;
 };
 
-/** One request as the fake saw it; times are performance.now() of this process, so fakes can be compared. */
-export type Hit = { readonly path: string; readonly receivedAt: number; answeredAt?: number };
+/**
+ * One request as the fake saw it; times are performance.now() of this process, so fakes can be compared. `closed` turns
+ * true when the connection's response is over, written to the end (`answeredAt` set) or cut by the client.
+ */
+export type Hit = { readonly path: string; readonly receivedAt: number; answeredAt?: number; closed: boolean };
 
 export type FakeTraefik = {
   url: string; // http://127.0.0.1:PORT/api
@@ -96,10 +99,11 @@ export async function startTraefik(opts: FakeOptions = {}): Promise<FakeTraefik>
 
   const respond = (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
-    const hit: Hit = { path, receivedAt: performance.now() };
+    const hit: Hit = { path, receivedAt: performance.now(), closed: false };
     requests.push(path);
     hits.push(hit);
     res.on('finish', () => (hit.answeredAt = performance.now()));
+    res.on('close', () => (hit.closed = true));
     const fault = faults.get(new URL(path, 'http://fake').pathname);
     const reply = fault === undefined ? answer(req) : withFault(answer(req), fault);
     later(fault?.delayMs ?? 0, () => send(res, reply, fault?.dripBytesPerSec));

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { WAIT_MS } from './wait.js';
 
 export type Upstream = { readonly name: string; readonly port: number; close(): Promise<void> };
 
@@ -36,7 +37,7 @@ export function httpGet(port: number, host: string): Promise<string> {
         resolve(typeof upstream === 'string' ? upstream : `status ${res.statusCode}`);
       });
     });
-    req.setTimeout(5000, () => req.destroy(new Error(`GET http://127.0.0.1:${port}/ (Host ${host}): no answer in 5 s`)));
+    req.setTimeout(WAIT_MS, () => req.destroy(new Error(`GET http://127.0.0.1:${port}/ (Host ${host}): no answer in ${WAIT_MS / 1000} s`)));
     req.on('error', reject);
     req.end();
   });
@@ -47,7 +48,7 @@ export function tlsName(port: number, sni: string): Promise<string | null> {
   return new Promise((resolve) => {
     let data = '';
     const socket = tlsConnect({ host: '127.0.0.1', port, servername: sni, rejectUnauthorized: false });
-    socket.setTimeout(5000, () => socket.destroy());
+    socket.setTimeout(WAIT_MS, () => socket.destroy()); // a silence read as "no upstream" must not come from load
     socket.on('data', (d: Buffer) => (data += d.toString()));
     socket.on('close', () => resolve(data === '' ? null : data));
     socket.on('error', () => undefined); // a reset or closed handshake reads as "no upstream"

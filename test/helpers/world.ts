@@ -59,11 +59,13 @@ export async function startWorld(opts: { schedule?: string; config?: Record<stri
   });
   const configPath = join(dir, 'config.json');
   const statusFile = join(dir, 'run', 'status.json');
+  // Timeouts well above what loopback needs: a fetch of 10 pages or a long `show map` on a loaded machine must not fail
+  // a test that is not about timeouts (those set their own, small ones).
   const base: Record<string, unknown> = {
-    clusters: CLUSTERS.map((n, i) => ({ name: n, api: clusters[n].traefik.url, backends: { sni: clusters[n].https, hosts: clusters[n].hostsBackend }, priority: 10 * (i + 1), timeoutMs: 2000 })),
+    clusters: CLUSTERS.map((n, i) => ({ name: n, api: clusters[n].traefik.url, backends: { sni: clusters[n].https, hosts: clusters[n].hostsBackend }, priority: 10 * (i + 1), timeoutMs: 10_000 })),
     expose: { domains: ['technis.io'], hosts: [], exclude: ['keys2kingdom.technis.io'] },
     conflicts: 'sticky',
-    haproxy: { bin: process.env['HAPROXY_BIN'] || 'haproxy', config: haproxy.cfgPath, socket: haproxy.socket, maps: haproxy.mapPaths, timeoutMs: 3000 },
+    haproxy: { bin: process.env['HAPROXY_BIN'] || 'haproxy', config: haproxy.cfgPath, socket: haproxy.socket, maps: haproxy.mapPaths, timeoutMs: 10_000 },
     schedule: opts.schedule ?? '*/1 * * * * *',
     statusFile,
     ...opts.config,

@@ -6,10 +6,10 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { checkConfig, parseAlerts, parseConfigBackends } from '../../agent/io/check.js';
 import { stageFile } from '../../agent/io/files.js';
-import { haproxyBin, haproxyMissing, printLogOnFailure, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
+import { haproxyBin, printLogOnFailure, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
+import { skipUnless } from '../helpers/tools.js';
 
-const missing = haproxyMissing();
-if (missing) console.log(`check.test.ts skipped: ${missing}`);
+const missing = skipUnless('checkConfig (real haproxy -c)', 'haproxy');
 
 type Ctx = { h?: Haproxy };
 const test = suite<Ctx>('checkConfig (real haproxy -c)', {});

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { HaproxyReplyError } from '../../agent/errors.js';
 import { parseMapText, renderMap, sameEntries } from '../../agent/core/render.js';
 import { createRuntime, isUnreachable, type Runtime } from '../../agent/io/runtime.js';
-import { freePort, haproxyMissing, printLogOnFailure, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
+import { freePort, printLogOnFailure, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
+import { skipUnless } from '../helpers/tools.js';
 
-const missing = haproxyMissing();
-if (missing) console.log(`runtime.test.ts skipped: ${missing}`);
+const missing = skipUnless('runtime (real haproxy)', 'haproxy');
 
 type Ctx = { h: Haproxy; rt: Runtime; tcpPort: number };
 const test = suite<Ctx>('runtime (real haproxy)', {} as Ctx);
@@ -169,12 +169,10 @@ errors('a HAProxy that never answers: no reply within timeoutMs', async () => {
   const server: Server = createServer({ allowHalfOpen: true }, (s) => held.push(s)); // accepts, reads, never writes, never closes
   await new Promise<void>((resolve) => server.listen(path, resolve));
   try {
-    const started = Date.now();
     const err = await createRuntime(path, { timeoutMs: 200 }).info().catch((e: unknown) => e);
     assert.instance(err, HaproxyReplyError);
     assert.is((err as Error).message, `haproxy ${path}: show info: no reply within 200 ms`);
     assert.not.ok(isUnreachable(err));
-    assert.ok(Date.now() - started < 2000);
   } finally {
     for (const s of held) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,7 +1,6 @@
 // rc.d/routeagent under FreeBSD's real rc.subr (test/fixtures/freebsd, run by dash in the sandbox of ./sandbox.ts), and
 // rc.d/install.sh under a ROOT prefix: the exact output and exit code of each verb, the signals node and daemon(8) got,
-// the files install.sh writes. Needs dash and shellcheck: with CI set their absence fails the run; elsewhere the suites
-// that need them are skipped with the reason printed.
+// the files install.sh writes. Needs dash and shellcheck (skipUnless: a failing test under CI, a counted skip elsewhere).
 import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,28 +8,16 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skipUnless } from '../helpers/tools.js';
+import { WAIT_MS } from '../helpers/wait.js';
 import { createSandbox, repo, waitFor, type Result, type Sandbox } from './sandbox.js';
-
-/** True when `name` is on PATH. Missing: a failing test under CI, a printed skip elsewhere. */
-function need(name: string, suiteName: string): boolean {
-  if (spawnSync('sh', ['-c', `command -v ${name}`]).status === 0) return true;
-  const why = `${name} is not installed (apt-get install -y ${name})`;
-  if (process.env['CI']) {
-    const s = suite(suiteName);
-    s('needs ' + name, () => assert.unreachable(`${why}; .ci/run must install it`));
-    s.run();
-  } else {
-    console.log(`skipping "${suiteName}": ${why}`);
-  }
-  return false;
-}
 
 const healthy = { text: 'last sync 12:00:05: ok; hosts 3 entries, sni 4 entries\n', exit: 0 };
 const badApi = '/clusters/0/api: must match pattern "^https?://"';
 const down = 'traefik[hades]: GET http://127.0.0.1:9/api/version: connection refused';
 
 // ---------------------------------------------------------------------------------------------------------------------
-if (need('dash', 'rc.d/routeagent under rc.subr')) {
+if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
   const rcd = suite('rc.d/routeagent under rc.subr');
   let sb: Sandbox;
   let supervisor = 0; // daemon(8), from the -P pidfile
@@ -171,7 +158,7 @@ if (need('dash', 'rc.d/routeagent under rc.subr')) {
       await sb.rc('status'),
       res(1, `routeagent is running as pid ${supervisor}.\nrouteagent: node is not running; daemon(8) restarts it within 2 s (see the system log).\n${healthy.text}`),
     );
-    const again = await waitFor('a new node', () => sb.calls().find((c) => c.who === 'node' && c.event === 'ready' && c.pid !== dead), 6000);
+    const again = await waitFor('a new node', () => sb.calls().find((c) => c.who === 'node' && c.event === 'ready' && c.pid !== dead));
     node = again.pid;
     assert.is(sb.readPid(sb.paths.childPidfile), node);
     assert.equal(nodeRuns('run').map((c) => c.ppid), [supervisor, supervisor]);
@@ -204,7 +191,7 @@ if (need('dash', 'rc.d/routeagent under rc.subr')) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-if (need('shellcheck', 'rc.d shellcheck')) {
+if (!skipUnless('rc.d shellcheck', 'shellcheck')) {
   const lint = suite('rc.d shellcheck');
   lint('rc.d/routeagent, rc.d/install.sh and the test stubs pass shellcheck -s sh', () => {
     const files = ['rc.d/routeagent', 'rc.d/install.sh', ...['ps', 'limits', 'kenv', 'pwait', 'logger', 'sysctl'].map((t) => `test/rcd/stubs/bin/${t}`)];
@@ -216,7 +203,7 @@ if (need('shellcheck', 'rc.d shellcheck')) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-if (need('dash', 'rc.d/install.sh')) {
+if (!skipUnless('rc.d/install.sh', 'dash')) {
   const inst = suite('rc.d/install.sh');
   let tmp = '';
   let bundle = '';
@@ -224,7 +211,7 @@ if (need('dash', 'rc.d/install.sh')) {
   const installSh = (root: string, bundlePath = bundle) =>
     new Promise<Result>((resolve) => {
       const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ROOT: root, BUNDLE: bundlePath };
-      execFile('dash', [join(repo, 'rc.d/install.sh')], { env, timeout: 20_000 }, (error, stdout, stderr) => {
+      execFile('dash', [join(repo, 'rc.d/install.sh')], { env, timeout: 2 * WAIT_MS }, (error, stdout, stderr) => {
         resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
       });
     });

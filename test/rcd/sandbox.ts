@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WAIT_MS } from '../helpers/wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '../..');
@@ -123,7 +124,7 @@ export async function createSandbox() {
   /** `dash rc.d/routeagent <verb>`, as service(8) would run it. */
   const rc = (verb: string) =>
     new Promise<Result>((resolve) => {
-      execFile('dash', [paths.script, verb], { env, timeout: 20_000 }, (error, stdout, stderr) => {
+      execFile('dash', [paths.script, verb], { env, timeout: 2 * WAIT_MS }, (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
         resolve({ code, stdout, stderr });
       });
@@ -168,7 +169,7 @@ export async function createSandbox() {
 }
 
 /** Polls `probe` every 25 ms until it returns something truthy; throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = WAIT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
