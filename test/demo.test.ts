@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { haproxyMissing } from './helpers/haproxy.js';
+import { skipUnless } from './helpers/tools.js';
 
 const repo = new URL('..', import.meta.url).pathname;
 const script = join(repo, 'demo', 'preflight.sh');
@@ -49,9 +49,7 @@ pre('a PATH with node only: haproxy and openssl are both named, exit 1', async (
   }
 });
 
-if (haproxyMissing()) {
-  console.log(`skipping "demo preflight: all tools present": ${haproxyMissing()}`);
-} else {
+if (!skipUnless('demo preflight: all tools present', 'haproxy', 'openssl')) {
   pre('all tools present: silent, exit 0', () => {
     const r = run(process.env);
     assert.is(r.stderr, '');
@@ -59,10 +57,7 @@ if (haproxyMissing()) {
   });
 }
 
-const shellcheck = spawnSync('shellcheck', ['--version'], { encoding: 'utf8' });
-if (shellcheck.error && !process.env['CI']) {
-  console.log('skipping "demo preflight: shellcheck": shellcheck not installed (Debian/Ubuntu: sudo apt-get install -y shellcheck)');
-} else {
+if (!skipUnless('demo preflight: shellcheck', 'shellcheck')) {
   pre('passes shellcheck -s sh', () => {
     const r = spawnSync('shellcheck', ['-s', 'sh', script], { encoding: 'utf8' });
     assert.is(r.error, undefined, 'shellcheck not runnable');

@@ -7,10 +7,10 @@ import * as assert from 'uvu/assert';
 import { readFile } from 'node:fs/promises';
 import { createRuntime } from '../agent/io/runtime.js';
 import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './helpers/bundle.js';
-import { haproxyMissing } from './helpers/haproxy.js';
+import { skipUnless } from './helpers/tools.js';
 import { app, startWorld, type World } from './helpers/world.js';
 
-const missing = haproxyMissing();
+const missing = skipUnless('failover: the daemon, unattended', 'haproxy', 'openssl');
 const daemon = suite('routeagent run: failover');
 let w: World;
 let agent: Agent;
@@ -35,9 +35,7 @@ daemon.after(async () => {
   await w?.close();
 });
 
-if (missing) {
-  console.log(`skipping the failover daemon tests: ${missing}`);
-} else {
+if (!missing) {
   daemon('killing a cluster moves every contested host within downAfter + 1 syncs; no request fails after; nothing else changes', async () => {
     agent = startAgent(['run', '--config', w.configPath]);
     await agent.waitFor(/^info sync: /, { timeoutMs: 20_000 });

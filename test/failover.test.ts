@@ -11,11 +11,11 @@ import { createLog } from '../agent/log.js';
 import { newSyncState, syncOnce, type SyncDeps, type SyncReport, type SyncState } from '../agent/sync.js';
 import { createRuntime } from '../agent/io/runtime.js';
 import { until } from './helpers/bundle.js';
-import { haproxyMissing } from './helpers/haproxy.js';
+import { skipUnless } from './helpers/tools.js';
 import { startTlsUpstream } from './helpers/upstream.js';
 import { app, startWorld, tcpRouter, type ClusterName, type World } from './helpers/world.js';
 
-const missing = haproxyMissing();
+const missing = skipUnless('failover end to end', 'haproxy', 'openssl');
 const fo = suite('failover end to end');
 let w: World;
 let state: SyncState;
@@ -66,9 +66,7 @@ fo.before.each(() => {
   lines = [];
 });
 
-if (missing) {
-  console.log(`skipping failover end to end: ${missing}`);
-} else {
+if (!missing) {
   fo('setup: grafana is served by both clusters and routed to hades (sticky); each cluster has a host of its own', async () => {
     w.clusters.hades.traefik.setRouters('http', [app('grafana.technis.io'), app('wiki.technis.io')]);
     w.clusters.illmatic.traefik.setRouters('tcp', [tcpRouter('mqtt', 'mqtt.technis.io')]);

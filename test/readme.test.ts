@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { parseConfig } from '../agent/config.js';
 import { renderSnippet } from '../agent/core/snippet.js';
 import { assertBuilt, killAll, runBundle } from './helpers/bundle.js';
-import { freePort, haproxyBin, haproxyMissing } from './helpers/haproxy.js';
+import { freePort, haproxyBin } from './helpers/haproxy.js';
+import { skipUnless } from './helpers/tools.js';
 import { checkHaproxyConfig, haproxyWarnings, runHaproxyConfig, type Running } from './helpers/haproxy-config.js';
 import { startTraefik, type FakeTraefik } from './helpers/traefik-server.js';
 import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './helpers/upstream.js';
@@ -70,9 +71,7 @@ plain('its frontends are exactly what snippet --target haproxy prints for the de
   assert.ok(readmeHaproxyConfig().includes(renderSnippet(defaultMaps, 'haproxy')), 'README frontends differ from renderSnippet(…, "haproxy")');
 });
 
-if (haproxyMissing()) {
-  console.log(`skipping "README.md: the plain HAProxy config" with a real haproxy: ${haproxyMissing()}`);
-} else {
+if (!skipUnless('README.md: the plain HAProxy config', 'haproxy', 'openssl')) {
   type Cluster = { traefik: FakeTraefik; tls: Upstream; http: Upstream };
   const ctx = {} as { dir: string; cfgPath: string; configPath: string; socket: string; ports: { https: number; http: number }; clusters: Record<string, Cluster>; haproxy?: Running };
 

@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { USAGE } from '../agent/cli.js';
 import { SNIPPET_TARGETS, renderSnippet } from '../agent/core/snippet.js';
 import { assertBuilt, killAll, runBundle } from './helpers/bundle.js';
-import { freePort, haproxyBin, haproxyMissing } from './helpers/haproxy.js';
+import { freePort, haproxyBin } from './helpers/haproxy.js';
+import { skipUnless } from './helpers/tools.js';
 import { checkHaproxyConfig, haproxyWarnings, runHaproxyConfig, type Running } from './helpers/haproxy-config.js';
 import { startTraefik, type FakeTraefik } from './helpers/traefik-server.js';
 import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './helpers/upstream.js';
@@ -103,9 +104,7 @@ type Ctx = {
   haproxy?: Running;
 };
 
-if (haproxyMissing()) {
-  console.log(`skipping OPNsense snippet suite: ${haproxyMissing()}`);
-} else {
+if (!skipUnless('snippet --target opnsense in an os-haproxy shaped config', 'haproxy', 'openssl')) {
   const opn = suite('snippet --target opnsense in an os-haproxy shaped config');
   const ctx = {} as Ctx;
 
