@@ -419,7 +419,11 @@ if (missing) {
   });
 
   daemon('two one-shot syncs at once: the second waits for the first, then runs its own; both exit 0 with their own report', async () => {
-    w.clusters.illmatic.traefik.setFault('/api/version', { delayMs: 800 });
+    // The first holds the socket for 4 s (a slow cluster, within a longer timeout), so that the second, however slowly
+    // node starts on a busy machine, finds it still there.
+    const clusters = (w.config['clusters'] as Record<string, unknown>[]).map((c) => ({ ...c, timeoutMs: 15_000 }));
+    await w.writeConfig({ schedule: YEARLY, clusters });
+    w.clusters.illmatic.traefik.setFault('/api/version', { delayMs: 4000 });
     w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io'), app('late.technis.io'), app('queue.technis.io')]);
     try {
       const first = runBundle(['sync', '--config', w.configPath]);
@@ -439,6 +443,7 @@ if (missing) {
       assert.not.ok(await exists(sockPath()));
     } finally {
       w.clusters.illmatic.traefik.setFault('/api/version', undefined);
+      await w.writeConfig({ schedule: YEARLY });
     }
   });
 
