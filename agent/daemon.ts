@@ -1,8 +1,8 @@
-// The daemon decides *when* to sync: at start, on the cron schedule, when the config file changes, on SIGHUP (reload)
-// and SIGUSR2 (sync now). One sync at a time; triggers that arrive during a sync coalesce into one more.
+// The daemon decides *when* to sync: at start, on the cron schedule, when the config file changes, on SIGHUP (reload),
+// SIGUSR2 (sync now) and a `sync` request on the control socket. One sync at a time; triggers that arrive during a sync
+// coalesce into one more, and a request is answered with the report of a sync that started after it arrived.
 // It does not decide *what* to sync (sync.ts) and never exits the process (main.ts does).
 import { createServer, type Server } from 'node:http';
-import { readFile, stat, unlink } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import { schedule, type ScheduledTask } from 'node-cron';
 import { configProblemLine, readConfig, type Config } from './config.js';
@@ -10,18 +10,21 @@ import { renderMetrics, type Counters } from './core/metrics.js';
 import type { Status } from './core/status.js';
 import { createSyncDeps } from './deps.js';
 import { AgentError, ConfigError } from './errors.js';
-import { acquireLock, forcePathFor, lockPathFor, type Lock } from './io/lock.js';
+import { controlPathFor, describeHolder, holdControl, type Control } from './io/control.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
 import type { Log } from './log.js';
 import { newSyncState, syncOnce, type SyncDeps, type SyncReport } from './sync.js';
+import { VERSION } from './version.js';
 
 function cronLog(log: Log): NonNullable<Parameters<typeof schedule>[2]>['logger'] {
   const text = (m: string | Error) => `schedule: ${m instanceof Error ? m.message : m}`;
   return { info: (m) => log.debug(text(m)), warn: (m) => log.warn(text(m)), error: (m) => log.error(text(m)), debug: (m) => log.debug(text(m)) };
 }
 
-/** How long a `sync --force` request stays valid: its asker waits 60 s for the result. */
-const FORCE_MARKER_MAX_AGE_MS = 90_000;
+/** Someone waiting for the report of the next sync (a `routeagent sync` asking over the control socket). */
+type Waiter = { readonly force: boolean; readonly done: (r: SyncReport | AgentError) => void };
+/** The one sync queued behind the running one: why, and who waits for it. */
+type Queued = { readonly reason: string; readonly waiters: Waiter[] };
 
 export type DaemonOptions = {
   readonly configPath: string;
@@ -34,41 +37,35 @@ export type DaemonOptions = {
 export type Daemon = {
   /** Queue a sync; coalesces with one already waiting. */
   trigger(reason: string): void;
+  /** Queue a sync (coalesced likewise) and resolve with its report: a sync that starts after this call. */
+  requestSync(force: boolean): Promise<SyncReport>;
   /** Re-read the config file; the previous config stays when the new one is invalid. */
   reload(reason: string): Promise<boolean>;
-  /** Finish the current sync, stop every timer and watcher, release the lock. */
+  /** Finish the current sync, stop every timer and watcher, release the control socket. */
   stop(): Promise<void>;
   readonly config: () => Config;
   readonly metricsAddress: () => string | undefined;
 };
 
-/** Load the config (hard error when invalid), take the lock, and start syncing. */
+/** Load the config (hard error when invalid), take the control socket (the lock), and start syncing. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { log } = opts;
   const makeDeps = opts.makeDeps ?? createSyncDeps;
   let { config, warnings } = await readConfig(opts.configPath);
   for (const w of warnings) log.warn(`config ${opts.configPath}: ${w}`);
-  const lock: Lock = await acquireLock(lockPathFor(config.haproxy.maps.hosts), 'daemon');
+  const control = await takeControl(config);
   const state = newSyncState();
   const counters: Counters = { syncs: { ok: 0, failed: 0, held: 0 }, failovers: 0 };
   let status: Status | undefined = await readStatus(config.statusFile);
   let running: Promise<void> | undefined;
-  let pending: string | undefined;
+  let pending: Queued | undefined;
   let stopping = false;
   let task: ScheduledTask | undefined;
   let metrics: Server | undefined;
 
-  const runOne = async (reason: string) => {
-    // `routeagent sync --force` leaves this marker, then sends SIGUSR2; the sync that reads it passes the guard once.
-    const forcePath = forcePathFor(config.haproxy.maps.hosts);
-    const forcedBy = await readFile(forcePath, 'utf8').then((t) => t.trim() || '?', () => undefined);
-    // A marker left by a `sync --force` that gave up long ago (or before a restart) must not wave a later plan through:
-    // it is honoured only while its asker could still be waiting.
-    const fresh = forcedBy !== undefined && (await stat(forcePath).then((st) => Date.now() - st.mtimeMs < FORCE_MARKER_MAX_AGE_MS, () => false));
-    if (forcedBy !== undefined) await unlink(forcePath).catch(() => undefined);
-    if (forcedBy !== undefined && !fresh) log.warn(`sync: ignored a stale --force request ${forcePath} (pid ${forcedBy}); the guard applies`);
-    const force = fresh;
-    if (force) log.info(`sync: forced by "routeagent sync --force" (pid ${forcedBy}); the guard does not apply to this sync`);
+  /** One sync; undefined when it failed unexpectedly (a bug, logged with its stack). */
+  const runOne = async (reason: string, force: boolean): Promise<SyncReport | undefined> => {
+    if (force) log.info('sync: forced by "routeagent sync --force"; the guard does not apply to this sync');
     log.debug(`sync: starting (${reason}${force ? ', forced' : ''})`);
     try {
       const report = await syncOnce(makeDeps(config, log), state, { force });
@@ -79,28 +76,37 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       counters.syncs[report.error !== undefined ? 'failed' : report.held?.length ? 'held' : 'ok']++;
       counters.failovers += report.failovers.filter((f) => f.since === report.at).length; // started by this sync
       opts.onSync?.(report);
+      return report;
     } catch (e) {
       counters.syncs.failed++;
       log.error(`sync: unexpected failure: ${(e as Error).stack ?? String(e)}; retrying at the next trigger`);
+      return undefined;
     }
   };
 
-  const trigger = (reason: string) => {
-    if (stopping) return;
-    if (running) {
-      pending ??= reason;
-      return;
+  // The queue of one: whatever arrives while a sync runs joins the next one. A request waits for that next sync, never
+  // the running one (it may have read the clusters before the request, and without its --force).
+  const drain = async () => {
+    while (pending && !stopping) {
+      const { reason, waiters } = pending;
+      pending = undefined;
+      const report = await runOne(reason, waiters.some((w) => w.force));
+      for (const w of waiters) w.done(report ?? new AgentError('ERR_SYNC', 'the sync failed unexpectedly; see the daemon log', false));
     }
-    running = (async () => {
-      let next: string | undefined = reason;
-      while (next !== undefined && !stopping) {
-        pending = undefined;
-        await runOne(next);
-        next = pending;
-      }
-      running = undefined;
-    })();
+    running = undefined;
   };
+
+  const enqueue = (reason: string, waiter?: Waiter) => {
+    if (stopping) return waiter?.done(stoppingError());
+    pending ??= { reason, waiters: [] };
+    if (waiter) pending.waiters.push(waiter);
+    running ??= drain();
+  };
+  const trigger = (reason: string) => enqueue(reason);
+  const requestSync = (force: boolean) =>
+    new Promise<SyncReport>((resolve, reject) =>
+      enqueue(force ? 'routeagent sync --force' : 'routeagent sync', { force, done: (r) => (r instanceof AgentError ? reject(r) : resolve(r)) }),
+    );
 
   const startSchedule = () => {
     task?.destroy();
@@ -149,8 +155,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     try {
       const next = await readConfig(opts.configPath);
       for (const w of next.warnings) log.warn(`config ${opts.configPath}: ${w}`);
-      if (next.config.haproxy.maps.hosts !== config.haproxy.maps.hosts && lockPathFor(next.config.haproxy.maps.hosts) !== lock.path) {
-        log.warn(`config ${opts.configPath}: map folder changed; restart routeagent to move its lock (keeping the lock on ${lock.path})`);
+      if (controlPathFor(next.config.haproxy.maps.hosts) !== control.path) {
+        log.warn(`config ${opts.configPath}: map folder changed; restart routeagent to move its control socket (keeping ${control.path})`);
       }
       const scheduleChanged = next.config.schedule !== config.schedule;
       const metricsChanged = JSON.stringify(next.config.metrics) !== JSON.stringify(config.metrics);
@@ -174,6 +180,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   watcher.on('unlink', () => log.warn(`config ${opts.configPath}: file deleted; keeping previous config until it is back`));
   watcher.on('error', (e) => log.warn(`config ${opts.configPath}: watch failed (${(e as Error).message}); SIGHUP still reloads`));
 
+  control.serve({ sync: requestSync, status: async () => status });
   startSchedule();
   await startMetrics();
   log.info(`daemon: started (pid ${process.pid}), ${config.clusters.length} clusters, schedule "${config.schedule}"`);
@@ -181,6 +188,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   return {
     trigger,
+    requestSync,
     reload,
     config: () => config,
     metricsAddress: () => (metrics ? hostPort(metrics) : undefined),
@@ -190,11 +198,25 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await watcher?.close();
       watcher = undefined;
       await running;
+      for (const w of pending?.waiters ?? []) w.done(stoppingError());
+      pending = undefined;
       await stopMetrics();
-      await lock.release();
+      await control.release();
       log.info('daemon: stopped');
     },
   };
+}
+
+/** Bind the control socket, or refuse to start naming the agent that holds it. */
+async function takeControl(config: Config): Promise<Control> {
+  const path = controlPathFor(config.haproxy.maps.hosts);
+  const held = await holdControl(path, { pid: process.pid, role: 'daemon', version: VERSION });
+  if (held.kind === 'held') return held.control;
+  throw new AgentError('ERR_LOCKED', `control socket ${path}: ${describeHolder(held.holder)} drives these maps; exiting`, false);
+}
+
+function stoppingError(): AgentError {
+  return new AgentError('ERR_STOPPING', 'the daemon is stopping; no sync run for this request', false);
 }
 
 function hostPort(server: Server): string {

@@ -1,22 +1,20 @@
 // Entry point: argv → command, wiring, signals (HUP reload, USR2 sync, TERM/INT stop). The only file that calls process.exit.
 // Exit codes: 0 ok; 1 `check` found problems, a one-shot sync failed or was guarded, `status` unhealthy; 2 bad usage or an
 // unreadable/invalid config (for every verb, `check` included: the rc.d script refuses `start` on 2 and only warns on 1).
-import { access, unlink, writeFile } from 'node:fs/promises';
 import { HELP, USAGE, parseCommand, type Command } from './cli.js';
 import { configProblemLine, readConfig, type Config } from './config.js';
 import { renderSnippet } from './core/snippet.js';
-import { formatStatus, healthProblems } from './core/status.js';
+import { formatStatus, healthProblems, type Status } from './core/status.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import { createSyncDeps } from './deps.js';
 import { AgentError, ConfigError } from './errors.js';
-import { acquireLock, forcePathFor, lockHolder, lockPathFor, type Lock } from './io/lock.js';
+import { askControl, controlPathFor, holdControl, type Control, type Hello } from './io/control.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
 import { createLog, type Log } from './log.js';
 import { preflight } from './preflight.js';
 import { newSyncState, syncOnce, type SyncReport } from './sync.js';
 import { formatPlan } from './report.js';
-
-export const VERSION = '0.1.0';
+import { VERSION } from './version.js';
 
 const out = (s: string) => process.stdout.write(s);
 const err = (s: string) => process.stderr.write(s);
@@ -60,7 +58,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return await sync(config, log, cmd);
     }
   } catch (e) {
-    // An expected failure (a lock that cannot be created, …) is one line for the operator, not a stack trace.
+    // An expected failure (a control socket that cannot be created, …) is one line for the operator, not a stack trace.
     if (!(e instanceof AgentError)) throw e;
     err(`routeagent: ${e.message}\n`);
     return 1;
@@ -68,93 +66,84 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 type SyncCommand = Extract<Command, { verb: 'sync' }>;
-const LOCK_WAIT_MS = 60_000;
+/** How long a one-shot waits for another one-shot to finish. */
+const WAIT_MS = 60_000;
+/** How long a one-shot waits for the daemon's answer: its running sync, then the one it runs for this request. */
+const DAEMON_REPLY_MS = 120_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// The process that changes the maps holds the control socket: this one-shot (until it ends), or the daemon, which is asked
+// to sync and sends back the report of that sync. A dry run changes nothing, so it needs neither.
 async function sync(config: Config, log: Log, cmd: SyncCommand): Promise<number> {
-  let release = async () => undefined as unknown;
-  if (!cmd.dryRun) {
-    const lock = await lockOrAskDaemon(config, cmd);
-    if (typeof lock === 'number') return lock;
-    release = lock.release;
-  }
-  try {
-    const report = await syncOnce(createSyncDeps(config, cmd.json ? createLog(err, 'warn') : log), newSyncState(), { dryRun: cmd.dryRun, force: cmd.force });
-    if (!cmd.dryRun) await recordStatus(config.statusFile, report).catch((e: Error) => log.warn(`status ${config.statusFile}: cannot write (${e.message})`));
-    out(cmd.json ? JSON.stringify(jsonReport(report), null, 2) + '\n' : formatPlan(report, cmd.dryRun));
-    return report.error !== undefined || report.held?.length ? 1 : 0;
-  } finally {
-    await release();
-  }
-}
-
-// The lock, or the exit code of having asked the daemon that holds it. A one-shot sync that holds it is waited for,
-// never signalled: it has no SIGUSR2 handler, and the signal's default action would kill it mid-apply.
-async function lockOrAskDaemon(config: Config, cmd: SyncCommand): Promise<Lock | number> {
-  const lockPath = lockPathFor(config.haproxy.maps.hosts);
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  let told = false;
+  if (cmd.dryRun) return syncHere(config, log, cmd);
+  const path = controlPathFor(config.haproxy.maps.hosts);
   for (;;) {
-    const holder = await lockHolder(lockPath);
-    if (holder !== undefined && holder.pid !== process.pid) {
-      if (holder.role !== 'sync') {
-        const code = await askDaemon(config, holder.pid, cmd);
-        if (code !== undefined) return code;
-        continue; // it was gone before the signal: its lock is stale now
-      }
-      if (Date.now() > deadline) {
-        err(`routeagent: a one-shot routeagent sync (pid ${holder.pid}) still holds ${lockPath} after ${LOCK_WAIT_MS / 1000} s; nothing done\n`);
-        return 1;
-      }
-      if (!told) err(`routeagent: a one-shot routeagent sync (pid ${holder.pid}) holds ${lockPath}; waiting for it to end\n`);
-      told = true;
-      await sleep(100);
-      continue;
+    const got = await controlOrDaemon(config, path);
+    if (typeof got === 'number') return got;
+    if ('pid' in got) {
+      const code = await syncViaDaemon(path, got, cmd);
+      if (code !== undefined) return code;
+      continue; // the daemon went away before it answered: its socket is stale now
     }
     try {
-      return await acquireLock(lockPath, 'sync');
-    } catch (e) {
-      if (!(e instanceof AgentError) || e.code !== 'ERR_LOCKED') throw e; // taken between the look and the grab: look again
+      return await syncHere(config, log, cmd);
+    } finally {
+      await got.release();
     }
   }
 }
 
-// A daemon already drives these maps: ask it to sync (and pass the guard, with --force) instead of racing it, then report
-// the first sync that started after the request (with --force: one that read the marker, so the guard did not hold).
-// undefined: the daemon was gone before it could be asked.
-async function askDaemon(config: Config, pid: number, cmd: SyncCommand): Promise<number | undefined> {
-  const forcePath = forcePathFor(config.haproxy.maps.hosts);
-  const asked = Date.now();
-  if (cmd.force) {
-    await writeFile(forcePath, `${process.pid}\n`).catch((e: NodeJS.ErrnoException) => {
-      throw new AgentError('ERR_FORCE', `cannot leave the --force request ${forcePath} for the daemon (pid ${pid}): ${e.code ?? e.message}; nothing done (run as root?)`, false);
-    });
-  }
-  try {
-    process.kill(pid, 'SIGUSR2');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ESRCH') {
-      if (cmd.force) await unlink(forcePath).catch(() => undefined);
-      throw new AgentError('ERR_SIGNAL', `cannot ask the daemon (pid ${pid}) to sync: ${code ?? (e as Error).message}; nothing done (run as root, or use "service routeagent sync")`, false);
+async function syncHere(config: Config, log: Log, cmd: SyncCommand): Promise<number> {
+  const report = await syncOnce(createSyncDeps(config, cmd.json ? createLog(err, 'warn') : log), newSyncState(), { dryRun: cmd.dryRun, force: cmd.force });
+  if (!cmd.dryRun) await recordStatus(config.statusFile, report).catch((e: Error) => log.warn(`status ${config.statusFile}: cannot write (${e.message})`));
+  return printReport(report, cmd);
+}
+
+function printReport(report: SyncReport, cmd: SyncCommand): number {
+  out(cmd.json ? JSON.stringify(jsonReport(report), null, 2) + '\n' : formatPlan(report, cmd.dryRun));
+  return report.error !== undefined || report.held?.length ? 1 : 0;
+}
+
+// The socket (held now, answering status from the status file), the daemon that holds it, or an exit code. Another
+// one-shot is waited for, never signalled or asked: it applies what it planned, then this one plans again.
+async function controlOrDaemon(config: Config, path: string): Promise<Control | Hello | number> {
+  const deadline = Date.now() + WAIT_MS;
+  let told = false;
+  for (;;) {
+    const held = await holdControl(path, { pid: process.pid, role: 'sync', version: VERSION });
+    if (held.kind === 'held') {
+      held.control.serve({ status: () => readStatus(config.statusFile) });
+      return held.control;
     }
-    if (cmd.force) await unlink(forcePath).catch(() => undefined);
-    return undefined;
-  }
-  // A notice, not the result: stderr, so that `--json` leaves stdout to the JSON.
-  err(`routeagent: the daemon (pid ${pid}) drives these maps; asked it to sync${cmd.force ? ' with --force' : ''}\n`);
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  while (Date.now() < deadline) {
+    const { holder } = held;
+    if (holder.role === 'daemon') return holder;
+    if (Date.now() > deadline) {
+      err(`routeagent: a one-shot routeagent sync (pid ${holder.pid}) still holds ${path} after ${WAIT_MS / 1000} s; nothing done\n`);
+      return 1;
+    }
+    if (!told) err(`routeagent: a one-shot routeagent sync (pid ${holder.pid}) holds ${path}; waiting for it to end\n`);
+    told = true;
     await sleep(100);
-    const s = await readStatus(config.statusFile);
-    if (!s || Date.parse(s.at) < asked) continue;
-    if (cmd.force && (s.guard.held || (await access(forcePath).then(() => true, () => false)))) continue;
-    // The daemon keeps its report; what it shares is the status (with --json: the status file's object).
-    out(cmd.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s, healthProblems(s, Date.now(), Number.POSITIVE_INFINITY)));
-    return s.outcome === 'ok' ? 0 : 1;
   }
-  err(`routeagent: the daemon (pid ${pid}) did not report a sync within ${LOCK_WAIT_MS / 1000} s; see its log\n`);
-  return 1;
+}
+
+// The daemon runs a sync for this request (with its --force) and answers with that sync's report, printed exactly as a
+// sync run here would be. undefined: the daemon was gone before it could be asked.
+async function syncViaDaemon(path: string, daemon: Hello, cmd: SyncCommand): Promise<number | undefined> {
+  // A notice, not the result: stderr, so that `--json` leaves stdout to the JSON.
+  err(`routeagent: the daemon (pid ${daemon.pid}) drives these maps; asked it to sync${cmd.force ? ' with --force' : ''}\n`);
+  const report = await askControl(path, { op: 'sync', force: cmd.force }, DAEMON_REPLY_MS).catch((e: unknown) => {
+    if (!(e instanceof AgentError)) throw e;
+    throw new AgentError(e.code, `${e.message}; the daemon (pid ${daemon.pid}) may still run the sync: see its log`, false);
+  });
+  if (report === undefined) return undefined;
+  if (!isSyncReport(report)) throw new AgentError('ERR_CONTROL', `control socket ${path}: the daemon (pid ${daemon.pid}) answered the sync without a report; see its log`, false);
+  return printReport(report, cmd);
+}
+
+function isSyncReport(v: unknown): v is SyncReport {
+  const r = v as SyncReport;
+  return typeof r === 'object' && r !== null && typeof r.maps === 'object' && typeof r.plan === 'object' && typeof r.clusters === 'object';
 }
 
 /** Exactly the `sync --json` shape of shared/DESIGN.md (plus `held`/`error` when they apply). */
@@ -175,7 +164,7 @@ function jsonReport(r: SyncReport) {
 const STATUS_MAX_AGE_SEC = 600;
 
 async function status(config: Config, json: boolean): Promise<number> {
-  const s = await readStatus(config.statusFile);
+  const s = await statusFromHolder(config);
   if (!s) {
     err(`routeagent: no status at ${config.statusFile} (no sync has run yet, or the daemon cannot write there)\n`);
     return 1;
@@ -185,9 +174,23 @@ async function status(config: Config, json: boolean): Promise<number> {
   return problems.length ? 1 : 0;
 }
 
+// The running agent's status (the daemon's own, newer than the file when a write failed), else the status file. A holder
+// that does not answer is not a reason to print nothing: say so, and read the file.
+async function statusFromHolder(config: Config) {
+  const path = controlPathFor(config.haproxy.maps.hosts);
+  try {
+    const s = await askControl(path, { op: 'status' }, 10_000);
+    if (s !== undefined) return (s ?? undefined) as Status | undefined;
+  } catch (e) {
+    if (!(e instanceof AgentError)) throw e;
+    err(`routeagent: ${e.message}; reading ${config.statusFile} instead\n`);
+  }
+  return readStatus(config.statusFile);
+}
+
 async function runDaemon(configPath: string, log: Log): Promise<number> {
-  // Handlers first: without one, SIGHUP and SIGUSR2 kill a node process, and the lock (which `routeagent sync` reads to
-  // find whom to signal) is taken before start-up ends. Signals that arrive while starting are replayed once it has.
+  // Handlers first: without one, SIGHUP and SIGUSR2 kill a node process, and rc.d may signal while start-up is not over.
+  // Signals that arrive while starting are replayed once it is.
   let daemon: Daemon | undefined;
   const early = new Set<'SIGHUP' | 'SIGUSR2'>();
   process.on('SIGHUP', () => (daemon ? void daemon.reload('SIGHUP') : early.add('SIGHUP')));

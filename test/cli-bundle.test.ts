@@ -512,14 +512,30 @@ if (!missing) {
     assert.equal(await snapshot(w.dir), disk);
   });
 
-  cli('a lock that cannot be created: one line naming it, exit 1, not an internal error', async () => {
+  cli('a control socket that cannot be created: one line naming it, exit 1, not an internal error', async () => {
     const base = w.config as { haproxy: Record<string, unknown> };
     const under = join(w.configPath, 'maps'); // a folder inside a file
     const path = await variant('unlockable.json', { haproxy: { ...base.haproxy, maps: { hosts: join(under, 'hosts.map'), sni: join(under, 'sni.map') } } });
     const r = await ra('sync', '--config', path);
     assert.is(r.code, 1, show(r));
     assert.is(r.stdout, '');
-    assert.equal(lines(r.stderr).slice(-1), [`routeagent: lock ${join(under, '.routeagent.lock')}: cannot create (ENOTDIR)`]);
+    assert.equal(lines(r.stderr).slice(-1), [`routeagent: control socket ${join(under, '.routeagent.sock')}: cannot create (ENOTDIR)`]);
+  });
+
+  cli('a map folder too deep for a unix socket path: sync and run name the path and exit 1, nothing created', async () => {
+    const base = w.config as { haproxy: Record<string, unknown> };
+    const deep = join(w.dir, 'm'.repeat(110));
+    const path = await variant('deep.json', { haproxy: { ...base.haproxy, maps: { hosts: join(deep, 'hosts.map'), sni: join(deep, 'sni.map') } } });
+    const sock = join(deep, '.routeagent.sock');
+    const why = `control socket ${sock}: path is ${Buffer.byteLength(sock)} bytes, more than the 103 a unix socket allows (FreeBSD); move the maps to a shorter folder`;
+    const r = await ra('sync', '--config', path);
+    assert.is(r.code, 1, show(r));
+    assert.is(r.stdout, '');
+    assert.equal(lines(r.stderr).slice(-1), [`routeagent: ${why}`]);
+    const run = await ra('run', '--config', path);
+    assert.is(run.code, 1, show(run));
+    assert.equal(lines(run.stderr).slice(-1), [`error ${why}`]);
+    assert.ok(await lstat(deep).then(() => false, () => true), 'the folder was not created');
   });
 
   cli('usage errors exit 2 with the reason and the usage line', async () => {

@@ -1,14 +1,18 @@
 // The daemon as rc.d runs it: `node dist/routeagent.js run --config F`, against a real haproxy and two fake Traefik clusters,
 // proven with real requests through HAProxy. It syncs at start and on its schedule, follows a migration with no command
 // from anyone, keeps the previous config through broken edits and applies a valid one at once, changes nothing live
-// during an outage (nor after a SIGKILL and restart during one), holds on the guard until `sync --force`, answers
-// SIGUSR2/SIGHUP, finishes a sync on SIGTERM, refuses a second daemon on the same maps, coalesces triggers that arrive
-// during a slow sync into one more sync, and serves /metrics that agree with the status file.
+// during an outage (nor after a SIGKILL and restart during one, taking over the stale control socket), holds on the guard
+// until `sync --force`, answers SIGUSR2/SIGHUP and `sync`/`status` over its control socket (each command prints the result
+// of its own request, in the shape it has without a daemon), finishes a sync on SIGTERM, refuses a second daemon on the same
+// maps, coalesces triggers that arrive during a slow sync into one more sync, serves /metrics that agree with the status
+// file, and never signals a process named by a file (a reused pid survives).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { access, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { askControl } from '../agent/io/control.js';
 import { createRuntime } from '../agent/io/runtime.js';
 import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './helpers/bundle.js';
 import { freePort, haproxyMissing } from './helpers/haproxy.js';
@@ -20,10 +24,13 @@ let w: World;
 let agent: Agent;
 let metricsPort: number;
 
-const apps = Array.from({ length: 8 }, (_, i) => app(`app${i}.technis.io`));
+const appHosts = Array.from({ length: 8 }, (_, i) => `app${i}.technis.io`);
+const apps = appHosts.map((h) => app(h));
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const lockPath = () => join(w.dir, 'maps', '.routeagent.lock');
-const forcePath = () => join(w.dir, 'maps', '.routeagent.force');
+const sockPath = () => join(w.dir, 'maps', '.routeagent.sock');
+/** Who holds the control socket, as it says itself (undefined: nobody, or a stale file). */
+const holder = () => askControl(sockPath(), { op: 'hello' }, 5000);
+const daemonHello = (a: Agent) => ({ pid: a.pid, role: 'daemon', version: '0.1.0' });
 const exists = (p: string) => access(p).then(() => true, () => false);
 
 type Status = {
@@ -90,6 +97,15 @@ async function metricsMatchStatus(expect: Record<string, number> = {}): Promise<
   });
 }
 
+/** A unix socket file whose process was killed -9, as a daemon killed by SIGKILL or the OOM killer leaves it. */
+async function staleSocket(at: string): Promise<void> {
+  const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(at)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  await gone;
+}
+
 const startedLine = (a: Agent, schedule: string) => `info daemon: started (pid ${a.pid}), 2 clusters, schedule "${schedule}"`;
 // The maps live under /tmp: the daemon warns once at start (one line for both maps); one-shot commands do not repeat it.
 const ramDisk = () => [`warn config ${w.configPath}: /haproxy/maps: hosts ${w.haproxy.mapPaths.hosts} and sni ${w.haproxy.mapPaths.sni} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`];
@@ -124,7 +140,8 @@ if (missing) {
     assert.match(l[4]!, /^info haproxy: map sni applied @\d+: 10 entries in 1 chunk, \d+ ms$/);
     assert.match(l[5]!, /^info sync: hosts \+9 ~0 -0, sni \+10 ~0 -0; applied by runtime in \d+ ms$/);
     assert.is(l.length, 6, l.join('\n'));
-    assert.match(await readFile(lockPath(), 'utf8'), new RegExp(`^${agent.pid} daemon \\d+\\n$`));
+    assert.equal(await holder(), daemonHello(agent));
+    assert.is((await stat(sockPath())).mode & 0o777, 0o600);
   });
 
   daemon('a migration is followed with no command from anyone', async () => {
@@ -213,12 +230,13 @@ if (missing) {
     await metricsMatchStatus({ 'routeagent_cluster_up{cluster="illmatic"}': 0 });
   });
 
-  daemon('SIGKILL during the outage, then a restart: nothing is removed (seeded from the map files), the stale lock is taken over', async () => {
+  daemon('SIGKILL during the outage, then a restart: nothing is removed (seeded from the map files), the stale socket is taken over', async () => {
     const before = await live();
     const old = agent;
     old.signal('SIGKILL');
     assert.equal(await old.exited, { code: null, signal: 'SIGKILL' });
-    assert.match(await readFile(lockPath(), 'utf8'), new RegExp(`^${old.pid} daemon \\d+\\n$`), 'a SIGKILLed daemon leaves its lock behind');
+    assert.ok(await exists(sockPath()), 'a SIGKILLed daemon leaves its socket file behind');
+    assert.is(await holder(), undefined, 'nobody answers on it');
     start();
     await agent.waitFor(startedLine(agent, '*/1 * * * * *'));
     await agent.waitFor(new RegExp(`^warn traefik\\[illmatic\\]: .*: 500 Internal Server Error; keeping 3 entries from the current maps$`));
@@ -229,7 +247,7 @@ if (missing) {
     assert.is(await w.viaHttp('grafana.technis.io'), 'illmatic');
     assert.is(await w.viaSni('mqtt.technis.io'), 'illmatic');
     assert.not.ok(agent.lines.some((l) => l.startsWith('info sync:') || l.startsWith('warn guard')), agent.lines.join('\n'));
-    assert.match(await readFile(lockPath(), 'utf8'), new RegExp(`^${agent.pid} daemon \\d+\\n$`));
+    assert.equal(await holder(), daemonHello(agent));
     w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
     await until('illmatic to be ok again', async () => (await status())?.clusters['illmatic']?.state === 'ok');
     assert.equal(await live(), before);
@@ -237,7 +255,7 @@ if (missing) {
 
   daemon('the guard holds (status says so, `status` exits 1); `sync --force` asks the daemon, which applies, and exits 0', async () => {
     const held = ['hosts: plan removes 8 of 9 entries (more than 50%)', 'sni: plan removes 8 of 10 entries (more than 50%)'];
-    // Three rounds: the one-shot command must report the forced sync, not a scheduled one that ends meanwhile.
+    // Three rounds, with a sync every second: the one-shot command must report its forced sync, never a scheduled one.
     for (let round = 0; round < 3; round++) {
       w.clusters.hades.traefik.setRouters('http', apps);
       await until('the apps to be routed', async () => (await w.viaSni('app7.technis.io')) === 'hades');
@@ -264,42 +282,45 @@ if (missing) {
 
       const r = await runBundle(['sync', '--force', '--config', w.configPath]);
       assert.is(r.code, 0, `round ${round}: exit ${r.code}\n${r.stdout}${r.stderr}\ndaemon log:\n${agent.lines.slice(from).join('\n')}`);
-      const after = (await status())!;
       assert.equal(r.stderr.split('\n').filter(Boolean), [`routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync with --force`]);
-      assert.equal(r.stdout.split('\n').filter(Boolean), [
-        `healthy: last sync ${after.at} ok (applied by runtime), ${after.durationMs} ms`,
-        'maps: HAProxy serves hosts 1 entry, sni 2 entries; 0 conflicts, 0 routers skipped',
-        'cluster hades: ok, 0 routers',
-        'cluster illmatic: ok, 2 routers',
+      // The forced sync's own report, as a one-shot `sync --force` without a daemon prints it.
+      const removed = (m: 'hosts' | 'sni') => appHosts.map((h) => `  - ${h} hades_${m === 'sni' ? 'https' : 'http'}_ipvANY`);
+      assert.equal(lines(r.stdout), [
+        'cluster hades: 0 routers',
+        'cluster illmatic: 2 routers',
+        'hosts: +0 ~0 -8 (1 entry)',
+        ...removed('hosts'),
+        'sni: +0 ~0 -8 (2 entries)',
+        ...removed('sni'),
+        'applied by runtime',
       ]);
-      await agent.waitFor(/^info sync: forced by "routeagent sync --force" \(pid \d+\); the guard does not apply to this sync$/, { from });
+      await agent.waitFor('info sync: forced by "routeagent sync --force"; the guard does not apply to this sync', { from });
       await agent.waitFor(/^info guard: no longer holding \(held since \d\d:\d\d:\d\d\); syncs apply their plans again$/, { from });
       // The episode is logged once: each poll that held again said nothing new.
       assert.is(agent.lines.slice(from).filter((l) => l === `warn guard: ${held[0]}; not applied, live maps unchanged (run "routeagent sync --force" if this is intended)`).length, 1);
       assert.is(await w.viaSni('app3.technis.io'), null);
       assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
-      assert.is(after.guard.held, false);
-      assert.not.ok(await exists(forcePath()), 'the daemon consumed the force marker');
+      assert.is((await status())!.guard.held, false);
       await agent.waitFor(/^info sync: hosts \+0 ~0 -8, sni \+0 ~0 -8; applied by runtime in \d+ ms$/, { from });
     }
     const ok = await runBundle(['status', '--config', w.configPath]);
     assert.is(ok.code, 0, ok.stdout);
   });
 
-  daemon('a second `run` on the same maps exits 1 with the lock message; the first keeps running', async () => {
+  daemon('a second `run` on the same maps exits 1 naming the first (asked over the socket); the first keeps running', async () => {
     const r = await runBundle(['run', '--config', w.configPath]);
     assert.is(r.code, 1, r.stderr);
-    assert.equal(r.stderr.split('\n').filter(Boolean), [...ramDisk(), `error lock ${lockPath()}: another routeagent (pid ${agent.pid}) drives these maps; exiting`]);
-    assert.match(await readFile(lockPath(), 'utf8'), new RegExp(`^${agent.pid} daemon \\d+\\n$`));
+    assert.equal(r.stderr.split('\n').filter(Boolean), [...ramDisk(), `error control socket ${sockPath()}: another routeagent (pid ${agent.pid}) drives these maps; exiting`]);
+    assert.equal(await holder(), daemonHello(agent));
     await nextStatus('the first daemon to keep syncing');
   });
 
-  daemon('SIGTERM when idle: exits 0, releases the lock and the metrics port', async () => {
+  daemon('SIGTERM when idle: exits 0, removes the control socket, releases the metrics port', async () => {
     const from = agent.lines.length;
     agent.signal('SIGTERM');
     assert.equal(await agent.exited, { code: 0, signal: null });
     assert.equal(agent.lines.slice(from), ['info daemon: SIGTERM: finishing the current sync, then exiting', 'info daemon: stopped']);
-    assert.not.ok(await exists(lockPath()));
+    assert.not.ok(await exists(sockPath()));
     assert.ok(await metrics().then(() => false, () => true), "the metrics port is closed");
   });
 
@@ -325,16 +346,47 @@ if (missing) {
     await until('docs to be routed after SIGHUP', async () => (await w.viaSni('docs.technis.io')) === 'illmatic');
   });
 
-  daemon('`sync` while the daemon runs asks it (SIGUSR2) and reports that sync', async () => {
+  daemon('`sync` while the daemon runs asks it over the socket and prints the report of the sync it asked for', async () => {
     w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io'), app('wiki.technis.io'), app('docs.technis.io'), app('blog.technis.io')]);
     const r = await runBundle(['sync', '--config', w.configPath]);
     assert.is(r.code, 0, r.stdout + r.stderr);
-    assert.equal(r.stderr.split('\n').filter(Boolean), [`routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync`]);
-    assert.match(r.stdout, /^healthy: last sync \S+ ok \(applied by runtime\), \d+ ms\n/);
+    assert.equal(lines(r.stderr), [`routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync`]);
+    assert.equal(lines(r.stdout), [
+      'cluster hades: 0 routers',
+      'cluster illmatic: 5 routers',
+      'hosts: +1 ~0 -0 (4 entries)',
+      '  + blog.technis.io illmatic_http_ipvANY',
+      'sni: +1 ~0 -0 (5 entries)',
+      '  + blog.technis.io illmatic_https_ipvANY',
+      'applied by runtime',
+    ]);
     assert.is(await w.viaSni('blog.technis.io'), 'illmatic');
+  });
+
+  daemon('`sync --json` while the daemon runs prints its sync as a report, the shape a sync without a daemon prints', async () => {
+    const dry = await runBundle(['sync', '--dry-run', '--json', '--config', w.configPath]); // runs here, even with a daemon
+    assert.is(dry.code, 0, dry.stdout + dry.stderr);
+    assert.equal(lines(dry.stderr), []);
     const j = await runBundle(['sync', '--json', '--config', w.configPath]);
     assert.is(j.code, 0, j.stdout + j.stderr);
-    assert.equal(JSON.parse(j.stdout), await status(), 'with --json, stdout is the status object of the sync it asked for');
+    assert.equal(lines(j.stderr), [`routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync`]);
+    const report = JSON.parse(j.stdout);
+    assert.equal(report, { ...JSON.parse(dry.stdout), applied: false });
+    assert.equal(Object.keys(report), ['maps', 'plan', 'conflicts', 'skipped', 'clusters', 'applied']);
+    assert.is(report.maps.sni['blog.technis.io'], 'illmatic_https_ipvANY');
+  });
+
+  daemon('`status` and `status --json` while the daemon runs print what the daemon says, as they print the status file', async () => {
+    const text = await runBundle(['status', '--config', w.configPath]);
+    const json = await runBundle(['status', '--json', '--config', w.configPath]);
+    assert.is(json.code, 0, json.stdout + json.stderr);
+    assert.equal(lines(json.stderr), []);
+    const s = JSON.parse(json.stdout) as Status;
+    assert.equal(s, await status(), 'the daemon wrote what it said');
+    assert.is(text.code, 0, text.stdout + text.stderr);
+    assert.equal(lines(text.stderr), []);
+    assert.match(lines(text.stdout)[0]!, /^healthy: last sync \S+ ok, \d+ ms$/);
+    assert.equal(lines(text.stdout).slice(1), ['maps: HAProxy serves hosts 4 entries, sni 5 entries; 0 conflicts, 0 routers skipped', 'cluster hades: ok, 0 routers', 'cluster illmatic: ok, 5 routers']);
   });
 
   daemon('triggers that arrive during a slow sync coalesce into one more sync', async () => {
@@ -372,34 +424,68 @@ if (missing) {
     assert.match(l[l.length - 2]!, /^info sync: hosts \+1 ~0 -3, sni \+1 ~0 -3; applied by runtime in \d+ ms$/);
     assert.is(l[l.length - 1], 'info daemon: stopped');
     assert.is(await w.viaSni('late.technis.io'), 'illmatic');
-    assert.not.ok(await exists(lockPath()));
+    assert.not.ok(await exists(sockPath()));
     w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
   });
 
-  daemon('two one-shot syncs at once: the second waits for the first instead of signalling it', async () => {
-    w.clusters.illmatic.traefik.setFault('/api/version', { delayMs: 800 });
+  daemon('two one-shot syncs at once: the second waits for the first, then runs its own; both exit 0 with their own report', async () => {
+    // The first holds the socket for 4 s (a slow cluster, within a longer timeout), so that the second, however slowly
+    // node starts on a busy machine, finds it still there.
+    const clusters = (w.config['clusters'] as Record<string, unknown>[]).map((c) => ({ ...c, timeoutMs: 15_000 }));
+    await w.writeConfig({ schedule: YEARLY, clusters });
+    w.clusters.illmatic.traefik.setFault('/api/version', { delayMs: 4000 });
     w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io'), app('late.technis.io'), app('queue.technis.io')]);
     try {
       const first = runBundle(['sync', '--config', w.configPath]);
-      const holder = await until('the first sync to take the lock', async () => (await readFile(lockPath(), 'utf8').catch(() => '')).match(/^(\d+) sync \d+\n$/)?.[1], 5000, 5);
+      const firstPid = await until('the first sync to hold the socket', async () => {
+        const h = (await holder().catch(() => undefined)) as { pid: number; role: string } | undefined;
+        return h?.role === 'sync' ? h.pid : undefined;
+      }, 20_000, 5);
       const second = await runBundle(['sync', '--config', w.configPath]);
       const one = await first;
       assert.equal([one.code, one.signal], [0, null], one.stdout + one.stderr);
       assert.equal(lines(one.stdout).slice(-1), ['applied by runtime']);
       assert.is(second.code, 0, second.stdout + second.stderr);
-      assert.ok(lines(second.stderr).includes(`routeagent: a one-shot routeagent sync (pid ${holder}) holds ${lockPath()}; waiting for it to end`), second.stderr);
-      assert.equal(lines(second.stdout).slice(-1), ['up to date']);
+      assert.ok(lines(second.stderr).includes(`routeagent: a one-shot routeagent sync (pid ${firstPid}) holds ${sockPath()}; waiting for it to end`), second.stderr);
+      assert.ok(lines(one.stdout).includes('  + queue.technis.io illmatic_https_ipvANY'), one.stdout);
+      assert.equal(lines(second.stdout).slice(-3), ['hosts: no changes (3 entries)', 'sni: no changes (4 entries)', 'up to date']);
       assert.is(await w.viaSni('queue.technis.io'), 'illmatic');
-      assert.not.ok(await exists(lockPath()));
+      assert.not.ok(await exists(sockPath()));
     } finally {
       w.clusters.illmatic.traefik.setFault('/api/version', undefined);
+      await w.writeConfig({ schedule: YEARLY });
+    }
+  });
+
+  daemon('a stale socket and an old lock file naming a live process (a reused pid): sync and run take over; that process is untouched', async () => {
+    const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
+    const legacy = ['.routeagent.lock', '.routeagent.force'].map((f) => join(w.dir, 'maps', f));
+    try {
+      await staleSocket(sockPath());
+      await writeFile(legacy[0]!, `${sleeper.pid} daemon ${Math.round(Date.now() / 1000)}\n`); // as an older routeagent left it
+      await writeFile(legacy[1]!, `${sleeper.pid}\n`);
+      const r = await runBundle(['sync', '--config', w.configPath]);
+      assert.is(r.code, 0, r.stdout + r.stderr);
+      assert.equal(lines(r.stderr), []);
+      assert.equal(lines(r.stdout).slice(-1), ['up to date']);
+      assert.not.ok(await exists(sockPath()), 'the one-shot removed its socket when it ended');
+      await staleSocket(sockPath());
+      start();
+      await agent.waitFor(startedLine(agent, YEARLY));
+      assert.equal(await holder(), daemonHello(agent));
+      agent.signal('SIGTERM');
+      assert.equal(await agent.exited, { code: 0, signal: null }, agent.lines.join('\n'));
+      assert.equal([sleeper.exitCode, sleeper.signalCode], [null, null], 'the process a stale lock named was never signalled');
+    } finally {
+      sleeper.kill('SIGKILL');
+      for (const f of legacy) await rm(f, { force: true });
     }
   });
 
   daemon('a SIGUSR2 or SIGHUP that arrives while the daemon is starting does not kill it', async () => {
     for (const sig of ['SIGUSR2', 'SIGHUP'] as const) {
       start();
-      await until('the lock to be taken', () => exists(lockPath()), 5000, 1);
+      await until('the control socket to be bound', () => exists(sockPath()), 20_000, 1);
       agent.signal(sig);
       await agent.waitFor(startedLine(agent, YEARLY));
       await nextStatus('a sync');

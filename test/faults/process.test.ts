@@ -1,13 +1,14 @@
 // The agent process and the disk: `routeagent run` (the bundle) SIGKILLed during the file write and during the runtime
-// apply, then restarted: file == runtime == desired, leftovers removed, the stale lock taken over. The map folder
+// apply, then restarted: file == runtime == desired, leftovers removed, the stale control socket taken over. The map folder
 // read-only and the disk full: the old maps stay, the error names the file. Two agents at once: the second exits.
 // Kill points are found without test hooks in the agent: a unix socket proxy in front of HAProxy's sees each command,
 // and the maps folder is watched for the staged file.
 import { watch } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { askControl } from '../../agent/io/control.js';
 import { haproxyMissing } from '../helpers/haproxy.js';
 import { app, startWorld, type World } from '../helpers/world.js';
 import {
@@ -65,7 +66,7 @@ test.after.each(async (ctx) => {
 });
 
 const mapsDir = (w: World) => dirname(w.haproxy.mapPaths.hosts);
-/** Hidden files in the maps folder other than the lock: staged maps, tmp files, -c config copies. */
+/** Hidden files in the maps folder other than the control socket: staged maps, tmp files, -c config copies. */
 const leftovers = async (w: World) => (await readdir(mapsDir(w))).filter((f) => f.startsWith('.') && !f.startsWith('.routeagent.'));
 const start = (ctx: Ctx, env: Record<string, string> = {}) => {
   const a = runAgent(['run', '--config', ctx.w.configPath], env);
@@ -79,7 +80,7 @@ async function baseline(ctx: Ctx): Promise<void> {
 }
 
 /**
- * A restart on the real socket converges on BIG_V and takes the stale lock over. With `leftBy`, the dead agent's staged
+ * A restart on the real socket converges on BIG_V and takes the stale control socket over. With `leftBy`, the dead agent's staged
  * files are removed, and said so.
  */
 async function restartConverges(ctx: Ctx, leftBy?: Agent): Promise<Agent> {
@@ -92,7 +93,7 @@ async function restartConverges(ctx: Ctx, leftBy?: Agent): Promise<Agent> {
     const removed = new RegExp(`^info haproxy: removed \\.[a-z]+\\.map\\.staged-${leftBy.pid} \\(left by a routeagent that is gone\\)$`);
     assert.ok(again.lines.some((l) => removed.test(l)), again.lines.join('\n'));
   }
-  assert.is((await readFile(join(mapsDir(ctx.w), '.routeagent.lock'), 'utf8')).split(/\s/)[0], String(again.pid));
+  assert.is(((await askControl(join(mapsDir(ctx.w), '.routeagent.sock'), { op: 'hello' }, 5000)) as { pid: number }).pid, again.pid);
   assert.ok(!again.lines.some((l) => l.startsWith('error ')), again.lines.join('\n'));
   return again;
 }
@@ -214,14 +215,14 @@ if (!missing) {
     assert.is((await mapsNow(w)).live.sni.length, 1001);
   });
 
-  test('two agents at once: the second exits 1 with the lock message; the first keeps working', async (ctx) => {
+  test('two agents at once: the second exits 1 naming the first; the first keeps working', async (ctx) => {
     const { w } = ctx;
     const first = start(ctx);
     await first.waitFor(/^info sync: .*; applied by runtime in \d+ ms$/);
     const second = start(ctx);
     assert.is((await second.exit).code, 1);
     const ramDisk = /^warn config .*: \/haproxy\/maps: hosts .* may be lost at reboot on a RAM disk; prefer \/usr\/local\/etc\/routeagent\/maps$/; // maps under /tmp
-    assert.equal(second.lines.filter((l) => !ramDisk.test(l)), [`error lock ${join(mapsDir(w), '.routeagent.lock')}: another routeagent (pid ${first.pid}) drives these maps; exiting`]);
+    assert.equal(second.lines.filter((l) => !ramDisk.test(l)), [`error control socket ${join(mapsDir(w), '.routeagent.sock')}: another routeagent (pid ${first.pid}) drives these maps; exiting`]);
     assert.ok(alive(first.pid));
     w.clusters.hades.traefik.setRouters('http', [app('a.technis.io'), app('b.technis.io')]);
     process.kill(first.pid, 'SIGUSR2');
