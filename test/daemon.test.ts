@@ -372,7 +372,7 @@ if (missing) {
     assert.equal(lines(j.stderr), [`routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync`]);
     const report = JSON.parse(j.stdout);
     assert.equal(report, { ...JSON.parse(dry.stdout), applied: false });
-    assert.equal(Object.keys(report), ['maps', 'plan', 'conflicts', 'skipped', 'clusters', 'applied']);
+    assert.equal(Object.keys(report), ['maps', 'plan', 'conflicts', 'skipped', 'clusters', 'applied', 'failovers']);
     assert.is(report.maps.sni['blog.technis.io'], 'illmatic_https_ipvANY');
   });
 
