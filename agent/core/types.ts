@@ -33,3 +33,9 @@ export type Route = { readonly map: MapName; readonly host: string; readonly clu
 
 /** A router (or part of one) that produced no route, and why. */
 export type Skipped = { readonly cluster: string; readonly router: string; readonly reason: string };
+
+/**
+ * Whether each Traefik service of a cluster has a server UP, keyed by qualified name (`name@provider`). A service absent
+ * from the map is unknown and counts as healthy (Traefik marks servers DOWN only under an active health check).
+ */
+export type ServiceHealth = Readonly<Record<string, boolean>>;
