@@ -1,12 +1,12 @@
 // Traefik misbehaving, end to end through syncOnce with a real haproxy: each fault on cluster hades leaves hades' routes
 // as they were (its last good snapshot), lets illmatic's change through, keeps live and file maps one whole version,
 // and logs one exact line naming the cluster, the URL and what happens next. Then the fault clears and hades catches up.
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { haproxyMissing } from '../helpers/haproxy.js';
-import type { Fault } from '../helpers/traefik-server.js';
+import { rawdataFrom, type Fault } from '../helpers/traefik-server.js';
 import { app, httpRouter, startWorld, tcpRouter, type World } from '../helpers/world.js';
 import { assertServes, captureLog, clusterPatch, cpuMs, mapsNow, syncer, version, watchLive, type Version } from './kit.js';
 
@@ -55,7 +55,7 @@ test.before(async () => {
 test.after(async () => w?.close());
 test.before.each(async () => {
   for (const c of Object.values(w.clusters)) {
-    for (const p of ['/api/version', '/api/http/routers', '/api/tcp/routers']) c.traefik.setFault(p, undefined);
+    for (const p of ['/api/version', '/api/rawdata']) c.traefik.setFault(p, undefined);
   }
   await w.writeConfig();
   w.clusters.hades.traefik.setRouters('http', [app('a.technis.io'), app('b.technis.io')]);
@@ -88,7 +88,7 @@ async function faulted(arrange: () => Promise<void> | void, error: string | RegE
 
 /** The fault is gone: the next sync takes hades' real routers (b removed, d added). */
 async function recovers(): Promise<void> {
-  for (const p of ['/api/version', '/api/http/routers', '/api/tcp/routers']) w.clusters.hades.traefik.setFault(p, undefined);
+  for (const p of ['/api/version', '/api/rawdata']) w.clusters.hades.traefik.setFault(p, undefined);
   await w.writeConfig();
   cap.clear();
   const r = await sync.run();
@@ -98,8 +98,8 @@ async function recovers(): Promise<void> {
 }
 
 const url = (path: string) => `${w.clusters.hades.traefik.url}${path}`;
-const listing = () => url('/http/routers?page=1&per_page=1000');
-const fault = (f: Fault, path = '/api/http/routers') => () => w.clusters.hades.traefik.setFault(path, f);
+const listing = () => url('/rawdata');
+const fault = (f: Fault, path = '/api/rawdata') => () => w.clusters.hades.traefik.setFault(path, f);
 
 if (!missing) {
   test('connection refused', async () => {
@@ -113,7 +113,7 @@ if (!missing) {
 
   test('timeout: the response headers never come', async () => {
     await faulted(async () => {
-      w.clusters.hades.traefik.setFault('/api/http/routers', { delayMs: 10_000 });
+      w.clusters.hades.traefik.setFault('/api/rawdata', { delayMs: 10_000 });
       await w.writeConfig({ clusters: clusterPatch(w, 'hades', { timeoutMs: 300 }) });
     }, `traefik[hades]: GET ${listing()}: timed out after 300 ms`);
     await recovers();
@@ -122,7 +122,7 @@ if (!missing) {
   test('a slow drip of bytes: the timeout covers the body', async () => {
     const started = Date.now();
     await faulted(async () => {
-      w.clusters.hades.traefik.setFault('/api/http/routers', { dripBytesPerSec: 20 });
+      w.clusters.hades.traefik.setFault('/api/rawdata', { dripBytesPerSec: 20 });
       await w.writeConfig({ clusters: clusterPatch(w, 'hades', { timeoutMs: 300 }) });
     }, `traefik[hades]: GET ${listing()}: timed out after 300 ms`);
     assert.ok(Date.now() - started < 3000);
@@ -133,8 +133,8 @@ if (!missing) {
     // each request alone stays under the timeout; together they do not
     const started = Date.now();
     await faulted(async () => {
-      // /version is answered at ~450 ms, in time; the listing would be at ~900 ms: the fetch gives up at 700 ms
-      for (const p of ['/api/version', '/api/http/routers']) w.clusters.hades.traefik.setFault(p, { delayMs: 450 });
+      // /version is answered at ~450 ms, in time; /rawdata would be at ~900 ms: the fetch gives up at 700 ms
+      for (const p of ['/api/version', '/api/rawdata']) w.clusters.hades.traefik.setFault(p, { delayMs: 450 });
       await w.writeConfig({ clusters: clusterPatch(w, 'hades', { timeoutMs: 700 }) });
     }, `traefik[hades]: GET ${listing()}: timed out after 700 ms`);
     assert.ok(Date.now() - started < 1500, `${Date.now() - started} ms`);
@@ -155,13 +155,13 @@ if (!missing) {
   });
 
   test('truncated JSON', async () => {
-    const cut = JSON.stringify([app('a.technis.io'), app('d.technis.io')]).slice(0, 150);
+    const cut = JSON.stringify(rawdataFrom({ http: [app('a.technis.io'), app('d.technis.io')] })).slice(0, 150);
     await faulted(fault({ body: cut }), `traefik[hades]: GET ${listing()}: body is not JSON (${jsonError(cut)})`);
     await recovers();
   });
 
   test('valid JSON of the wrong shape', async () => {
-    await faulted(fault({ body: '{"routers":{"a@file":{"rule":"Host(`a.technis.io`)"}}}' }), `traefik[hades]: GET ${listing()}: body does not match the router listing schema: / must be array`);
+    await faulted(fault({ body: '[{"name":"a@file","rule":"Host(`a.technis.io`)"}]' }), `traefik[hades]: GET ${listing()}: body does not match the rawdata schema: / must be object`);
     await recovers();
   });
 
@@ -171,42 +171,15 @@ if (!missing) {
   });
 
   test('a 50 MB body is dropped at the 16 MiB cap, quickly', async () => {
-    const one = `${JSON.stringify(app('x.technis.io'))},`;
-    const big = `[${one.repeat(Math.ceil(50e6 / one.length))}{"name":"y@p"}]`;
+    const one = `"x@p":${JSON.stringify(app('x.technis.io'))},`;
+    const big = `{"routers":{${one.repeat(Math.ceil(50e6 / one.length))}"y@p":{}}}`;
     assert.ok(big.length > 50e6);
     const { cpuMs: used } = await cpuMs(() => faulted(fault({ body: big }), `traefik[hades]: GET ${listing()}: body larger than 16777216 bytes`));
     assert.ok(used < 5000, `${used} ms CPU`);
     await recovers();
   });
 
-  test('pagination that never ends stops at 100 pages', async () => {
-    const pager = await startPager((page) => String(page + 1));
-    try {
-      await faulted(
-        () => w.writeConfig({ clusters: clusterPatch(w, 'hades', { api: pager.api, syntax: 'v3' }) }),
-        `traefik[hades]: GET ${pager.api}/http/routers?page=100&per_page=1000: pagination did not end after 100 pages`,
-      );
-      assert.is(pager.requests(), 100);
-    } finally {
-      await pager.close();
-    }
-    await recovers();
-  });
-
-  test('pagination that loops back is not taken as the end of the list', async () => {
-    const pager = await startPager((page) => (page < 3 ? String(page + 1) : '2'));
-    try {
-      await faulted(
-        () => w.writeConfig({ clusters: clusterPatch(w, 'hades', { api: pager.api, syntax: 'v3' }) }),
-        `traefik[hades]: GET ${pager.api}/http/routers?page=3&per_page=1000: pagination loops (X-Next-Page 2 after page 3)`,
-      );
-    } finally {
-      await pager.close();
-    }
-    await recovers();
-  });
-
-  test('10,000 routers (10 pages) are applied, live equals the file, no mix seen while it goes live', async () => {
+  test('10,000 routers (one /rawdata request) are applied, live equals the file, no mix seen while it goes live', async () => {
     const names = Array.from({ length: 10_000 }, (_, i) => `app${String(i).padStart(5, '0')}.technis.io`);
     w.clusters.hades.traefik.setRouters('http', names.map((h) => app(h)));
     const MANY = version({
@@ -221,8 +194,7 @@ if (!missing) {
     assert.ok(used < 5000, `${used} ms CPU for 10,000 routers`);
     await assertServes(w, MANY);
     assert.ok(cap.lines.some((l) => /^info sync: hosts \+10000 ~0 -2, sni \+10000 ~0 -2; applied by runtime in \d+ ms$/.test(l)), cap.lines.join('\n'));
-    const pages = Array.from({ length: 10 }, (_, i) => `/api/http/routers?page=${i + 1}&per_page=1000`);
-    assert.equal(w.clusters.hades.traefik.requests.filter((p) => p.startsWith('/api/http/routers')).slice(-10), pages);
+    assert.equal(w.clusters.hades.traefik.requests.slice(-1), ['/api/rawdata']);
     // and back to two routers (a forced shrink: the guard would hold it otherwise), watched for a mix
     w.clusters.hades.traefik.setRouters('http', [app('a.technis.io'), app('b.technis.io')]);
     const back = await watchLive(w, [MANY, OLD], sync.run({ force: true }));
@@ -242,26 +214,6 @@ if (!missing) {
     assert.equal(r.skipped, [{ cluster: 'hades', router: 'ops / bad host@file', reason: 'host "bad host.technis.io" has whitespace, control or non-ASCII characters (use punycode)' }]);
     assert.ok((await mapsNow(w)).live.sni.includes('b.technis.io hades_https_ipvANY'));
   });
-}
-
-/** A Traefik-like API whose /http/routers pages never end or loop: X-Next-Page comes from `next(page)`. */
-async function startPager(next: (page: number) => string): Promise<{ api: string; requests(): number; close(): Promise<void> }> {
-  let count = 0;
-  const server: Server = createServer((req, res) => {
-    const u = new URL(req.url ?? '/', 'http://x');
-    if (u.pathname === '/api/tcp/routers') return void res.writeHead(200, { 'content-type': 'application/json', 'x-next-page': '1' }).end('[]');
-    if (u.pathname !== '/api/http/routers') return void res.writeHead(404).end('404 page not found\n');
-    count++;
-    const page = Number(u.searchParams.get('page') ?? '1');
-    const body = JSON.stringify([app(`page${page}.technis.io`)]);
-    res.writeHead(200, { 'content-type': 'application/json', 'x-next-page': next(page) }).end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    api: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`,
-    requests: () => count,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
 }
 
 test.run();
