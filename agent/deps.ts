@@ -4,9 +4,9 @@ import { applyMaps, readLive, type Seen } from './apply.js';
 import type { Cluster, Config } from './config.js';
 import { MAP_NAMES, type Entry, type MapName } from './core/types.js';
 import { readMapFile } from './io/files.js';
-import { fetchAll, type ClusterTarget, type FetchOptions } from './io/traefik.js';
+import { fetchAll, type ClusterRouters, type ClusterTarget, type FetchOptions } from './io/traefik.js';
 import type { Log } from './log.js';
-import type { FetchResult, SyncDeps } from './sync.js';
+import type { Fetched, FetchResult, SyncDeps } from './sync.js';
 
 /** The Traefik client's view of a configured cluster. */
 export function targetOf(c: Cluster): ClusterTarget {
@@ -27,14 +27,12 @@ export function createSyncDeps(config: Config, log: Log, fetchOptions?: FetchOpt
     config,
     log,
     now: Date.now,
-    async fetchAll(cfg) {
-      const results = await fetchAll(cfg.clusters.map(targetOf), fetchOptions);
-      const out = new Map<string, FetchResult>();
-      for (const [name, r] of results) {
-        if (!r.ok) out.set(name, { ok: false, error: r.error });
-        else out.set(name, { ok: true, value: { routers: r.value.routers, syntax: r.value.syntax, ...(r.value.services ? { services: r.value.services } : {}) } });
-      }
-      return out;
+    async fetchAll(cfg, last) {
+      // The last answers are the Traefik client's own values (with their digest), handed back as they were.
+      const reads = new Map<string, ClusterRouters>();
+      for (const [name, value] of last) if (isClusterRouters(value)) reads.set(name, value);
+      const results = await fetchAll(cfg.clusters.map(targetOf), fetchOptions, reads);
+      return new Map<string, FetchResult>(results);
     },
     async readCurrent(cfg, dryRun) {
       if (dryRun) return { maps: await readMapFiles(cfg.haproxy.maps) };
@@ -44,6 +42,10 @@ export function createSyncDeps(config: Config, log: Log, fetchOptions?: FetchOpt
     },
     apply: (cfg, desired, l) => applyMaps(cfg.haproxy, desired, l, seen ? { seen } : {}),
   };
+}
+
+function isClusterRouters(value: Fetched): value is ClusterRouters {
+  return typeof (value as Partial<ClusterRouters>).digest === 'string' && typeof (value as Partial<ClusterRouters>).api === 'string';
 }
 
 export async function readMapFiles(paths: Record<MapName, string>): Promise<Record<MapName, Entry[]>> {

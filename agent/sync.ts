@@ -17,18 +17,31 @@ export type Snapshot =
 export type FetchResult = { ok: true; value: { routers: Router[]; syntax: Syntax; services?: ServiceHealth } } | { ok: false; error: Error };
 /** What HAProxy serves now, and (read from the runtime) each backend's `show stat` status for failover. */
 export type Current = { maps: Record<MapName, Entry[]>; backendStatus?: ReadonlyMap<string, string> };
+/** One cluster's good answer. The fetcher may return the very object it was handed as `last` (an identical answer). */
+export type Fetched = Extract<FetchResult, { ok: true }>['value'];
 export type ApplyOutcome = { applied: boolean; method: 'runtime' | 'reload' | 'none'; changed: MapName[]; notes: string[] };
 
 export type SyncDeps = {
   readonly config: Config;
   readonly log: Log;
   readonly now: () => number;
-  readonly fetchAll: (config: Config) => Promise<Map<string, FetchResult>>;
+  /** `last`: each cluster's last good answer, until it fails; the fetcher reads less when it has one (shared/DESIGN.md). */
+  readonly fetchAll: (config: Config, last: ReadonlyMap<string, Fetched>) => Promise<Map<string, FetchResult>>;
   /** What HAProxy serves now: the runtime when reachable, else the files (dry runs read only the files). */
   readonly readCurrent: (config: Config, dryRun: boolean) => Promise<Current>;
   readonly apply: (config: Config, desired: Record<MapName, readonly Entry[]>, log: Log) => Promise<ApplyOutcome>;
 };
-export type SyncState = { snapshots: Map<string, Snapshot>; conflicts: Map<string, Conflict>; skipped: Set<string>; guard?: GuardEpisode } & FailoverState;
+export type SyncState = {
+  snapshots: Map<string, Snapshot>;
+  conflicts: Map<string, Conflict>;
+  skipped: Set<string>;
+  /** Each cluster's last good answer while it keeps answering: handed back to the fetcher as `last`. */
+  reads: Map<string, Fetched>;
+  /** Each cluster's routes, and the inputs they came from: the same routers and settings give the same routes. */
+  routes: Map<string, RoutesMemo>;
+  guard?: GuardEpisode;
+} & FailoverState;
+type RoutesMemo = { readonly routers: readonly Router[]; readonly syntax: Syntax; readonly settings: string; readonly result: { routes: Route[]; skipped: Skipped[] } };
 export type SyncOptions = { readonly dryRun?: boolean; readonly force?: boolean };
 
 export type ClusterReport = { ok: boolean; routers: number; error?: string; staleSince?: string };
@@ -49,7 +62,7 @@ export type SyncReport = {
 } & HealthReport;
 
 export function newSyncState(): SyncState {
-  return { snapshots: new Map(), conflicts: new Map(), skipped: new Set(), claims: new Map(), failovers: new Map() };
+  return { snapshots: new Map(), conflicts: new Map(), skipped: new Set(), reads: new Map(), routes: new Map(), claims: new Map(), failovers: new Map() };
 }
 
 /**
@@ -60,7 +73,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   const { config, log } = deps;
   const started = deps.now();
   const [fetched, read] = await Promise.all([
-    deps.fetchAll(config),
+    deps.fetchAll(config, state.reads),
     deps.readCurrent(config, opts.dryRun ?? false).then(
       (current): Current => current,
       (e: unknown) => {
@@ -90,7 +103,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
       routes.push(...snap.routes.filter((r) => isExposed(r.host, config.expose)));
       continue;
     }
-    const r = routesFromRouters(cluster, snap.routers, snap.syntax, config.expose);
+    const r = clusterRoutes(state, cluster, snap, config.expose);
     routes.push(...r.routes);
     skipped.push(...r.skipped);
   }
@@ -132,7 +145,9 @@ function updateSnapshots(
 ): Record<string, ClusterReport> {
   // A cluster no longer in the config loses its snapshot, also when the config changed while this sync was fetching:
   // if a cluster of that name comes back, it starts fresh (seeded from the maps), not from routers of long ago.
-  for (const name of [...state.snapshots.keys()]) if (!deps.config.clusters.some((c) => c.name === name)) state.snapshots.delete(name);
+  for (const memo of [state.snapshots, state.reads, state.routes]) {
+    for (const name of [...memo.keys()]) if (!deps.config.clusters.some((c) => c.name === name)) memo.delete(name);
+  }
   const clusters: Record<string, ClusterReport> = {};
   // A snapshot is dated by the start of the sync that took it, as the report is: a cluster's `stale since` is then the `at`
   // of an earlier (or, when seeded, this) sync, never a moment after the `last sync` time shown above it.
@@ -142,9 +157,12 @@ function updateSnapshots(
     if (result?.ok) {
       const { routers, syntax, services } = result.value;
       state.snapshots.set(cluster.name, { kind: 'fetched', routers, syntax, ...(services ? { services } : {}), at: now });
-      clusters[cluster.name] = { ok: true, routers: result.value.routers.length };
+      state.reads.set(cluster.name, result.value);
+      clusters[cluster.name] = { ok: true, routers: routers.length };
       continue;
     }
+    // A cluster that comes back is read afresh (its version too: it may have been upgraded while away).
+    state.reads.delete(cluster.name);
     const error = result ? result.error.message : `traefik[${cluster.name}]: not fetched`;
     let snap = state.snapshots.get(cluster.name);
     if (!snap) {
@@ -162,6 +180,17 @@ function updateSnapshots(
     clusters[cluster.name] = { ok: false, routers: snap.kind === 'fetched' ? snap.routers.length : 0, error, staleSince: new Date(snap.at).toISOString() };
   }
   return clusters;
+}
+
+// routesFromRouters is pure: the same routers (the very array, which the fetcher returns again for an identical answer),
+// syntax and settings give the same routes, so a cluster whose answer did not change costs nothing here.
+function clusterRoutes(state: SyncState, cluster: Config['clusters'][number], snap: Extract<Snapshot, { kind: 'fetched' }>, expose: Config['expose']) {
+  const settings = JSON.stringify([cluster.backends, cluster.entryPoints ?? null, expose]);
+  const memo = state.routes.get(cluster.name);
+  if (memo && memo.routers === snap.routers && memo.syntax === snap.syntax && memo.settings === settings) return memo.result;
+  const result = routesFromRouters(cluster, snap.routers, snap.syntax, expose);
+  state.routes.set(cluster.name, { routers: snap.routers, syntax: snap.syntax, settings, result });
+  return result;
 }
 
 function seedRoutes(cluster: string, backends: Partial<Record<MapName, string>>, current: Record<MapName, Entry[]>): Route[] {

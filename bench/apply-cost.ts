@@ -3,7 +3,7 @@
 // sends the same prepare/add/commit, and against that raw client plus the two reads routeagent verifies with.
 // All four arms run in one worker process, interleaved with the order rotating each repetition.
 // Then a no-change sync of 3 clusters × 5,000 routers (CPU of the agent process) against the floor of fetching and
-// JSON.parse-ing the same pages with node:http.
+// JSON.parse-ing the same answers (/api/rawdata: routers and services) with node:http.
 import type { Edge } from './lib/edge.js';
 import { median } from './lib/stats.js';
 import { ms, row, x, type Row } from './lib/report.js';
@@ -50,7 +50,7 @@ export async function benchNoChange(edge: Edge, perCluster: number, reps: number
   const floorCpu = median(floor.map((c) => c.cpuMs));
   const rows = [
     row('2', `no-change sync, ${edge.names.length} clusters × ${perCluster.toLocaleString('en')} routers: agent CPU (wall ${ms(median(sync.map((c) => c.wallMs)))})`, ms(cpu), `${x(cpu / floorCpu)} floor`, '', null),
-    row('2', `  floor: fetch the same pages with node:http + JSON.parse (CPU; per router ${((1000 * cpu) / routers).toFixed(1)} µs vs ${((1000 * floorCpu) / routers).toFixed(1)} µs)`, ms(floorCpu), '', '', null),
+    row('2', `  floor: fetch the same /api/rawdata with node:http + JSON.parse (CPU; per router ${((1000 * cpu) / routers).toFixed(1)} µs vs ${((1000 * floorCpu) / routers).toFixed(1)} µs)`, ms(floorCpu), '', '', null),
   ];
   return { result: { routers, sync, floor }, rows };
 }

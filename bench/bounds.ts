@@ -18,7 +18,7 @@ const hostile: Record<string, () => Record<string, unknown>[]> = {
   ],
 };
 
-/** CPU of one forced sync per hostile rule set, of a 50 MB listing cut at the 16 MiB cap, and how soon timeouts fire. */
+/** CPU of one forced sync per hostile rule set, of a 70 MB /api/rawdata cut at the 64 MiB cap, and how soon timeouts fire. */
 export async function benchBounds(reps: number): Promise<{ result: BoundsResult; rows: Row[] }> {
   const result: BoundsResult = {};
   const w = await startWorld();
@@ -28,10 +28,10 @@ export async function benchBounds(reps: number): Promise<{ result: BoundsResult;
       w.clusters.hades.traefik.setRouters('http', [app('a.technis.io'), ...routers()]);
       result[name] = await repeat(reps, async () => (await cpuMs(() => syncer(w, cap.log).run({ force: true }))).cpuMs);
     }
-    const one = `${JSON.stringify(app('x.technis.io'))},`;
-    w.clusters.hades.traefik.setFault('/api/http/routers', { body: `[${one.repeat(Math.ceil(50e6 / one.length))}{"name":"y@p"}]` });
-    result['50 MB listing cut at the 16 MiB cap'] = await repeat(reps, async () => (await cpuMs(() => syncer(w, cap.log).run())).cpuMs);
-    w.clusters.hades.traefik.setFault('/api/http/routers', { delayMs: 10_000 });
+    const one = `"x@p":${JSON.stringify(app('x.technis.io'))},`;
+    w.clusters.hades.traefik.setFault('/api/rawdata', { body: `{"routers":{${one.repeat(Math.ceil(70e6 / one.length))}"y@p":{}}}` });
+    result['70 MB rawdata cut at the 64 MiB cap'] = await repeat(reps, async () => (await cpuMs(() => syncer(w, cap.log).run())).cpuMs);
+    w.clusters.hades.traefik.setFault('/api/rawdata', { delayMs: 10_000 });
     await w.writeConfig({ clusters: clusterPatch(w, 'hades', { timeoutMs: 300 }) });
     result['silent Traefik, timeoutMs 300: sync returns after'] = await repeat(reps, () => elapsed(() => syncer(w, cap.log).run()));
   } finally {
@@ -39,7 +39,7 @@ export async function benchBounds(reps: number): Promise<{ result: BoundsResult;
   }
   const fake = await startTraefik();
   try {
-    fake.setFault('/api/http/routers', { body: `[${'{"name":"x@p"},'.repeat(1_400_000)}{"name":"y@p"}]`, dripBytesPerSec: 10_000_000 });
+    fake.setFault('/api/rawdata', { body: `{"routers":{${'"x@p":{},'.repeat(2_300_000)}"y@p":{}}}`, dripBytesPerSec: 10_000_000 });
     const target = { name: 'hades', api: fake.url, timeoutMs: 60_000, syntax: 'v3' as const };
     result['20 MB dripped at 10 MB/s, cut at 1 MiB after'] = await repeat(reps, () => elapsed(() => fetchCluster(target, { maxBodyBytes: 1024 * 1024 }).catch(() => undefined)));
   } finally {
@@ -47,11 +47,11 @@ export async function benchBounds(reps: number): Promise<{ result: BoundsResult;
   }
   const bound = (key: string, limitMs: number, unit: string) => {
     const m = median(result[key]!);
-    return row('7', key, `${ms(m)} ${unit}`, '', `< ${ms(limitMs)}`, m < limitMs);
+    return row('8', key, `${ms(m)} ${unit}`, '', `< ${ms(limitMs)}`, m < limitMs);
   };
   const rows = [
     ...Object.keys(hostile).map((k) => bound(k, 2000, 'CPU per sync')),
-    bound('50 MB listing cut at the 16 MiB cap', 5000, 'CPU per sync'),
+    bound('70 MB rawdata cut at the 64 MiB cap', 5000, 'CPU per sync'),
     bound('silent Traefik, timeoutMs 300: sync returns after', 1500, 'wall'),
     bound('20 MB dripped at 10 MB/s, cut at 1 MiB after', 1000, 'wall (the whole body: 2 s)'),
   ];

@@ -8,13 +8,13 @@ import { applyMaps } from '../agent/apply.js';
 import { silentLog } from '../agent/log.js';
 import { parseRule } from '../agent/core/rules.js';
 import { routesFromRouters } from '../agent/core/routes.js';
-import { routersFromListing, type ListedRouter } from '../agent/core/traefik-body.js';
+import { routersFromRawdata } from '../agent/core/traefik-body.js';
 import { createRuntime } from '../agent/io/runtime.js';
 import { newSyncState, syncOnce, type SyncState } from '../agent/sync.js';
-import { startTraefik, type FakeTraefik } from '../test/helpers/traefik-server.js';
+import { rawdataFrom, startTraefik, type FakeTraefik } from '../test/helpers/traefik-server.js';
 import { plainFetchAll } from './lib/plainfetch.js';
 import { rawReplace } from './lib/rawclient.js';
-import { hostOf, makeRouters, ruleOf, type RouterSpec } from './lib/routers.js';
+import { hostOf, makeRouters, makeServices, ruleOf, type RouterSpec } from './lib/routers.js';
 import { serve, type Handlers } from './lib/rpc.js';
 import { measure, type Cost } from './lib/stats.js';
 import type { ChainShape, ChainsResult } from './rulechains.js';
@@ -36,6 +36,7 @@ const fleet: Handlers = {
     if (!fake) throw new Error(`no fake cluster ${String(a.name)}`);
     const spec = a.spec as RouterSpec | null;
     fake.setRouters('http', (a.http as unknown[] | undefined) ?? (spec ? makeRouters(spec) : []));
+    fake.setServices('http', a.http !== undefined || !spec ? [] : makeServices(spec));
     return null;
   },
   async close() {
@@ -80,7 +81,7 @@ const agent: Handlers = {
       changes,
     };
   },
-  /** The floor of a sync: fetch every page of every cluster with node:http and JSON.parse it, nothing else. */
+  /** The floor of a sync: fetch /api/rawdata of every cluster with node:http and JSON.parse it, nothing else. */
   async fetchBaseline(): Promise<Cost & { routers: number }> {
     const c = need();
     let routers = 0;
@@ -125,8 +126,7 @@ const agent: Handlers = {
     const reps = a.reps as number;
     const rules = Array.from({ length: count }, (_, i) => ruleOf(hostOf('app-', i), i));
     const literals = rules.map((r) => JSON.stringify(r));
-    const listing = makeRouters({ count, prefix: 'app-' }) as unknown as ListedRouter[];
-    const routers = routersFromListing('http', listing);
+    const routers = routersFromRawdata(rawdataFrom({ http: makeRouters({ count, prefix: 'app-' }) }));
     const cluster = { name: 'c0', backends: { sni: 'c0_https_ipvANY', hosts: 'c0_http_ipvANY' } };
     const expose = { domains: ['technis.io'], hosts: [], exclude: [] };
     const HOST = /Host\(`([^`]*)`\)/g;

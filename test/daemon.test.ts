@@ -213,9 +213,9 @@ if (missing) {
   daemon('a cluster outage changes nothing live; the status says stale, and `status` exits 1', async () => {
     const before = await live();
     const from = agent.lines.length;
-    w.clusters.illmatic.traefik.setFault('/api/http/routers', { status: 500 });
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', { status: 500 });
     const s = await until('illmatic to be stale', async () => ((await status())?.clusters['illmatic']?.state === 'stale' ? (await status())! : undefined));
-    const url = `${w.clusters.illmatic.traefik.url}/http/routers?page=1&per_page=1000`;
+    const url = `${w.clusters.illmatic.traefik.url}/rawdata`;
     const error = `traefik[illmatic]: GET ${url}: 500 Internal Server Error`;
     assert.equal(s.clusters['illmatic'], { state: 'stale', routers: 2, since: s.clusters['illmatic']!.since!, error });
     assert.is(s.outcome, 'ok');
@@ -248,7 +248,7 @@ if (missing) {
     assert.is(await w.viaSni('mqtt.technis.io'), 'illmatic');
     assert.not.ok(agent.lines.some((l) => l.startsWith('info sync:') || l.startsWith('warn guard')), agent.lines.join('\n'));
     assert.equal(await holder(), daemonHello(agent));
-    w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', undefined);
     await until('illmatic to be ok again', async () => (await status())?.clusters['illmatic']?.state === 'ok');
     assert.equal(await live(), before);
   });
@@ -390,29 +390,29 @@ if (missing) {
   });
 
   daemon('triggers that arrive during a slow sync coalesce into one more sync', async () => {
-    const versionHits = () => w.clusters.hades.traefik.requests.filter((p) => p === '/api/version').length;
+    const rawdataHits = () => w.clusters.hades.traefik.requests.filter((p) => p === '/api/rawdata').length;
     const syncs = async () => {
       const m = await metrics();
       return m['routeagent_syncs_total{outcome="ok"}']! + m['routeagent_syncs_total{outcome="failed"}']! + m['routeagent_syncs_total{outcome="held"}']!;
     };
-    const [hits0, syncs0, at0] = [versionHits(), await syncs(), (await status())!.at];
-    w.clusters.hades.traefik.setFault('/api/version', { delayMs: 700 });
+    const [hits0, syncs0, at0] = [rawdataHits(), await syncs(), (await status())!.at];
+    w.clusters.hades.traefik.setFault('/api/rawdata', { delayMs: 700 });
     agent.signal('SIGUSR2');
-    await until('the first sync to reach hades', () => versionHits() === hits0 + 1);
+    await until('the first sync to reach hades', () => rawdataHits() === hits0 + 1);
     for (const sig of ['SIGUSR2', 'SIGUSR2', 'SIGHUP', 'SIGUSR2'] as const) agent.signal(sig);
     await until('two syncs to end', async () => (await syncs()) === syncs0 + 2, 5000);
     // Idle now: give a third sync, if one were queued, time to show up at the fake (each takes 700 ms there).
     await new Promise((r) => setTimeout(r, 1500));
-    assert.is(versionHits(), hits0 + 2);
+    assert.is(rawdataHits(), hits0 + 2);
     assert.is(await syncs(), syncs0 + 2);
     assert.is.not((await status())!.at, at0);
-    w.clusters.hades.traefik.setFault('/api/version', undefined);
+    w.clusters.hades.traefik.setFault('/api/rawdata', undefined);
   });
 
   daemon('SIGTERM during a sync finishes it, then exits 0', async () => {
-    const routerHits = () => w.clusters.illmatic.traefik.requests.filter((p) => p.startsWith('/api/http/routers')).length;
+    const routerHits = () => w.clusters.illmatic.traefik.requests.filter((p) => p === '/api/rawdata').length;
     const hits0 = routerHits();
-    w.clusters.illmatic.traefik.setFault('/api/http/routers', { delayMs: 1000 });
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', { delayMs: 1000 });
     w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io'), app('late.technis.io')]);
     const from = agent.lines.length;
     agent.signal('SIGUSR2');
@@ -425,7 +425,7 @@ if (missing) {
     assert.is(l[l.length - 1], 'info daemon: stopped');
     assert.is(await w.viaSni('late.technis.io'), 'illmatic');
     assert.not.ok(await exists(sockPath()));
-    w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', undefined);
   });
 
   daemon('two one-shot syncs at once: the second waits for the first, then runs its own; both exit 0 with their own report', async () => {

@@ -48,8 +48,8 @@ async function stopTls(name: ClusterName): Promise<() => Promise<void>> {
 }
 const withServices = (cluster: string, services: Record<string, boolean>) => (d: SyncDeps): SyncDeps => ({
   ...d,
-  async fetchAll(config) {
-    const results = await d.fetchAll(config);
+  async fetchAll(config, last) {
+    const results = await d.fetchAll(config, last);
     const r = results.get(cluster);
     if (r?.ok) results.set(cluster, { ok: true, value: { ...r.value, services } });
     return results;
@@ -80,7 +80,7 @@ if (!missing) {
 
   fo("(a) the owner's Traefik API fails: the host moves on the second sync, the others stay, no reload", async () => {
     const pid = w.haproxy.pid();
-    w.clusters.hades.traefik.setFault('/api/http/routers', { status: 500 });
+    w.clusters.hades.traefik.setFault('/api/rawdata', { status: 500 });
     const first = await sync();
     assert.is(first.maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
     assert.equal(failoverLines(), []);
@@ -109,7 +109,7 @@ if (!missing) {
   });
 
   fo('recovery under sticky: the failover ends after 3 healthy syncs and the host stays on the new owner', async () => {
-    w.clusters.hades.traefik.setFault('/api/http/routers', undefined);
+    w.clusters.hades.traefik.setFault('/api/rawdata', undefined);
     const during = await syncs(2);
     assert.is(during.failovers.length, 2, 'healthy for 2 syncs: still failed over');
     assert.equal(failoverLines(), []);
@@ -168,21 +168,21 @@ if (!missing) {
 
   fo('a claim that flaps every sync never moves the host', async () => {
     for (let i = 0; i < 6; i++) {
-      w.clusters.illmatic.traefik.setFault('/api/http/routers', i % 2 === 0 ? { status: 503 } : undefined);
+      w.clusters.illmatic.traefik.setFault('/api/rawdata', i % 2 === 0 ? { status: 503 } : undefined);
       const r = await sync();
       assert.is(r.maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY', `sync ${i + 1}`);
       assert.equal(r.failovers, []);
     }
-    w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', undefined);
     assert.equal(failoverLines(), []);
   });
 
   fo('a pin yields only to health: pinned to hades, away while hades is down, back once it is healthy', async () => {
     await w.writeConfig({ conflicts: 'priority', pins: { 'grafana.technis.io': 'hades' } });
     assert.is((await sync()).maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
-    w.clusters.hades.traefik.setFault('/api/http/routers', { status: 500 });
+    w.clusters.hades.traefik.setFault('/api/rawdata', { status: 500 });
     assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
-    w.clusters.hades.traefik.setFault('/api/http/routers', undefined);
+    w.clusters.hades.traefik.setFault('/api/rawdata', undefined);
     assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
     assert.is((await sync()).maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
     assert.is(await w.viaSni('grafana.technis.io'), 'hades');
@@ -190,12 +190,12 @@ if (!missing) {
 
   fo('failover.enabled false: an unhealthy owner keeps its hosts, as before failover existed', async () => {
     await w.writeConfig({ conflicts: 'priority', failover: { enabled: false } });
-    w.clusters.illmatic.traefik.setFault('/api/http/routers', { status: 500 });
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', { status: 500 });
     const r = await syncs(3);
     assert.is(r.maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
     assert.equal([r.failovers, r.unhealthyClaims], [[], 0]);
     assert.equal(failoverLines(), []);
-    w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', undefined);
     await w.writeConfig();
   });
 }

@@ -56,10 +56,28 @@ if (!missing) {
     assert.is(w.haproxy.pid(), pid);
   });
 
-  e2e('a second sync with nothing new changes nothing', async () => {
+  e2e('a second sync with nothing new changes nothing: one /rawdata read per cluster, the identical answer not parsed again', async () => {
+    const hits = { hades: w.clusters.hades.traefik.requests.length, illmatic: w.clusters.illmatic.traefik.requests.length };
+    const before = state.snapshots.get('hades');
     const r = await sync();
     assert.is(r.applied, false);
     assert.equal(r.plan.sni, { add: [], change: [], remove: [] });
+    assert.equal(w.clusters.hades.traefik.requests.slice(hits.hades), ['/api/rawdata']);
+    assert.equal(w.clusters.illmatic.traefik.requests.slice(hits.illmatic), ['/api/rawdata']);
+    const after = state.snapshots.get('hades');
+    assert.ok(before?.kind === 'fetched' && after?.kind === 'fetched');
+    assert.is(after.routers, before.routers, 'the same routers: the answer was not parsed again');
+    assert.equal(r.clusters['hades'], { ok: true, routers: 3 });
+  });
+
+  e2e('an identical Traefik answer still repairs drift in HAProxy (the live maps are judged at every sync)', async () => {
+    const runtime = createRuntime(w.haproxy.socket);
+    await runtime.send(`set map ${w.haproxy.mapPaths.sni} grafana.technis.io illmatic_https_ipvANY`);
+    assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
+    const r = await sync();
+    assert.ok(r.applied);
+    assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+    assert.equal(await liveMap(w.haproxy.mapPaths.sni), await fileMap(w.haproxy.mapPaths.sni));
   });
 
   e2e('migration: sticky keeps the old cluster while both claim the host, then traffic follows, no reload', async () => {
@@ -88,11 +106,11 @@ if (!missing) {
   });
 
   e2e('an unreachable cluster keeps its last good routes', async () => {
-    w.clusters.illmatic.traefik.setFault('/api/http/routers', { status: 500 });
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', { status: 500 });
     const before = await fileMap(w.haproxy.mapPaths.sni);
     const r = await sync();
     assert.is(r.clusters['illmatic']!.ok, false);
-    assert.match(r.clusters['illmatic']!.error!, /^traefik\[illmatic\]: GET http:\/\/127\.0\.0\.1:\d+\/api\/http\/routers\?page=1&per_page=\d+: 500 Internal Server Error$/);
+    assert.match(r.clusters['illmatic']!.error!, /^traefik\[illmatic\]: GET http:\/\/127\.0\.0\.1:\d+\/api\/rawdata: 500 Internal Server Error$/);
     assert.ok(lines.some((l) => /^warn traefik\[illmatic\]: .*; keeping 2 routers from \d\d:\d\d:\d\d$/.test(l)), lines.join('\n'));
     assert.is(r.applied, false);
     assert.equal(await fileMap(w.haproxy.mapPaths.sni), before);
@@ -107,7 +125,7 @@ if (!missing) {
     assert.equal(r.plan.sni, { add: [], change: [], remove: [] });
     assert.equal(await fileMap(w.haproxy.mapPaths.sni), before);
     assert.ok(lines.some((l) => l.endsWith('; keeping 3 entries from the current maps')), lines.join('\n'));
-    w.clusters.illmatic.traefik.setFault('/api/http/routers', undefined);
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', undefined);
   });
 
   e2e('the guard holds a plan that empties a map; --force applies it', async () => {

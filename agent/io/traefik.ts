@@ -1,13 +1,16 @@
-// Fetch each cluster's routers from Traefik's API: /version (its default rule syntax), then every page of
-// /http/routers and /tcp/routers. Every failure is one TraefikError line naming the cluster and the URL, never a credential.
+// Fetch each cluster's routers and service health from Traefik's API in one consistent read: GET /rawdata, which holds
+// routers and services in one unpaginated answer; /version (the default rule syntax) only when the cluster is first
+// reached, comes back or moves. An answer byte-identical to the last good one is not parsed again: the last value is
+// returned as it was. Every failure is one TraefikError line naming the cluster and the URL, never a credential.
 // It neither logs nor retries: the caller keeps the cluster's last good snapshot (shared/DESIGN.md "Unreachable clusters").
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import got, { RequestError, type Response } from 'got';
 import { Ajv, type ErrorObject } from 'ajv';
-import routersSchema from '../../schemas/traefik-routers.schema.json' with { type: 'json' };
+import rawdataSchema from '../../schemas/traefik-routers.schema.json' with { type: 'json' };
 import versionSchema from '../../schemas/traefik-version.schema.json' with { type: 'json' };
-import { routersFromListing, syntaxFromVersion, type ListedRouter, type Rawdata } from '../core/traefik-body.js';
-import type { Router, RouterKind, ServiceHealth, Syntax } from '../core/types.js';
+import { reportsTcpServerStatus, routersFromRawdata, serviceHealth, syntaxFromVersion, type Rawdata } from '../core/traefik-body.js';
+import type { Router, ServiceHealth, Syntax } from '../core/types.js';
 import { TraefikError } from '../errors.js';
 
 export type ClusterAuth = { username: string; password?: string; passwordFile?: string } | { token?: string; tokenFile?: string };
@@ -20,59 +23,67 @@ export type ClusterTarget = {
   syntax?: Syntax;
 };
 export type FetchOptions = {
-  perPage?: number; // default 1000
-  maxBodyBytes?: number; // default 16 MiB, per page
-  maxPages?: number; // default 100, per listing
-  maxRouters?: number; // default 100_000, per listing
+  maxBodyBytes?: number; // default 64 MiB: /rawdata of ~100,000 routers with their services (~560 bytes each)
 };
 export type ClusterRouters = {
   routers: Router[];
+  services: ServiceHealth;
   syntax: Syntax; // default rule syntax: the server's major version, or target.syntax
-  version?: string; // as /api/version said it; absent when target.syntax skipped the request
-  services?: ServiceHealth; // read with the routers, for failover; absent: every service counts as healthy
+  version?: string; // as /api/version said it (now or at an earlier read); absent when target.syntax skips the request
+  api: string; // target.api of this read: another api is another server, whose version is read again
+  digest: string; // sha256 of the /rawdata body
 };
 export type FetchResult = { ok: true; value: ClusterRouters } | { ok: false; error: TraefikError };
 
-const DEFAULTS: Required<FetchOptions> = { perPage: 1000, maxBodyBytes: 16 * 1024 * 1024, maxPages: 100, maxRouters: 100_000 };
+const DEFAULTS: Required<FetchOptions> = { maxBodyBytes: 64 * 1024 * 1024 };
 
 // Compiled once at load. allErrors so a bad body reports its first three problems, not only the first.
 const ajv = new Ajv({ allErrors: true });
-ajv.addSchema(routersSchema);
 const validators = {
-  'router listing': ajv.compile<ListedRouter[]>({ $ref: 'traefik-routers.schema.json' }),
-  rawdata: ajv.compile<Rawdata>({ $ref: 'traefik-routers.schema.json#/definitions/rawdata' }),
+  rawdata: ajv.compile<Rawdata>(rawdataSchema),
   version: ajv.compile<{ Version: string }>(versionSchema),
 };
 export type BodySchema = keyof typeof validators;
 
-/** Every way `body` differs from its schema (`/0/name must be string`), or [] when it matches. */
+/** Every way `body` differs from its schema (`/routers/a@p/rule must be string`), or [] when it matches. */
 export function schemaProblems(schema: BodySchema, body: unknown): string[] {
   const validate = validators[schema];
   return validate(body) ? [] : [...new Set((validate.errors ?? []).map(describeProblem))];
 }
 
-/** Fetch one cluster's HTTP and TCP routers (all pages) and its default rule syntax; rejects with a TraefikError. */
-export async function fetchCluster(target: ClusterTarget, opts: FetchOptions = {}): Promise<ClusterRouters> {
-  const limits: Required<FetchOptions> = {
-    perPage: opts.perPage ?? DEFAULTS.perPage,
-    maxBodyBytes: opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-    maxPages: opts.maxPages ?? DEFAULTS.maxPages,
-    maxRouters: opts.maxRouters ?? DEFAULTS.maxRouters,
-  };
-  const client = await createClient(target, limits);
-  // One request at a time: a cluster's fetch is a few LAN round trips, and the first failure is then always the same one.
-  const version = target.syntax === undefined ? await fetchVersion(client) : undefined;
-  const routers = [...(await fetchListing(client, 'http')), ...(await fetchListing(client, 'tcp'))];
-  if (version === undefined) return { routers, syntax: target.syntax ?? 'v3' };
-  return { routers, syntax: version.syntax, version: version.version };
+/**
+ * Fetch one cluster's routers, service health and default rule syntax; rejects with a TraefikError. `last` is the
+ * cluster's last good read: its version stands while the api is the same, and when the answer is byte-identical
+ * `last` itself is returned (same routers array), so the caller can reuse what it derived from it.
+ */
+export async function fetchCluster(target: ClusterTarget, opts: FetchOptions = {}, last?: ClusterRouters): Promise<ClusterRouters> {
+  const client = await createClient(target, { maxBodyBytes: opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes });
+  const known = last !== undefined && last.api === target.api && last.version !== undefined ? { syntax: last.syntax, version: last.version } : undefined;
+  // One request at a time: a cluster's fetch is a LAN round trip or two, and the first failure is then always the same one.
+  const version = target.syntax === undefined ? (known ?? (await fetchVersion(client))) : undefined;
+  const syntax = target.syntax ?? version!.syntax;
+  const url = `${client.base}/rawdata`;
+  const { text, digest } = await getBody(client, url);
+  if (last !== undefined && digest === last.digest && syntax === last.syntax && last.api === target.api) return last;
+  const body = parseJson(client, url, text);
+  const problems = schemaProblems('rawdata', body);
+  if (problems.length > 0) throw schemaError(client, url, 'rawdata', problems);
+  const rawdata = body as Rawdata;
+  const routers = routersFromRawdata(rawdata);
+  const services = serviceHealth(rawdata, reportsTcpServerStatus(version?.version));
+  return { routers, services, syntax, ...(version ? { version: version.version } : {}), api: target.api, digest };
 }
 
-/** Fetch every cluster at once; never rejects: each cluster gets its routers or its TraefikError. */
-export async function fetchAll(targets: readonly ClusterTarget[], opts: FetchOptions = {}): Promise<Map<string, FetchResult>> {
+/** Fetch every cluster at once; never rejects: each cluster gets its routers or its TraefikError. `last`: by cluster name. */
+export async function fetchAll(
+  targets: readonly ClusterTarget[],
+  opts: FetchOptions = {},
+  last: ReadonlyMap<string, ClusterRouters> = new Map(),
+): Promise<Map<string, FetchResult>> {
   const results = await Promise.all(
     targets.map(async (target): Promise<[string, FetchResult]> => {
       try {
-        return [target.name, { ok: true, value: await fetchCluster(target, opts) }];
+        return [target.name, { ok: true, value: await fetchCluster(target, opts, last.get(target.name)) }];
       } catch (err) {
         const error = err instanceof TraefikError ? err : new TraefikError(`traefik[${target.name}]: ${oneLine(String(err))}`);
         return [target.name, { ok: false, error }];
@@ -88,13 +99,13 @@ type Client = {
   readonly headers: Record<string, string>;
   readonly https: { certificateAuthority?: string; rejectUnauthorized: boolean };
   readonly timeoutMs: number;
-  /** Date.now() by which the whole fetch (version and every page) must be done. */
+  /** Date.now() by which the whole fetch (version and rawdata) must be done. */
   readonly deadline: number;
-  readonly limits: Required<FetchOptions>;
+  readonly maxBodyBytes: number;
 };
 
 // Secrets and the CA are read at every fetch, so a rotated token or certificate needs no restart.
-async function createClient(target: ClusterTarget, limits: Required<FetchOptions>): Promise<Client> {
+async function createClient(target: ClusterTarget, limits: { maxBodyBytes: number }): Promise<Client> {
   const cluster = target.name;
   let url: URL;
   try {
@@ -132,14 +143,14 @@ async function createClient(target: ClusterTarget, limits: Required<FetchOptions
   }
   const https: Client['https'] = { rejectUnauthorized: target.tls?.insecureSkipVerify !== true };
   if (target.tls?.ca !== undefined) https.certificateAuthority = await read('tls.ca', target.tls.ca);
-  // timeoutMs bounds the cluster's whole fetch, not each request: with pages, a per-request timeout would let a
-  // slow Traefik hold the sync (and every other cluster's changes) up for maxPages × timeoutMs.
-  return { cluster, base, headers, https, timeoutMs: target.timeoutMs, deadline: Date.now() + target.timeoutMs, limits };
+  // timeoutMs bounds the cluster's whole fetch (/version and /rawdata together), not each request: a slow Traefik holds
+  // the sync (and every other cluster's changes) up for timeoutMs at most.
+  return { cluster, base, headers, https, timeoutMs: target.timeoutMs, deadline: Date.now() + target.timeoutMs, maxBodyBytes: limits.maxBodyBytes };
 }
 
 async function fetchVersion(client: Client): Promise<{ syntax: Syntax; version: string }> {
   const url = `${client.base}/version`;
-  const { body } = await getJson(client, url);
+  const body = parseJson(client, url, (await getBody(client, url)).text);
   const problems = schemaProblems('version', body);
   if (problems.length > 0) throw schemaError(client, url, 'version', problems);
   const version = (body as { Version: string }).Version;
@@ -148,53 +159,9 @@ async function fetchVersion(client: Client): Promise<{ syntax: Syntax; version: 
   return { syntax, version };
 }
 
-// A listing that fits one page is one consistent answer. Traefik rebuilds and sorts the list for every request, though, so
-// a router deleted while later pages are read shifts them and one router that still exists is never seen: a multi-page
-// listing counts only when two complete reads agree on the router names (never plan from partial input).
-const MAX_READS = 3;
-
-async function fetchListing(client: Client, kind: RouterKind): Promise<Router[]> {
-  let read = await readPages(client, kind);
-  if (read.pages === 1) return [...read.byName.values()];
-  for (let attempt = 1; attempt < MAX_READS; attempt++) {
-    const again = await readPages(client, kind);
-    if (sameNames(read.byName, again.byName)) return [...again.byName.values()];
-    read = again;
-  }
-  throw requestError(client, `${client.base}/${kind}/routers`, `the router list changed between pages in each of ${MAX_READS} reads`);
-}
-
-function sameNames(a: ReadonlyMap<string, Router>, b: ReadonlyMap<string, Router>): boolean {
-  if (a.size !== b.size) return false;
-  for (const name of a.keys()) if (!b.has(name)) return false;
-  return true;
-}
-
-// Follow X-Next-Page until it says "1" (Traefik's "last page") or is absent. A next page that does not move forward is a
-// loop, and an error: the pages after it were never read. A reload between two requests can shift a router onto two
-// pages: keep each name once.
-async function readPages(client: Client, kind: RouterKind): Promise<{ byName: Map<string, Router>; pages: number }> {
-  const { perPage, maxPages, maxRouters } = client.limits;
-  const byName = new Map<string, Router>();
-  for (let page = 1, fetched = 1; ; fetched++) {
-    const url = `${client.base}/${kind}/routers?page=${page}&per_page=${perPage}`;
-    const { body, nextPage } = await getJson(client, url);
-    const problems = schemaProblems('router listing', body);
-    if (problems.length > 0) throw schemaError(client, url, 'router listing', problems);
-    for (const router of routersFromListing(kind, body as ListedRouter[])) byName.set(router.name, router);
-    if (byName.size > maxRouters) throw requestError(client, url, `more than ${maxRouters} routers`);
-    if (nextPage === undefined || nextPage === '1') return { byName, pages: fetched };
-    if (!/^\d+$/.test(nextPage)) throw requestError(client, url, `X-Next-Page ${JSON.stringify(nextPage)} is not a page number`);
-    const next = Number(nextPage);
-    if (next <= page) throw requestError(client, url, `pagination loops (X-Next-Page ${next} after page ${page})`);
-    if (fetched >= maxPages) throw requestError(client, url, `pagination did not end after ${maxPages} pages`);
-    page = next;
-  }
-}
-
-// Streams the body so an oversized one is dropped at the cap instead of being buffered whole.
-async function getJson(client: Client, url: string): Promise<{ body: unknown; nextPage: string | undefined }> {
-  const { maxBodyBytes } = client.limits;
+// Streams the body so an oversized one is dropped at the cap instead of being buffered whole, and hashes it on the way.
+async function getBody(client: Client, url: string): Promise<{ text: string; digest: string }> {
+  const { maxBodyBytes } = client;
   const tooLarge = () => requestError(client, url, `body larger than ${maxBodyBytes} bytes`);
   const remainingMs = client.deadline - Date.now();
   if (remainingMs <= 0) throw requestError(client, url, `timed out after ${client.timeoutMs} ms`);
@@ -208,10 +175,10 @@ async function getJson(client: Client, url: string): Promise<{ body: unknown; ne
     decompress: false, // so the byte cap counts what JSON.parse will see
   });
   stream.on('error', () => undefined); // errors are read below; this only keeps a late one from going unhandled
-  let text: string;
-  let response: Response;
+  const hash = createHash('sha256');
+  const chunks: Buffer[] = [];
   try {
-    response = await new Promise<Response>((resolve, reject) => {
+    const response = await new Promise<Response>((resolve, reject) => {
       stream.once('response', resolve);
       stream.once('error', reject);
     });
@@ -219,22 +186,31 @@ async function getJson(client: Client, url: string): Promise<{ body: unknown; ne
       throw requestError(client, url, `${response.statusCode} ${response.statusMessage ?? ''}`.trim());
     }
     if (Number(response.headers['content-length']) > maxBodyBytes) throw tooLarge();
-    const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > maxBodyBytes) throw tooLarge();
+      hash.update(chunk);
       chunks.push(chunk);
     }
-    text = Buffer.concat(chunks).toString('utf8');
   } catch (err) {
     throw err instanceof TraefikError ? err : requestError(client, url, describeFailure(client, err));
   } finally {
     stream.destroy();
   }
-  const nextPage = response.headers['x-next-page'];
+  // The text is decoded lazily: an unchanged answer is never turned into a string.
+  let text: string | undefined;
+  return {
+    get text() {
+      return (text ??= Buffer.concat(chunks).toString('utf8'));
+    },
+    digest: hash.digest('hex'),
+  };
+}
+
+function parseJson(client: Client, url: string, text: string): unknown {
   try {
-    return { body: JSON.parse(text), nextPage: Array.isArray(nextPage) ? nextPage[0] : nextPage };
+    return JSON.parse(text);
   } catch (err) {
     throw requestError(client, url, `body is not JSON (${(err as Error).message})`);
   }

@@ -1,24 +1,37 @@
 // Proves that Traefik bodies (recorded in test/fixtures/traefik) become Router[] with only the Router fields, names intact,
-// providers right, nothing dropped; and which default rule syntax each /api/version string means.
+// providers right, nothing dropped; which services have a server UP (a table); and which default rule syntax each
+// /api/version string means.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { providerOf, routersFromListing, routersFromRawdata, syntaxFromVersion, type ListedRouter, type Rawdata } from '../../agent/core/traefik-body.js';
-import { loadFixture } from '../helpers/traefik-server.js';
+import {
+  providerOf,
+  reportsTcpServerStatus,
+  routersFromRawdata,
+  serviceHealth,
+  syntaxFromVersion,
+  type Rawdata,
+  type ServiceInfo,
+} from '../../agent/core/traefik-body.js';
+import { loadFixture, rawdataFrom } from '../helpers/traefik-server.js';
 
-const listing = (relPath: string) => loadFixture(relPath) as ListedRouter[];
 const rawdata = (relPath: string) => loadFixture(relPath) as Rawdata;
+/** Recorded listing routers (one page of /api/{http,tcp}/routers) in a rawdata body, as the fake Traefik serves them. */
+const listed = (kind: 'http' | 'tcp', relPath: string) => {
+  const body = loadFixture(relPath);
+  return rawdataFrom({ [kind]: Array.isArray(body) ? body : [body] }) as Rawdata;
+};
 
-const fromListing = suite('routersFromListing');
+const fields = suite('routersFromRawdata: fields');
 
-fromListing('keeps only the Router fields of a v3.7 HTTP listing (no middlewares, priorityStr)', () => {
-  assert.equal(routersFromListing('http', listing('v3.7.9/pkg/api/testdata/routers.json')), [
+fields('keeps only the Router fields of a v3.7 HTTP router (no middlewares, priorityStr)', () => {
+  assert.equal(routersFromRawdata(listed('http', 'v3.7.9/pkg/api/testdata/routers.json')), [
     { kind: 'http', name: 'bar@myprovider', provider: 'myprovider', rule: 'Host(`foo.bar`)', status: 'enabled', using: ['web'], entryPoints: ['web'], service: 'foo-service@myprovider' },
     { kind: 'http', name: 'test@myprovider', provider: 'myprovider', rule: 'Host(`foo.bar.other`)', status: 'enabled', using: ['web'], entryPoints: ['web'], service: 'foo-service@myprovider' },
   ]);
 });
 
-fromListing('keeps tls (with passthrough) and every status of a TCP listing', () => {
-  const routers = routersFromListing('tcp', listing('v3.7.9/pkg/api/testdata/tcprouters.json'));
+fields('keeps tls (with passthrough) and every status of TCP routers', () => {
+  const routers = routersFromRawdata(listed('tcp', 'v3.7.9/pkg/api/testdata/tcprouters.json'));
   assert.equal(
     routers.map((r) => [r.kind, r.name, r.status, r.tls]),
     [
@@ -29,13 +42,12 @@ fromListing('keeps tls (with passthrough) and every status of a TCP listing', ()
   );
 });
 
-fromListing('keeps a name with spaces and "/" as it is', () => {
-  const body = [loadFixture('v3.7.9/pkg/api/testdata/router-foo-slash-bar.json')] as ListedRouter[];
-  assert.equal(routersFromListing('http', body).map((r) => [r.name, r.provider]), [['foo / bar@myprovider', 'myprovider']]);
+fields('keeps a name with spaces and "/" as it is', () => {
+  assert.equal(routersFromRawdata(listed('http', 'v3.7.9/pkg/api/testdata/router-foo-slash-bar.json')).map((r) => [r.name, r.provider]), [['foo / bar@myprovider', 'myprovider']]);
 });
 
-fromListing('keeps ruleSyntax, tls options and the hand-written homelab rules byte for byte', () => {
-  const routers = routersFromListing('http', listing('k3s-homelab-http-routers.json'));
+fields('keeps ruleSyntax, tls options and the hand-written homelab rules byte for byte', () => {
+  const routers = routersFromRawdata(listed('http', 'k3s-homelab-http-routers.json'));
   const grafana = routers.find((r) => r.name.startsWith('monitoring-grafana'));
   assert.equal(grafana, {
     kind: 'http',
@@ -49,32 +61,26 @@ fromListing('keeps ruleSyntax, tls options and the hand-written homelab rules by
     tls: { certResolver: 'letsencrypt', domains: [{ main: 'grafana.technis.io' }] },
     service: 'monitoring-grafana-3000',
   });
-  assert.is(routers[1]?.rule, 'Host("whoami.technis.io") && PathPrefix("/")');
+  assert.is(routers.find((r) => r.name.startsWith('default-whoami'))?.rule, 'Host("whoami.technis.io") && PathPrefix("/")');
 });
 
-fromListing('takes the provider from the listing even when it disagrees with the name (webui mock)', () => {
-  const routers = routersFromListing('http', listing('v3.7.9/webui/src/mocks/data/api-http_routers.json'));
-  const jwt = routers.find((r) => r.name.startsWith('whoami-app-hello-tls-jwt'));
-  assert.is(jwt?.name, 'whoami-app-hello-tls-jwt-ef36e528ebdc93bc4f2a@kubernetescrd');
-  assert.is(jwt?.provider, 'docker');
-});
-
-fromListing('falls back to the part of the name after the first "@" when provider is absent', () => {
-  assert.equal(routersFromListing('http', [{ name: 'a@b@c' }, { name: 'noat' }]), [
+fields('takes a provider written in the body (webui mocks), else the part of the name after the first "@"', () => {
+  assert.equal(routersFromRawdata({ routers: { 'a@b@c': {}, noat: {}, 'x@p': { provider: 'docker' } } }), [
     { kind: 'http', name: 'a@b@c', provider: 'b@c' },
     { kind: 'http', name: 'noat', provider: '' },
+    { kind: 'http', name: 'x@p', provider: 'docker' },
   ]);
 });
 
-fromListing('copies arrays, so the body can be dropped or changed', () => {
-  const body: ListedRouter[] = [{ name: 'a@p', using: ['web'], tls: { passthrough: true } }];
-  const [router] = routersFromListing('tcp', body);
-  (body[0]!.using as string[]).push('websecure');
+fields('copies arrays, so the body can be dropped or changed', () => {
+  const body = { tcpRouters: { 'a@p': { using: ['web'], tls: { passthrough: true } } } };
+  const [router] = routersFromRawdata(body);
+  body.tcpRouters['a@p'].using.push('websecure');
   assert.equal(router?.using, ['web']);
   assert.equal(router?.tls, { passthrough: true });
 });
 
-fromListing.run();
+fields.run();
 
 const fromRawdata = suite('routersFromRawdata');
 
@@ -129,6 +135,83 @@ fromRawdata('a body without router maps has no routers', () => {
 });
 
 fromRawdata.run();
+
+// ---------------------------------------------------------------------------------------------------------------
+const health = suite('serviceHealth');
+const lb = (...servers: string[]): ServiceInfo => ({ loadBalancer: { servers: servers.map((url) => ({ url })) } });
+const tcpLb = (...addresses: string[]): ServiceInfo => ({ loadBalancer: { servers: addresses.map((address) => ({ address })) } });
+const status = (info: ServiceInfo, s: Record<string, string>): ServiceInfo => ({ ...info, serverStatus: s });
+const A = 'http://10.42.0.3:80';
+const B = 'http://10.42.0.4:80';
+
+// name → [service, expected health (undefined: unknown, absent from the result)]; every row in one body, so children resolve
+const table: [string, ServiceInfo, boolean | undefined][] = [
+  ['up@k', status(lb(A, B), { [A]: 'UP', [B]: 'DOWN' }), true],
+  ['down@k', status(lb(A, B), { [A]: 'DOWN', [B]: 'DOWN' }), false],
+  ['unlisted@k', status(lb(A, B), { [A]: 'DOWN' }), true], // B has no status: UP by default
+  ['nostatus@k', lb(A), true], // HTTP: servers are UP unless a health check says DOWN
+  ['empty@k', { loadBalancer: { servers: [] } }, false], // K8s allowEmptyServices: no endpoint at all
+  ['noservers@k', { loadBalancer: {} }, false],
+  ['noop@internal', { status: 'enabled' }, undefined], // no load balancer, no children: nothing to judge
+  ['wrr-up@k', { weighted: { services: [{ name: 'down' }, { name: 'up' }] } }, true], // unqualified: the parent's provider
+  ['wrr-down@k', { weighted: { services: [{ name: 'down@k' }, { name: 'empty' }] } }, false],
+  ['wrr-unknown@k', { weighted: { services: [{ name: 'down' }, { name: 'noop@internal' }] } }, undefined],
+  ['wrr-nested@k', { weighted: { services: [{ name: 'wrr-down' }, { name: 'wrr-up' }] } }, true],
+  ['wrr-none@k', { weighted: { services: [] } }, undefined],
+  ['hrw@k', { highestRandomWeight: { services: [{ name: 'empty' }, { name: 'nostatus' }] } }, true],
+  ['mirror@k', { mirroring: { service: 'down' } }, false], // mirrors only get copies: the main service answers
+  ['failover-fallback@k', { failover: { service: 'down', fallback: 'up' } }, true],
+  ['failover-both-down@k', { failover: { service: 'down', fallback: 'empty' } }, false],
+  ['missing-child@k', { weighted: { services: [{ name: 'gone' }] } }, false], // Traefik cannot serve through it
+  ['cycle-a@k', { weighted: { services: [{ name: 'cycle-b' }] } }, false],
+  ['cycle-b@k', { failover: { service: 'cycle-a', fallback: 'cycle-b' } }, false],
+  ['cycle-out@k', { weighted: { services: [{ name: 'cycle-a' }, { name: 'up' }] } }, true],
+];
+const body: Rawdata = { services: Object.fromEntries(table.map(([name, info]) => [name, info])) };
+const judged = serviceHealth(body, false);
+for (const [name, info, expected] of table) {
+  health(`${name} ${JSON.stringify(info)} → ${expected ?? 'unknown'}`, () => {
+    assert.is(judged[name], expected);
+    assert.is(name in judged, expected !== undefined);
+  });
+}
+
+health('TCP load balancers: serverStatus only from Traefik v3.6; without it a TCP one is unknown before, UP after', () => {
+  const tcp: Rawdata = {
+    tcpServices: {
+      'plain@k': tcpLb('10.42.0.2:8080'),
+      'down@k': status(tcpLb('10.42.0.2:8080'), { '10.42.0.2:8080': 'DOWN' }),
+      'empty@k': { loadBalancer: { servers: [] } },
+      'wrr@k': { weighted: { services: [{ name: 'plain' }, { name: 'down' }] } },
+    },
+  };
+  assert.equal(serviceHealth(tcp, false), { 'down@k': false, 'empty@k': false });
+  assert.equal(serviceHealth(tcp, true), { 'plain@k': true, 'down@k': false, 'empty@k': false, 'wrr@k': true });
+  assert.equal([reportsTcpServerStatus('3.5.4'), reportsTcpServerStatus('v3.6.0'), reportsTcpServerStatus('4.0'), reportsTcpServerStatus('dev'), reportsTcpServerStatus(undefined)], [false, true, true, true, false]);
+});
+
+health('an HTTP and a TCP service of one name: healthy when either is', () => {
+  const both: Rawdata = { services: { 'x@k': status(lb(A), { [A]: 'DOWN' }) }, tcpServices: { 'x@k': tcpLb('10.0.0.1:1') } };
+  assert.equal(serviceHealth(both, true), { 'x@k': true });
+});
+
+health('recorded v3.7.9 rawdata-crd.json: load balancers UP, weighted and mirroring through their children, internal unknown', () => {
+  assert.equal(serviceHealth(rawdata('v3.7.9/integration/testdata/rawdata-crd.json'), true), {
+    'default-hrw1@kubernetescrd': true,
+    'default-mirror1@kubernetescrd': true,
+    'default-test-route-6b204d94623b3df4370c@kubernetescrd': true,
+    'default-test2-route-23c7f4c450289ee29016@kubernetescrd': true,
+    'default-testst-route-60ad45fcb5fc1f5f3629@kubernetescrd': true,
+    'default-whoami-80@kubernetescrd': true,
+    'default-wrr1@kubernetescrd': true,
+    'default-wrr2@kubernetescrd': true,
+    'default-test3.route-673acf455cb2dab0b43a-externalname-svc-9090@kubernetescrd': true,
+    'default-test3.route-673acf455cb2dab0b43a-whoamitcp-8080@kubernetescrd': true,
+    'default-test3.route-673acf455cb2dab0b43a@kubernetescrd': true,
+  });
+});
+
+health.run();
 
 const provider = suite('providerOf');
 provider('splits on the first "@" (handler.go getProviderName)', () => {

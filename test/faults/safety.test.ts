@@ -96,7 +96,7 @@ if (!missing) {
       for (const name of ['hades', 'illmatic'] as const) {
         w.clusters[name].traefik.setRouters('http', claimants.includes(name) ? [app('x.technis.io')] : []);
         // the first claimant answers first: the order of answers must not pick the winner
-        w.clusters[name].traefik.setFault('/api/http/routers', claimants[0] === name ? undefined : { delayMs: 60 });
+        w.clusters[name].traefik.setFault('/api/rawdata', claimants[0] === name ? undefined : { delayMs: 60 });
       }
       const r = await sync.run();
       assert.is(r.error, undefined);

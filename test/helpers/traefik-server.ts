@@ -1,6 +1,6 @@
-// Provides a fake Traefik API: a real node:http server on 127.0.0.1:0 that answers like Traefik's pkg/api handler
-// (page/per_page, X-Next-Page with "1" on the last page, 400 beyond the end, name order, search/status filters,
-// Go's HTML-escaping JSON encoder, http.Error-style errors, basic or bearer auth), plus per-path faults for error tests.
+// Provides a fake Traefik API: a real node:http server on 127.0.0.1:0 that answers /api/rawdata and /api/version like
+// Traefik's pkg/api handler (maps keyed by qualified name in name order, empty maps omitted, Go's HTML-escaping JSON
+// encoder, http.Error-style errors, basic or bearer auth), plus per-path faults for error tests.
 import { readFileSync } from 'node:fs';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -27,9 +27,12 @@ export type Hit = { readonly path: string; readonly receivedAt: number; answered
 
 export type FakeTraefik = {
   url: string; // http://127.0.0.1:PORT/api
+  /** Routers as /api/{http,tcp}/routers lists them (with `name`); rawdata keys them by name. */
   setRouters(kind: 'http' | 'tcp', routers: unknown[]): void;
+  /** Services as /api/{http,tcp}/services lists them (with `name`, `serverStatus`…); rawdata keys them by name. */
+  setServices(kind: 'http' | 'tcp', services: unknown[]): void;
   setVersion(v: string): void;
-  setFault(path: string, fault: Fault | undefined): void; // path without query, e.g. '/api/http/routers'
+  setFault(path: string, fault: Fault | undefined): void; // path without query, e.g. '/api/rawdata'
   requests: string[]; // path + query of every request, in arrival order
   hits: Hit[]; // the same requests, with when each arrived and when its response was fully written
   close(): Promise<void>;
@@ -38,6 +41,8 @@ export type FakeTraefik = {
 export type FakeOptions = {
   http?: unknown[];
   tcp?: unknown[];
+  services?: unknown[];
+  tcpServices?: unknown[];
   version?: string; // default 3.7.9
   auth?: { username: string; password: string } | { token: string };
 };
@@ -51,7 +56,8 @@ export function loadFixture(relPath: string): unknown {
   return JSON.parse(readFileSync(new URL(relPath, FIXTURES), 'utf8'));
 }
 
-/** The list /api/{http,tcp}/routers would serve for a recorded /api/rawdata body (name and provider added, as the handler does). */
+/** The list /api/{http,tcp}/routers would serve for a recorded /api/rawdata body (name and provider added, as the handler does).
+ * The fake takes routers in this shape and turns them back into rawdata. */
 export function listingFromRawdata(rawdata: unknown, kind: 'http' | 'tcp'): unknown[] {
   const routers = (rawdata as Record<string, Record<string, object> | undefined>)[kind === 'http' ? 'routers' : 'tcpRouters'] ?? {};
   return Object.entries(routers).map(([name, info]) => ({ ...info, name, provider: name.slice(name.indexOf('@') + 1) }));
@@ -60,6 +66,7 @@ export function listingFromRawdata(rawdata: unknown, kind: 'http' | 'tcp'): unkn
 /** Start a fake Traefik; close it in the suite's `after` hook. */
 export async function startTraefik(opts: FakeOptions = {}): Promise<FakeTraefik> {
   const routers: Record<'http' | 'tcp', unknown[]> = { http: opts.http ?? [], tcp: opts.tcp ?? [] };
+  const services: Record<'http' | 'tcp', unknown[]> = { http: opts.services ?? [], tcp: opts.tcpServices ?? [] };
   let version = opts.version ?? '3.7.9';
   const faults = new Map<string, Fault>();
   const requests: string[] = [];
@@ -87,11 +94,7 @@ export async function startTraefik(opts: FakeOptions = {}): Promise<FakeTraefik>
       case '/api/version':
         return json({ Version: version, Codename: 'fake', startDate: '2025-01-01T00:00:00Z' });
       case '/api/rawdata':
-        return json(rawdataOf(routers));
-      case '/api/http/routers':
-        return listing(routers.http, url.searchParams);
-      case '/api/tcp/routers':
-        return listing(routers.tcp, url.searchParams);
+        return json(rawdataFrom({ http: routers.http, tcp: routers.tcp, services: services.http, tcpServices: services.tcp }));
       default:
         return text(404, '404 page not found');
     }
@@ -143,6 +146,7 @@ export async function startTraefik(opts: FakeOptions = {}): Promise<FakeTraefik>
   return {
     url: `http://127.0.0.1:${port}/api`,
     setRouters: (kind, list) => void (routers[kind] = list),
+    setServices: (kind, list) => void (services[kind] = list),
     setVersion: (v) => void (version = v),
     setFault: (path, fault) => void (fault === undefined ? faults.delete(path) : faults.set(path, fault)),
     requests,
@@ -157,34 +161,9 @@ export async function startTraefik(opts: FakeOptions = {}): Promise<FakeTraefik>
   };
 }
 
-// pkg/api/criterion.go: defaults 1/100, a non-integer or ≤0 value is 400 "invalid request: page: 0", a page past the end
-// is 400, X-Next-Page is page+1 while page*per_page < total, else "1". search matches name or rule; status is equality.
-function listing(all: unknown[], query: URLSearchParams): Reply {
-  const search = (query.get('search') ?? '').toLowerCase();
-  const status = (query.get('status') ?? '').toLowerCase();
-  const matching = all
-    .filter((r) => status === '' || String(field(r, 'status')).toLowerCase() === status)
-    .filter((r) => search === '' || [field(r, 'name'), field(r, 'rule')].some((v) => typeof v === 'string' && v.toLowerCase().includes(search)))
-    .sort((a, b) => compare(String(field(a, 'name')), String(field(b, 'name'))));
-  const perPage = intParam(query, 'per_page', 100);
-  if (typeof perPage === 'string') return goError(400, perPage);
-  const page = intParam(query, 'page', 1);
-  if (typeof page === 'string') return goError(400, page);
-  const start = (page - 1) * perPage;
-  if (start !== 0 && start >= matching.length) return goError(400, `invalid request: page: ${page}, per_page: ${perPage}`);
-  const reply = json(matching.slice(start, start + perPage));
-  reply.headers['x-next-page'] = String(page * perPage < matching.length ? page + 1 : 1);
-  return reply;
-}
-
-function intParam(query: URLSearchParams, key: string, fallback: number): number | string {
-  const raw = query.get(key) ?? '';
-  if (raw === '') return fallback;
-  const value = /^[+-]?\d+$/.test(raw) ? Number(raw) : 0; // Go's strconv.Atoi; on error the value printed is 0
-  return value > 0 ? value : `invalid request: ${key}: ${value}`;
-}
-
-function rawdataOf(routers: Record<'http' | 'tcp', unknown[]>): object {
+/** The /api/rawdata body of routers and services given as their listings show them (handler.go RunTimeRepresentation):
+ * each kind a map by qualified name (Go sorts map keys), without name/provider/priorityStr, empty maps omitted. */
+export function rawdataFrom(lists: { http?: unknown[]; tcp?: unknown[]; services?: unknown[]; tcpServices?: unknown[] }): Record<string, object> {
   const byName = (list: unknown[]) =>
     Object.fromEntries(
       [...list]
@@ -195,8 +174,9 @@ function rawdataOf(routers: Record<'http' | 'tcp', unknown[]>): object {
         }),
     );
   const body: Record<string, object> = {};
-  if (routers.http.length > 0) body.routers = byName(routers.http);
-  if (routers.tcp.length > 0) body.tcpRouters = byName(routers.tcp);
+  for (const [key, list] of [['routers', lists.http], ['tcpRouters', lists.tcp], ['services', lists.services], ['tcpServices', lists.tcpServices]] as const) {
+    if (list !== undefined && list.length > 0) body[key] = byName(list);
+  }
   return body;
 }
 
@@ -222,11 +202,6 @@ function goJson(value: unknown): string {
 
 function json(value: unknown): Reply {
   return { status: 200, headers: { 'content-type': 'application/json' }, body: `${goJson(value)}\n` };
-}
-
-// Traefik's writeError: json.Marshal({message}) through http.Error, so the body is JSON but the type is text/plain.
-function goError(status: number, message: string): Reply {
-  return text(status, goJson({ message }));
 }
 
 function text(status: number, body: string): Reply {

@@ -1,6 +1,7 @@
 // Proves fetchCluster/fetchAll against a real HTTP server that answers like Traefik (test/helpers/traefik-server.ts):
-// every recorded router body passes the schema and parses, pagination ends (and is capped), version → syntax, auth,
-// TLS with a custom CA, and every failure is one exact TraefikError line that names cluster and URL and no credential.
+// every recorded body passes the rawdata schema and parses, a cluster is one /rawdata read (an identical answer is not
+// parsed again, /version is read once per server), version → syntax, services → health, auth, TLS with a custom CA,
+// and every failure is one exact TraefikError line that names cluster and URL and no credential.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
@@ -11,11 +12,11 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { routersFromListing, routersFromRawdata, type ListedRouter, type Rawdata } from '../../agent/core/traefik-body.js';
+import { routersFromRawdata, serviceHealth, type Rawdata } from '../../agent/core/traefik-body.js';
 import type { Router } from '../../agent/core/types.js';
 import { TraefikError } from '../../agent/errors.js';
-import { fetchAll, fetchCluster, schemaProblems, type ClusterTarget, type FetchOptions } from '../../agent/io/traefik.js';
-import { listingFromRawdata, loadFixture, startTraefik, type FakeTraefik } from '../helpers/traefik-server.js';
+import { fetchAll, fetchCluster, schemaProblems, type ClusterRouters, type ClusterTarget, type FetchOptions } from '../../agent/io/traefik.js';
+import { listingFromRawdata, loadFixture, rawdataFrom, startTraefik, type FakeTraefik } from '../helpers/traefik-server.js';
 import { skipUnless } from '../helpers/tools.js';
 import { until, WAIT_MS } from '../helpers/wait.js';
 
@@ -72,27 +73,31 @@ for (const file of files) {
   if (base === 'api-version.json') {
     fixtures(`${file}: matches the version schema`, () => assert.equal(schemaProblems('version', body), []));
   } else if (base.startsWith('rawdata-') || base === 'getrawdata.json') {
-    fixtures(`${file}: rawdata → every router, named and with a provider`, () => {
+    fixtures(`${file}: rawdata → every router, named and with a provider; every load balancer judged`, () => {
       assert.equal(schemaProblems('rawdata', body), []);
       const raw = body as Rawdata;
       const routers = routersFromRawdata(raw);
       assert.is(routers.length, Object.keys(raw.routers ?? {}).length + Object.keys(raw.tcpRouters ?? {}).length);
       for (const r of routers) assert.ok(r.name.includes('@') && r.provider !== '', r.name);
+      const health = serviceHealth(raw, true);
+      for (const [name, info] of Object.entries(raw.services ?? {})) if (info.loadBalancer) assert.type(health[name], 'boolean', name);
     });
   } else {
-    // router-*.json / tcprouter-*.json answer /api/{http,tcp}/routers/{name}: one object; a listing holds it in an array
-    const list = (Array.isArray(body) ? body : [body]) as ListedRouter[];
-    fixtures(`${file}: ${kind} listing → every router, named and with a provider`, () => {
-      assert.equal(schemaProblems('router listing', list), []);
-      const routers = routersFromListing(kind, list);
-      assert.equal(routers.map((r) => r.name), list.map((r) => r.name));
+    // router-*.json / tcprouter-*.json answer /api/{http,tcp}/routers/{name}: one object; a listing holds it in an array.
+    // The same routers in a rawdata body (as the fake serves them) pass its schema and come back name for name.
+    const list = (Array.isArray(body) ? body : [body]) as { name: string }[];
+    fixtures(`${file}: ${kind} routers as rawdata → every router, named and with a provider`, () => {
+      const raw = rawdataFrom({ [kind]: list });
+      assert.equal(schemaProblems('rawdata', raw), []);
+      const routers = routersFromRawdata(raw);
+      assert.equal(routers.map((r) => r.name).sort(), list.map((r) => r.name).sort());
       for (const r of routers) assert.ok(r.name !== '' && r.provider !== '' && r.kind === kind, r.name);
     });
   }
 }
 
 fixtures('exact names and rules: v3.7.9 routers-many-lastpage.json (page 3 of 19, per_page 7)', () => {
-  const routers = routersFromListing('http', loadFixture('v3.7.9/pkg/api/testdata/routers-many-lastpage.json') as ListedRouter[]);
+  const routers = routersFromRawdata(rawdataFrom({ http: loadFixture('v3.7.9/pkg/api/testdata/routers-many-lastpage.json') as unknown[] }));
   assert.equal(routers.map((r) => [r.name, r.rule]), [
     ['bar14@myprovider', 'Host(`foo.bar14`)'],
     ['bar15@myprovider', 'Host(`foo.bar15`)'],
@@ -126,22 +131,26 @@ fixtures('exact names: v3.0.0 rawdata-ingress.json and the v3.7.9 webui TCP mock
     'http default-whoami-drop-route-whoami-test-drop-drop@kubernetes',
     'http default-whoami-keep-route-whoami-test-keep-keep@kubernetes',
   ]);
-  const tcp = routersFromListing('tcp', loadFixture('v3.7.9/webui/src/mocks/data/api-tcp_routers.json') as ListedRouter[]);
+  const tcp = routersFromRawdata(rawdataFrom({ tcp: loadFixture('v3.7.9/webui/src/mocks/data/api-tcp_routers.json') as unknown[] }));
   assert.equal(tcp.map((r) => [r.name, r.rule, r.tls]), [
-    ['tcp-all@docker', 'HostSNI(`*`)', undefined],
     ['postgres@docker', 'HostSNI(`db.example.com`)', { options: 'default', certResolver: 'letsencrypt' }],
+    ['tcp-all@docker', 'HostSNI(`*`)', undefined],
   ]);
 });
 
-fixtures('served by the fake (Go-escaped, 2 per page), every real k3s rawdata comes back router for router', async () => {
+fixtures('served by the fake (Go-escaped), every real k3s rawdata comes back router for router, service for service', async () => {
   const fake = await startTraefik();
   try {
     for (const file of files.filter((f) => f.includes('integration/testdata/rawdata-'))) {
       const raw = loadFixture(file);
       fake.setRouters('http', listingFromRawdata(raw, 'http'));
       fake.setRouters('tcp', listingFromRawdata(raw, 'tcp'));
-      const { routers } = await fetchCluster({ name: 'k3s', api: fake.url, timeoutMs: WAIT_MS }, { perPage: 2 });
+      const named = (kind: 'services' | 'tcpServices') => Object.entries((raw as Rawdata)[kind] ?? {}).map(([name, info]) => ({ ...info, name }));
+      fake.setServices('http', named('services'));
+      fake.setServices('tcp', named('tcpServices'));
+      const { routers, services, version } = await fetchCluster({ name: 'k3s', api: fake.url, timeoutMs: WAIT_MS });
       assert.equal(byName(routers), byName(routersFromRawdata(raw as Rawdata)), file);
+      assert.equal(services, serviceHealth(raw as Rawdata, version === '3.7.9'), file);
     }
   } finally {
     await fake.close();
@@ -151,25 +160,21 @@ fixtures('served by the fake (Go-escaped, 2 per page), every real k3s rawdata co
 fixtures.run();
 
 // ---------------------------------------------------------------------------------------------------------------
-const paging = suite('fetchCluster: pagination');
+const paging = suite('fetchCluster: one read per poll');
 const HOMELAB_HTTP = loadFixture('k3s-homelab-http-routers.json') as unknown[];
 const HOMELAB_TCP = loadFixture('k3s-homelab-tcp-routers.json') as unknown[];
 let fake: FakeTraefik;
 const target = (extra: Partial<ClusterTarget> = {}): ClusterTarget => ({ name: 'hades', api: fake.url, timeoutMs: WAIT_MS, ...extra });
+const fields = ({ routers, services, syntax, version }: ClusterRouters) => ({ routers, services, syntax, ...(version !== undefined ? { version } : {}) });
 
 paging.before.each(async () => {
   fake = await startTraefik({ http: HOMELAB_HTTP, tcp: HOMELAB_TCP, version: '3.7.9' });
 });
 paging.after.each(() => fake.close());
 
-paging('reads every page of both listings (7 HTTP and 3 TCP routers, 2 per page), in name order', async () => {
-  const result = await fetchCluster(target(), { perPage: 2 });
-  assert.equal(fake.requests, [
-    '/api/version',
-    // a listing of several pages is read twice: it counts only when both reads agree on the names
-    ...[1, 2, 3, 4, 1, 2, 3, 4].map((p) => `/api/http/routers?page=${p}&per_page=2`),
-    ...[1, 2, 1, 2].map((p) => `/api/tcp/routers?page=${p}&per_page=2`),
-  ]);
+paging('reads /version, then every router of both kinds in one /rawdata request, HTTP then TCP in name order', async () => {
+  const result = await fetchCluster(target());
+  assert.equal(fake.requests, ['/api/version', '/api/rawdata']);
   assert.equal(names(result.routers), [
     'http api@internal',
     'http default-old-app-route-5e4d3c2b1a0f9e8d7c6b@kubernetescrd',
@@ -182,8 +187,8 @@ paging('reads every page of both listings (7 HTTP and 3 TCP routers, 2 per page)
     'tcp default-mqtt-9f8e7d6c5b4a39281706@kubernetescrd',
     'tcp default-postgres-1a2b3c4d5e6f70819203@kubernetescrd',
   ]);
-  assert.equal(result.syntax, 'v3');
-  assert.equal(result.version, '3.7.9');
+  assert.equal([result.syntax, result.version, result.api], ['v3', '3.7.9', fake.url]);
+  assert.match(result.digest, /^[0-9a-f]{64}$/);
 });
 
 paging('parses JSON, not text: Go-escaped "&&", "<", ">" and a name with spaces and "/" come back intact', async () => {
@@ -193,103 +198,64 @@ paging('parses JSON, not text: Go-escaped "&&", "<", ">" and a name with spaces 
   assert.equal(routers, [{ kind: 'http', name: 'a / b c@file', provider: 'file', rule: 'Host(`x.io`) && !Header(`X-A`, `<b>`)' }]);
 });
 
-paging('asks for 1000 per page by default, with or without a trailing slash on api', async () => {
+paging('one request, with or without a trailing slash on api, and no /version when the cluster sets syntax', async () => {
   await fetchCluster(target({ api: `${fake.url}/`, syntax: 'v3' }));
-  assert.equal(fake.requests, ['/api/http/routers?page=1&per_page=1000', '/api/tcp/routers?page=1&per_page=1000']);
+  assert.equal(fake.requests, ['/api/rawdata']);
 });
 
-paging('keeps each router once when a reload shifts the pages between two requests', async () => {
-  fake.setFault('/api/http/routers', { delayMs: 100 }); // answers are computed on arrival, sent 100 ms later
-  const shifted = [{ name: 'aaa-new@kubernetes', provider: 'kubernetes', rule: 'Host(`new.technis.io`)' }, ...HOMELAB_HTTP];
-  const watch = setInterval(() => {
-    if (fake.requests.includes('/api/http/routers?page=1&per_page=2')) fake.setRouters('http', shifted);
-  }, 5);
-  try {
-    const { routers } = await fetchCluster(target({ syntax: 'v3' }), { perPage: 2 });
-    const http = routers.filter((r) => r.kind === 'http').map((r) => r.name);
-    assert.is(new Set(http).size, http.length);
-    // the first read straddled the insert and disagrees with the second; the second and third agree: the new list
-    assert.equal(http, (shifted as ListedRouter[]).map((r) => r.name).sort());
-    assert.is(fake.requests.filter((r) => r.startsWith('/api/http/')).length, 12);
-  } finally {
-    clearInterval(watch);
-  }
-});
-
-paging('a router deleted while later pages are read does not make another router vanish (the list is read again)', async () => {
-  const four = ['a', 'b', 'c', 'd'].map((n) => ({ name: `${n}@file`, provider: 'file', rule: `Host(\`${n}.technis.io\`)` }));
-  fake.setRouters('http', four);
+paging('the next poll: /version is not read again, and an identical answer returns the last value itself', async () => {
+  const first = await fetchCluster(target());
+  const second = await fetchCluster(target(), {}, first);
+  assert.is(second, first, 'the same object: nothing parsed, the caller reuses what it derived from it');
+  assert.equal(fake.requests, ['/api/version', '/api/rawdata', '/api/rawdata']);
   fake.setRouters('tcp', []);
-  fake.setFault('/api/http/routers', { delayMs: 50 });
-  const watch = setInterval(() => {
-    if (fake.requests.includes('/api/http/routers?page=1&per_page=2')) fake.setRouters('http', four.slice(1)); // a@file deleted
-  }, 2);
+  const third = await fetchCluster(target(), {}, second);
+  assert.is.not(third, first);
+  assert.is(third.routers.length, 7);
+  assert.equal([third.syntax, third.version], ['v3', '3.7.9'], 'the version known from the first read');
+  assert.is.not(third.digest, first.digest);
+  assert.equal(fake.requests.slice(3), ['/api/rawdata']);
+});
+
+paging('another api is another server: its version is read, even when its answer is the same bytes', async () => {
+  const first = await fetchCluster(target());
+  const other = await startTraefik({ http: HOMELAB_HTTP, tcp: HOMELAB_TCP, version: '2.11.53' });
   try {
-    const { routers } = await fetchCluster(target({ syntax: 'v3' }), { perPage: 2 });
-    // read 1 saw a, b then (shifted) d: c was skipped; reads 2 and 3 agree on b, c, d
-    assert.equal(routers.map((r) => r.name), ['b@file', 'c@file', 'd@file']);
+    const moved = await fetchCluster(target({ api: other.url }), {}, first);
+    assert.equal(other.requests, ['/api/version', '/api/rawdata']);
+    assert.is.not(moved, first);
+    assert.equal([moved.syntax, moved.version, moved.digest], ['v2', '2.11.53', first.digest]);
   } finally {
-    clearInterval(watch);
+    await other.close();
   }
 });
 
-paging('a list that changes between pages at every read is an error (the cluster keeps its last good routes)', async () => {
-  // Every read meets one more router, added while its later pages are requested.
-  let seen = 0;
-  const watch = setInterval(() => {
-    const reads = fake.requests.filter((r) => r === '/api/http/routers?page=2&per_page=2').length;
-    if (reads === seen) return;
-    seen = reads;
-    fake.setRouters('http', [...(HOMELAB_HTTP as ListedRouter[]), ...Array.from({ length: reads }, (_, i) => ({ name: `zz${i}@file`, provider: 'file' }))]);
-  }, 2);
-  fake.setFault('/api/http/routers', { delayMs: 20 });
-  try {
-    assert.is(
-      await failure(fetchCluster(target({ syntax: 'v3' }), { perPage: 2 })),
-      `traefik[hades]: GET ${fake.url}/http/routers: the router list changed between pages in each of 3 reads`,
-    );
-  } finally {
-    clearInterval(watch);
-  }
+paging('a syntax set in the config after a read replaces the version\'s, and is not mistaken for an identical answer', async () => {
+  const first = await fetchCluster(target());
+  const pinned = await fetchCluster(target({ syntax: 'v2' }), {}, first);
+  assert.is.not(pinned, first);
+  assert.equal([pinned.syntax, pinned.version], ['v2', undefined]);
+  const unpinned = await fetchCluster(target(), {}, pinned);
+  assert.equal([unpinned.syntax, unpinned.version], ['v3', '3.7.9']);
+  assert.equal(fake.requests, ['/api/version', '/api/rawdata', '/api/rawdata', '/api/version', '/api/rawdata']);
 });
 
-paging('a next page that does not move forward is a loop, and an error: the pages after it were never read', async () => {
-  fake.setFault('/api/http/routers', { body: '[{"name":"loop@file","provider":"file"}]', headers: { 'X-Next-Page': '2' } });
-  fake.setFault('/api/tcp/routers', { body: '[]' });
-  assert.is(await failure(fetchCluster(target({ syntax: 'v2' }))), `traefik[hades]: GET ${fake.url}/http/routers?page=2&per_page=1000: pagination loops (X-Next-Page 2 after page 2)`);
-  assert.equal(fake.requests, ['/api/http/routers?page=1&per_page=1000', '/api/http/routers?page=2&per_page=1000']);
-  fake.setFault('/api/http/routers', { body: '[]', headers: { 'X-Next-Page': 'two' } });
-  assert.is(await failure(fetchCluster(target({ syntax: 'v2' }))), `traefik[hades]: GET ${fake.url}/http/routers?page=1&per_page=1000: X-Next-Page "two" is not a page number`);
+paging('services of the same read: health by qualified name, unknown ones left out', async () => {
+  fake.setServices('http', [
+    { name: 'up@kubernetescrd', loadBalancer: { servers: [{ url: 'http://10.42.0.3:80' }] }, serverStatus: { 'http://10.42.0.3:80': 'UP' } },
+    { name: 'down@kubernetescrd', loadBalancer: { servers: [{ url: 'http://10.42.0.4:80' }] }, serverStatus: { 'http://10.42.0.4:80': 'DOWN' } },
+    { name: 'noop@internal' },
+  ]);
+  fake.setServices('tcp', [{ name: 'mqtt@kubernetescrd', loadBalancer: { servers: [{ address: '10.42.0.5:1883' }] } }]);
+  assert.equal((await fetchCluster(target())).services, { 'up@kubernetescrd': true, 'down@kubernetescrd': false, 'mqtt@kubernetescrd': true });
+  fake.setVersion('3.5.4'); // TCP serverStatus only from v3.6: a TCP load balancer without it is unknown
+  assert.equal((await fetchCluster(target())).services, { 'up@kubernetescrd': true, 'down@kubernetescrd': false });
 });
 
-paging('a listing without X-Next-Page is one page (a proxy that drops the header)', async () => {
-  fake.setFault('/api/http/routers', { body: '[{"name":"one@file","provider":"file"}]' });
-  fake.setFault('/api/tcp/routers', { body: '[]' });
-  const { routers } = await fetchCluster(target({ syntax: 'v2' }));
-  assert.equal(fake.requests, ['/api/http/routers?page=1&per_page=1000', '/api/tcp/routers?page=1&per_page=1000']);
-  assert.equal(names(routers), ['http one@file']);
-});
-
-paging('never-ending pagination stops at maxPages (default 100)', async () => {
-  fake.setRouters('http', Array.from({ length: 250 }, (_, i) => ({ name: `r${String(i).padStart(3, '0')}@file`, provider: 'file' })));
-  const message = await failure(fetchCluster(target({ syntax: 'v3' }), { perPage: 1 }));
-  assert.is(message, `traefik[hades]: GET ${fake.url}/http/routers?page=100&per_page=1: pagination did not end after 100 pages`);
-  assert.is(fake.requests.length, 100);
-});
-
-paging('maxPages and maxRouters cap one listing', async () => {
-  const pages = await failure(fetchCluster(target({ syntax: 'v3' }), { perPage: 2, maxPages: 3 }));
-  assert.is(pages, `traefik[hades]: GET ${fake.url}/http/routers?page=3&per_page=2: pagination did not end after 3 pages`);
-  const routers = await failure(fetchCluster(target({ syntax: 'v3' }), { perPage: 2, maxRouters: 5 }));
-  assert.is(routers, `traefik[hades]: GET ${fake.url}/http/routers?page=3&per_page=2: more than 5 routers`);
-  const ok = await fetchCluster(target({ syntax: 'v3' }), { perPage: 2, maxPages: 4, maxRouters: 7 });
-  assert.is(ok.routers.length, 10);
-});
-
-paging('an empty cluster is one request per listing and no routers', async () => {
+paging('an empty cluster is one request and no routers', async () => {
   fake.setRouters('http', []);
   fake.setRouters('tcp', []);
-  assert.equal(await fetchCluster(target({ syntax: 'v2' })), { routers: [], syntax: 'v2' });
+  assert.equal(fields(await fetchCluster(target({ syntax: 'v2' }))), { routers: [], services: {}, syntax: 'v2' });
 });
 
 paging.run();
@@ -304,13 +270,13 @@ version.after.each(() => fake.close());
 for (const [served, syntax] of [['2.10.7', 'v2'], ['v2.11.53', 'v2'], ['3.0.0', 'v3'], ['v3.1.0', 'v3'], ['dev', 'v3']] as const) {
   version(`Version ${JSON.stringify(served)} → ${syntax}`, async () => {
     fake.setVersion(served);
-    assert.equal(await fetchCluster(target()), { routers: [], syntax, version: served });
+    assert.equal(fields(await fetchCluster(target())), { routers: [], services: {}, syntax, version: served });
   });
 }
 
 version('target.syntax skips /api/version', async () => {
   fake.setVersion('3.7.9');
-  assert.equal(await fetchCluster(target({ syntax: 'v2' })), { routers: [], syntax: 'v2' });
+  assert.equal(fields(await fetchCluster(target({ syntax: 'v2' }))), { routers: [], services: {}, syntax: 'v2' });
   assert.not.ok(fake.requests.includes('/api/version'));
 });
 
@@ -324,7 +290,7 @@ version('Traefik 1.x or a version that is not one is an error of the cluster', a
   );
   fake.setFault('/api/version', { status: 404 });
   assert.is(await failure(fetchCluster(target())), `traefik[hades]: GET ${fake.url}/version: 404 Not Found`);
-  assert.equal(fake.requests.filter((r) => !r.startsWith('/api/version')), []); // no listing after a failed /version
+  assert.equal(fake.requests.filter((r) => !r.startsWith('/api/version')), []); // no rawdata after a failed /version
 });
 
 version.run();
@@ -387,79 +353,73 @@ failures.before.each(async () => {
   fake = await startTraefik({ http: HOMELAB_HTTP, tcp: HOMELAB_TCP });
 });
 failures.after.each(() => fake.close());
-const listingUrl = () => `${fake.url}/http/routers?page=1&per_page=1000`;
+const listingUrl = () => `${fake.url}/rawdata`;
 const fetchWith = (opts?: FetchOptions, extra?: Partial<ClusterTarget>) => failure(fetchCluster(target({ syntax: 'v3', ...extra }), opts));
 
 for (const [status, text] of [[401, 'Unauthorized'], [403, 'Forbidden'], [404, 'Not Found'], [500, 'Internal Server Error'], [302, 'Found']] as const) {
   failures(`HTTP ${status}`, async () => {
-    fake.setFault('/api/http/routers', { status, headers: status === 302 ? { location: '/elsewhere' } : {} });
+    fake.setFault('/api/rawdata', { status, headers: status === 302 ? { location: '/elsewhere' } : {} });
     assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: ${status} ${text}`);
   });
 }
 
-failures('a page past the end (the listing shrank between two requests) is Traefik\'s 400', async () => {
-  fake.setFault('/api/http/routers', { delayMs: 100 }); // answers are computed on arrival, sent 100 ms later
-  const watch = setInterval(() => {
-    if (fake.requests.length > 0) fake.setRouters('http', HOMELAB_HTTP.slice(0, 2));
-  }, 5);
-  try {
-    assert.is(await fetchWith({ perPage: 2 }), `traefik[hades]: GET ${fake.url}/http/routers?page=2&per_page=2: 400 Bad Request`);
-  } finally {
-    clearInterval(watch);
-  }
-});
-
 failures('an HTML page instead of JSON (a login portal, a proxy error page)', async () => {
   const html = '<!DOCTYPE html>\n<html><body>Sign in</body></html>';
-  fake.setFault('/api/http/routers', { body: html, contentType: 'text/html' });
+  fake.setFault('/api/rawdata', { body: html, contentType: 'text/html' });
   assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body is not JSON (${jsonError(html).replace('\n', ' ')})`);
 });
 
 failures('truncated JSON, and an empty body', async () => {
-  fake.setFault('/api/http/routers', { body: '[{"name":"a@b","rule":"Host(`a' });
-  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body is not JSON (${jsonError('[{"name":"a@b","rule":"Host(`a')})`);
-  fake.setFault('/api/http/routers', { body: '' });
+  fake.setFault('/api/rawdata', { body: '{"routers":{"a@b":{"rule":"Host(`a' });
+  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body is not JSON (${jsonError('{"routers":{"a@b":{"rule":"Host(`a')})`);
+  fake.setFault('/api/rawdata', { body: '' });
   assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body is not JSON (Unexpected end of JSON input)`);
 });
 
 failures('a body of the wrong shape names its first three problems', async () => {
-  fake.setFault('/api/http/routers', { body: JSON.stringify([{ name: 1 }, { rule: 'Host(`a`)' }, 'x', { name: 'b@p', using: 'web' }]) });
+  const wrong = { routers: { 'a@p': { rule: 1, using: 'web' }, 'b@p': 'x' }, services: { 's@p': { loadBalancer: { servers: 'none' } } } };
+  fake.setFault('/api/rawdata', { body: JSON.stringify(wrong) });
   assert.is(
     await fetchWith(),
-    `traefik[hades]: GET ${listingUrl()}: body does not match the router listing schema: /0/name must be string; /1 must have required property 'name'; /2 must be object; and 1 more`,
+    `traefik[hades]: GET ${listingUrl()}: body does not match the rawdata schema: /routers/a@p/rule must be string; /routers/a@p/using must be array; /routers/b@p must be object; and 1 more`,
   );
-  fake.setFault('/api/http/routers', { body: '{"routers":{}}' });
-  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body does not match the router listing schema: / must be array`);
-  fake.setFault('/api/http/routers', { body: '[{"name":"a@p","tls":{"passthrough":"yes"}}]' });
-  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body does not match the router listing schema: /0/tls/passthrough must be boolean`);
+  fake.setFault('/api/rawdata', { body: '[{"name":"a@p"}]' });
+  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body does not match the rawdata schema: / must be object`);
+  fake.setFault('/api/rawdata', { body: '{"tcpRouters":{"a@p":{"tls":{"passthrough":"yes"}}}}' });
+  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body does not match the rawdata schema: /tcpRouters/a@p/tls/passthrough must be boolean`);
+  fake.setFault('/api/rawdata', { body: '{"services":{"w@p":{"weighted":{"services":[{"weight":1}]}},"s@p":{"serverStatus":{"http://a":1}}}}' });
+  assert.is(
+    await fetchWith(),
+    `traefik[hades]: GET ${listingUrl()}: body does not match the rawdata schema: /services/w@p/weighted/services/0 must have required property 'name'; /services/s@p/serverStatus/http:~1~1a must be string`,
+  );
 });
 
 failures('a 20 MB body is cut at maxBodyBytes, streamed (no Content-Length) or announced (Content-Length)', async () => {
-  const big = `[${'{"name":"x@p"},'.repeat(1_400_000)}{"name":"y@p"}]`;
+  const big = `{"routers":{${'"x@p":{},'.repeat(2_300_000)}"y@p":{}}}`;
   assert.ok(big.length > 20_000_000);
   const tooLarge = `traefik[hades]: GET ${listingUrl()}: body larger than 1048576 bytes`;
-  fake.setFault('/api/http/routers', { body: big });
+  fake.setFault('/api/rawdata', { body: big });
   assert.is(await fetchWith({ maxBodyBytes: 1024 * 1024 }), tooLarge);
-  fake.setFault('/api/http/routers', { body: big, headers: { 'Content-Length': String(Buffer.byteLength(big)) } });
+  fake.setFault('/api/rawdata', { body: big, headers: { 'Content-Length': String(Buffer.byteLength(big)) } });
   assert.is(await fetchWith({ maxBodyBytes: 1024 * 1024 }), tooLarge);
   // dripped: the server sees the client hang up before the body ends (not how fast: that is bench/, not a test)
-  fake.setFault('/api/http/routers', { body: big, dripBytesPerSec: 10_000_000 });
+  fake.setFault('/api/rawdata', { body: big, dripBytesPerSec: 10_000_000 });
   assert.is(await fetchWith({ maxBodyBytes: 1024 * 1024 }), tooLarge);
   const cut = fake.hits.at(-1)!;
   await until('the fake Traefik to see the connection closed', () => cut.closed);
   assert.is(cut.answeredAt, undefined, 'the body was cut, not read to its end');
-  fake.setFault('/api/http/routers', { body: big });
+  fake.setFault('/api/rawdata', { body: big });
   const under = await fetchCluster(target({ syntax: 'v3' }), { maxBodyBytes: 32 * 1024 * 1024 }); // the same body under the cap
-  assert.equal(names(under.routers).slice(0, 2), ['http x@p', 'http y@p']);
+  assert.equal(names(under.routers), ['http x@p', 'http y@p']); // JSON.parse keeps one of the repeated keys
 });
 
 failures('a server that does not answer in time (headers held back)', async () => {
-  fake.setFault('/api/http/routers', { delayMs: 5000 });
+  fake.setFault('/api/rawdata', { delayMs: 5000 });
   assert.is(await fetchWith({}, { timeoutMs: 200 }), `traefik[hades]: GET ${listingUrl()}: timed out after 200 ms`);
 });
 
 failures('a body that drips in slower than the timeout (the timeout covers the body too)', async () => {
-  fake.setFault('/api/http/routers', { dripBytesPerSec: 200 });
+  fake.setFault('/api/rawdata', { dripBytesPerSec: 200 });
   assert.is(await fetchWith({}, { timeoutMs: 300 }), `traefik[hades]: GET ${listingUrl()}: timed out after 300 ms`);
   const cut = fake.hits[0]!;
   await until('the fake Traefik to see the connection closed', () => cut.closed);
@@ -471,7 +431,7 @@ failures('timeoutMs bounds the whole fetch: requests that are each in time but t
   // asked for only after /version answered, so it can never answer in time, however loaded the machine; /version has
   // 2.5 s of slack to answer in time.
   fake.setFault('/api/version', { delayMs: 500 });
-  fake.setFault('/api/http/routers', { delayMs: 2700 });
+  fake.setFault('/api/rawdata', { delayMs: 2700 });
   assert.is(await failure(fetchCluster(target({ timeoutMs: 3000 }))), `traefik[hades]: GET ${listingUrl()}: timed out after 3000 ms`);
   assert.ok(fake.hits[0]?.answeredAt !== undefined, '/version was answered');
 });
@@ -482,7 +442,7 @@ failures('connection refused (nothing listens on the port)', async () => {
   const { port } = closed.address() as AddressInfo;
   await new Promise((resolve) => closed.close(resolve));
   const api = `http://127.0.0.1:${port}/api`;
-  assert.is(await fetchWith({}, { api }), `traefik[hades]: GET ${api}/http/routers?page=1&per_page=1000: connection refused`);
+  assert.is(await fetchWith({}, { api }), `traefik[hades]: GET ${api}/rawdata: connection refused`);
   assert.is(await failure(fetchCluster({ name: 'hades', api, timeoutMs: 500 })), `traefik[hades]: GET ${api}/version: connection refused`);
 });
 
@@ -492,8 +452,8 @@ failures('an api that is not an http(s) URL', async () => {
 });
 
 failures('Traefik\'s own text/plain content type on a JSON body is fine', async () => {
-  fake.setFault('/api/tcp/routers', { body: '[]', contentType: 'text/plain; charset=utf-8' });
-  assert.is((await fetchCluster(target({ syntax: 'v3' }))).routers.length, 7);
+  fake.setFault('/api/rawdata', { contentType: 'text/plain; charset=utf-8' });
+  assert.is((await fetchCluster(target({ syntax: 'v3' }))).routers.length, 10);
 });
 
 failures.run();
@@ -512,8 +472,7 @@ if (!skipUnless('fetchCluster: https with a custom CA', 'openssl')) {
     const server = createHttpsServer({ key: readFileSync(join(pki, 'key.pem')), cert: readFileSync(join(pki, 'ca.pem')) }, (req, res) => {
       res.setHeader('content-type', 'application/json');
       if (req.url === '/api/version') return void res.end('{"Version":"3.7.9"}\n');
-      res.setHeader('x-next-page', '1');
-      res.end(req.url?.startsWith('/api/tcp/') ? '[]\n' : '[{"name":"tls@file","provider":"file","rule":"Host(`tls.io`)","tls":{}}]\n');
+      res.end('{"routers":{"tls@file":{"rule":"Host(`tls.io`)","tls":{}}}}\n');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     httpsApi = `https://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
@@ -564,7 +523,7 @@ all('fetches clusters in parallel: both requests are in before either is answere
 
 all('never rejects: a failing cluster gets its TraefikError, the others their routers', async () => {
   fakes = [await startTraefik({ http: HOMELAB_HTTP })];
-  fakes[0]!.setFault('/api/tcp/routers', { status: 500 });
+  fakes[0]!.setFault('/api/rawdata', { status: 500 });
   const healthy = await startTraefik({ tcp: HOMELAB_TCP });
   fakes.push(healthy);
   const results = await fetchAll([
@@ -575,8 +534,10 @@ all('never rejects: a failing cluster gets its TraefikError, the others their ro
   const hades = results.get('hades');
   assert.ok(hades !== undefined && !hades.ok);
   assert.instance(hades.error, TraefikError);
-  assert.is(hades.error.message, `traefik[hades]: GET ${fakes[0]!.url}/tcp/routers?page=1&per_page=1000: 500 Internal Server Error`);
-  assert.equal(results.get('illmatic'), { ok: true, value: { routers: routersFromListing('tcp', HOMELAB_TCP as ListedRouter[]), syntax: 'v3' } });
+  assert.is(hades.error.message, `traefik[hades]: GET ${fakes[0]!.url}/rawdata: 500 Internal Server Error`);
+  const illmatic = results.get('illmatic');
+  assert.ok(illmatic?.ok);
+  assert.equal(fields(illmatic.value), { routers: routersFromRawdata(rawdataFrom({ tcp: HOMELAB_TCP })), services: {}, syntax: 'v3' });
   const nas = results.get('nas');
   assert.equal(nas?.ok ? 'ok' : nas?.error.message, 'traefik[nas]: api is not a valid URL');
   for (const result of results.values()) if (!result.ok) seenMessages.push(result.error.message, inspect(result.error));
