@@ -47,7 +47,7 @@ if (!missing) {
 
     // Kill hades: its API and both of its upstreams.
     const from = agent.lines.length;
-    w.clusters.hades.traefik.setFault('/api/http/routers', { status: 502 });
+    w.clusters.hades.traefik.setFault('/api/rawdata', { status: 502 });
     await Promise.all([w.clusters.hades.tls.close(), w.clusters.hades.http.close()]);
     const firstFailing = await agent.waitFor(/^warn traefik\[hades\]: /, { from, timeoutMs: 20_000 });
     const moved = await agent.waitFor('warn failover: sni wiki.technis.io hades → illmatic: hades\'s API unreachable for 2 syncs', { from, timeoutMs: 20_000 });

@@ -46,14 +46,10 @@ async function stopTls(name: ClusterName): Promise<() => Promise<void>> {
     await backendIs(w.clusters[name].https, 'UP');
   };
 }
-const withServices = (cluster: string, services: Record<string, boolean>) => (d: SyncDeps): SyncDeps => ({
-  ...d,
-  async fetchAll(config, last) {
-    const results = await d.fetchAll(config, last);
-    const r = results.get(cluster);
-    if (r?.ok) results.set(cluster, { ok: true, value: { ...r.value, services } });
-    return results;
-  },
+// A load-balancer service as Traefik lists it: its servers' status is what failover reads (serverStatus).
+const lbService = (name: string, status: 'UP' | 'DOWN') => ({
+  name: `${name}@kubernetescrd`, provider: 'kubernetescrd', status: 'enabled', type: 'loadbalancer',
+  loadBalancer: { servers: [{ url: 'http://10.42.0.8:80' }] }, serverStatus: { 'http://10.42.0.8:80': status },
 });
 
 fo.before(async () => {
@@ -150,9 +146,10 @@ if (!missing) {
   });
 
   fo("(c) the preferred cluster's Traefik service has no server UP: both maps move; services UP again bring it back", async () => {
-    const noServer = withServices('illmatic', { 'grafana-svc@kubernetescrd': false });
-    await sync(noServer);
-    const moved = await sync(noServer);
+    // served by illmatic's fake Traefik in its /api/rawdata, read by the real fetch
+    w.clusters.illmatic.traefik.setServices('http', [lbService('grafana-svc', 'DOWN')]);
+    await sync();
+    const moved = await sync();
     assert.equal(failoverLines(), [
       "warn failover: hosts grafana.technis.io illmatic → hades: illmatic's service grafana-svc@kubernetescrd has no server UP for 2 syncs",
       "warn failover: sni grafana.technis.io illmatic → hades: illmatic's service grafana-svc@kubernetescrd has no server UP for 2 syncs",
@@ -160,8 +157,8 @@ if (!missing) {
     assert.is(moved.maps.sni['mqtt.technis.io'], 'illmatic_https_ipvANY', "a router whose service is unknown is healthy");
     assert.is(await w.viaSni('grafana.technis.io'), 'hades');
     assert.is(await w.viaHttp('grafana.technis.io'), 'hades');
-    const up = withServices('illmatic', { 'grafana-svc@kubernetescrd': true });
-    const back = await syncs(3, up);
+    w.clusters.illmatic.traefik.setServices('http', [lbService('grafana-svc', 'UP')]);
+    const back = await syncs(3);
     assert.equal(back.failovers, []);
     assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
   });

@@ -155,7 +155,7 @@ stale('a cluster that fails (slowly) is stale since a sync start, never after th
     const cap = captureLog();
     w.clusters.hades.traefik.setRouters('http', [app('a.technis.io')]);
     w.clusters.illmatic.traefik.setRouters('http', [app('b.technis.io')]);
-    w.clusters.illmatic.traefik.setFault('/api/version', { status: 503, delayMs: 300 });
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', { status: 503, delayMs: 300 });
     // A fresh start while illmatic is down: seeded from the maps by this very sync, so stale since this sync's start.
     const first = await syncer(w, cap.log).run();
     assert.is(first.clusters['illmatic']!.staleSince, first.at);
@@ -163,11 +163,11 @@ stale('a cluster that fails (slowly) is stale since a sync start, never after th
     assert.is(status.clusters['illmatic']!.since, status.at);
 
     // Fetched once, then failing: stale since the start of the sync that fetched it, which is earlier than this one.
-    w.clusters.illmatic.traefik.setFault('/api/version', undefined);
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', undefined);
     const sync = syncer(w, cap.log);
     const good = await sync.run();
     assert.is(good.clusters['illmatic']!.ok, true);
-    w.clusters.illmatic.traefik.setFault('/api/version', { status: 503, delayMs: 300 });
+    w.clusters.illmatic.traefik.setFault('/api/rawdata', { status: 503, delayMs: 300 });
     const bad = await sync.run();
     assert.is(bad.clusters['illmatic']!.staleSince, good.at);
     assert.ok(Date.parse(bad.clusters['illmatic']!.staleSince!) < Date.parse(bad.at), `${bad.clusters['illmatic']!.staleSince} < ${bad.at}`);
