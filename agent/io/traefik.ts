@@ -3,12 +3,11 @@
 // It neither logs nor retries: the caller keeps the cluster's last good snapshot (shared/DESIGN.md "Unreachable clusters").
 import { readFile } from 'node:fs/promises';
 import got, { RequestError, type Response } from 'got';
-import { Ajv, type ErrorObject } from 'ajv';
-import routersSchema from '../../schemas/traefik-routers.schema.json' with { type: 'json' };
-import versionSchema from '../../schemas/traefik-version.schema.json' with { type: 'json' };
+import type { ErrorObject } from 'ajv';
 import { routersFromListing, syntaxFromVersion, type ListedRouter, type Rawdata } from '../core/traefik-body.js';
 import type { Router, RouterKind, Syntax } from '../core/types.js';
 import { TraefikError } from '../errors.js';
+import { validateRawdata, validateRouterListing, validateVersion } from '../generated/validators.js';
 
 export type ClusterAuth = { username: string; password?: string; passwordFile?: string } | { token?: string; tokenFile?: string };
 export type ClusterTarget = {
@@ -34,14 +33,8 @@ export type FetchResult = { ok: true; value: ClusterRouters } | { ok: false; err
 
 const DEFAULTS: Required<FetchOptions> = { perPage: 1000, maxBodyBytes: 16 * 1024 * 1024, maxPages: 100, maxRouters: 100_000 };
 
-// Compiled once at load. allErrors so a bad body reports its first three problems, not only the first.
-const ajv = new Ajv({ allErrors: true });
-ajv.addSchema(routersSchema);
-const validators = {
-  'router listing': ajv.compile<ListedRouter[]>({ $ref: 'traefik-routers.schema.json' }),
-  rawdata: ajv.compile<Rawdata>({ $ref: 'traefik-routers.schema.json#/definitions/rawdata' }),
-  version: ajv.compile<{ Version: string }>(versionSchema),
-};
+// Compiled from schemas/ by build.sh (allErrors: a bad body reports its first three problems, not only the first).
+const validators = { 'router listing': validateRouterListing, rawdata: validateRawdata, version: validateVersion };
 export type BodySchema = keyof typeof validators;
 
 /** Every way `body` differs from its schema (`/0/name must be string`), or [] when it matches. */
