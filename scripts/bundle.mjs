@@ -16,6 +16,13 @@ const require = createRequire(import.meta.url);
  * bindings at use, through those getters). A built-in that is itself a function (events, stream) cannot be stood in
  * for, so it is require()d as the importing module initialises; Node loads those two before any code runs anyway.
  */
+/**
+ * Plain functions that are read long before they are called: got copies tls.checkServerIdentity into the options of
+ * every request, http ones included, which alone loaded tls and crypto (~3 MiB) for clusters without TLS. These are
+ * forwarders that load the module when called.
+ */
+const FORWARDED = { tls: ['checkServerIdentity'] };
+
 export const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
@@ -27,13 +34,54 @@ export const lazyBuiltins = {
       const id = JSON.stringify(args.path);
       const real = require(args.path);
       if (typeof real === 'function') return { contents: `module.exports = require(${id});`, loader: 'js' };
-      const keys = JSON.stringify(Object.getOwnPropertyNames(real).filter((k) => k !== '__esModule'));
+      const forwarded = FORWARDED[args.path.replace(/^node:/, '')] ?? [];
+      const keys = JSON.stringify(Object.getOwnPropertyNames(real).filter((k) => k !== '__esModule' && !forwarded.includes(k)));
       return {
         contents:
           `let m; const load = () => (m ??= require(${id})); const lazy = {};\n` +
           `for (const k of ${keys}) Object.defineProperty(lazy, k, { enumerable: true, get: () => load()[k], set: (v) => { load()[k] = v; } });\n` +
+          `for (const k of ${JSON.stringify(forwarded)}) Object.defineProperty(lazy, k, { enumerable: true, value: (...a) => load()[k](...a) });\n` +
           `module.exports = lazy;`,
         loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * Packages got imports for features routeagent never turns on: HTTP/2 (http2-wrapper, which also loads http2 and tls),
+ * the response cache (cacheable-request with keyv, http-cache-semantics, normalize-url), the DNS cache
+ * (cacheable-lookup) and form bodies (form-data-encoder). They cost ~3.5 MiB at start. got only calls into them when
+ * that option is set, so each export it imports is a stand-in that loads the package on first use (call, new,
+ * instanceof or a property read) and then behaves as the real export: an option turned on one day still works.
+ */
+const UNUSED_BY_ROUTEAGENT = /^(http2-wrapper|cacheable-request|cacheable-lookup|form-data-encoder)$/;
+
+export const lazyPackages = {
+  name: 'lazy-packages',
+  setup(b) {
+    b.onResolve({ filter: UNUSED_BY_ROUTEAGENT }, (args) => {
+      if (args.namespace === 'lazy-package' || !/[/\\]node_modules[/\\]got[/\\]/.test(args.importer)) return undefined;
+      return { path: args.path, namespace: 'lazy-package', pluginData: { resolveDir: args.resolveDir } };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, async (args) => {
+      const names = Object.keys(await import(args.path)).filter((k) => k !== 'module.exports');
+      const id = JSON.stringify(args.path);
+      // require() of the real package: esbuild bundles it as a module that initialises on that first call.
+      const exports = names.map((n) => `export const ${n === 'default' ? '__default' : n} = lazy(${JSON.stringify(n)});`);
+      return {
+        contents:
+          `let m; const load = () => (m ??= require(${id}));\n` +
+          `const real = (name) => (name === 'default' && !m.__esModule ? m : m[name]);\n` +
+          `const lazy = (name) => new Proxy(function () {}, {\n` +
+          `  apply: (_, self, args) => Reflect.apply((load(), real(name)), self, args),\n` +
+          `  construct: (_, args) => Reflect.construct((load(), real(name)), args),\n` +
+          `  get: (_, key) => (load(), real(name))[key],\n` +
+          `  has: (_, key) => key in (load(), real(name)),\n` +
+          `});\n${exports.join('\n')}\n` +
+          (names.includes('default') ? 'export default __default;\n' : ''),
+        loader: 'js',
+        resolveDir: args.pluginData.resolveDir,
       };
     });
   },
@@ -47,7 +95,7 @@ export const bundleOptions = {
   format: 'esm',
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [lazyBuiltins],
+  plugins: [lazyPackages, lazyBuiltins],
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
