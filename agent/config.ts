@@ -1,12 +1,13 @@
 // The config file: written form (what the operator types) → resolved form (defaults filled, cross-field rules checked).
 // Every problem is reported at once as `path: message`; defaults live only in withDefaults().
 import { readFile, stat } from 'node:fs/promises';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { validate as validateCron } from 'node-cron';
-import schema from '../schemas/config.schema.json' with { type: 'json' };
 import { asciiLower, normaliseHost, type Expose } from './core/hosts.js';
 import type { MapName } from './core/types.js';
 import { ConfigError } from './errors.js';
+import { validateConfig as validateWritten } from './generated/validators.js'; // schemas/config.schema.json, compiled by build.sh
+import schema from '../schemas/config.schema.json' with { type: 'json' }; // read for "did you mean": the keys allowed where one is unknown
 
 export const DEFAULT_CONFIG_PATH = '/usr/local/etc/routeagent/config.json';
 
@@ -48,9 +49,6 @@ export type Config = {
   readonly metrics: { readonly enabled: boolean; readonly address: string; readonly port: number };
   readonly failover: { readonly enabled: boolean; readonly downAfter: number; readonly upAfter: number };
 };
-
-const ajv = new Ajv({ allErrors: true, strict: true });
-const validateWritten = ajv.compile(schema);
 
 /** One `path: message` line per schema violation, with the offending property named where ajv knows it. */
 export function describeSchemaErrors(errors: readonly ErrorObject[]): string[] {

@@ -5,13 +5,13 @@ import { HELP, USAGE, parseCommand, type Command } from './cli.js';
 import { configProblemLine, readConfig, type Config } from './config.js';
 import { renderSnippet } from './core/snippet.js';
 import { formatStatus, healthProblems, type Status } from './core/status.js';
-import { startDaemon, type Daemon } from './daemon.js';
-import { createSyncDeps } from './deps.js';
+// daemon.js (chokidar, node-cron), deps.js and preflight.js (got) load only for the verbs that use them: `status`,
+// `snippet` and `--help` start without them (a cold start on a small router is mostly module loading).
+import type { Daemon } from './daemon.js';
 import { AgentError, ConfigError } from './errors.js';
 import { askControl, controlPathFor, holdControl, type Control, type Hello } from './io/control.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
 import { createLog, type Log } from './log.js';
-import { preflight } from './preflight.js';
 import { newSyncState, syncOnce, type SyncReport } from './sync.js';
 import { formatPlan } from './report.js';
 import { VERSION } from './version.js';
@@ -50,6 +50,7 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'status':
         return await status(config, cmd.json);
       case 'check': {
+        const { preflight } = await import('./preflight.js');
         const problems = await preflight(config, out, { path: cmd.config, warnings });
         for (const p of problems) err(`problem: ${p}\n`);
         return problems.length ? 1 : 0;
@@ -94,6 +95,7 @@ async function sync(config: Config, log: Log, cmd: SyncCommand): Promise<number>
 }
 
 async function syncHere(config: Config, log: Log, cmd: SyncCommand): Promise<number> {
+  const { createSyncDeps } = await import('./deps.js');
   const report = await syncOnce(createSyncDeps(config, cmd.json ? createLog(err, 'warn') : log), newSyncState(), { dryRun: cmd.dryRun, force: cmd.force });
   if (!cmd.dryRun) await recordStatus(config.statusFile, report).catch((e: Error) => log.warn(`status ${config.statusFile}: cannot write (${e.message})`));
   return printReport(report, cmd);
@@ -200,6 +202,7 @@ async function runDaemon(configPath: string, log: Log): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   try {
+    const { startDaemon } = await import('./daemon.js');
     daemon = await startDaemon({ configPath, log });
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -3,7 +3,7 @@
 // of fake clusters, so machine noise hits both. Prints medians and after/before ratios.
 // Usage: node --import tsx bench/compare.ts [rev] [--quick]
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,13 @@ async function main(): Promise<void> {
   cpSync(join(ROOT, 'bench'), join(old, 'bench'), { recursive: true, filter: (p) => !p.includes('/results') });
   cpSync(join(ROOT, 'test', 'helpers'), join(old, 'test', 'helpers'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(old, 'node_modules'));
+  // A revision whose schemas are compiled at build time (agent/generated/) needs that build step run in its checkout.
+  const generator = join(ROOT, 'scripts', 'validators.mjs');
+  if (existsSync(join(old, 'agent', 'config.ts')) && readFileSync(join(old, 'agent', 'config.ts'), 'utf8').includes('./generated/validators.js')) {
+    mkdirSync(join(old, 'scripts'));
+    cpSync(generator, join(old, 'scripts', 'validators.mjs'));
+    execFileSync(process.execPath, [join(old, 'scripts', 'validators.mjs')]);
+  }
   const [before, after] = [await buildWorker(old, 'worker-before'), await buildWorker()];
   const sha = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', rev], { encoding: 'utf8' }).trim();
   const dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', 'agent'], { encoding: 'utf8' }).trim() !== '';

@@ -98,7 +98,7 @@ async function main(): Promise<number> {
   await step('3', 'scale', async () => benchScale(await needEdge(), P.scaleSteps, P.scaleReps));
   await step('3', 'rule parsing', async () => benchRules(await needEdge(), P.ruleCount, P.ruleReps));
   await step('4', 'memory', async () => benchMemory(await needEdge(), P.memSyncs));
-  await step('4', 'memory, --max-semi-space-size=1', async () => benchMemory(await needEdge(), P.memFlaggedSyncs, ['--max-semi-space-size=1']));
+  await step('4', 'memory, node without flags', async () => benchMemory(await needEdge(), P.memFlaggedSyncs, []));
   await step('6', 'bundle and cold start', async () => benchStartup(await needEdge(), P.startups));
   await edge?.close();
   await step('7', 'rule chains', () => benchRuleChains(bundle, P.chainTerms, P.chainReps));

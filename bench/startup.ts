@@ -1,6 +1,7 @@
 // 6. The bundle: size of dist/routeagent.js, and cold start: spawn `node dist/routeagent.js run` → first "sync:" log
 // line and → status file written, against spawning a bare `node -e 0` to its exit, interleaved. One router changes
 // between starts, so every start has something to apply (and so logs its "sync:" line) without tripping the guard.
+// Then the one-shot `routeagent status` (spawn → exit, as rc.d runs it: no node flags) against `node -e 0`, interleaved.
 import { existsSync } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,14 +12,14 @@ import { median } from './lib/stats.js';
 import { makeRouters } from './lib/routers.js';
 import { ms, row, x, type Row } from './lib/report.js';
 
-export type StartupResult = { bundleBytes: number; syncLineMs: number[]; statusMs: number[]; bareNodeMs: number[] };
+export type StartupResult = { bundleBytes: number; syncLineMs: number[]; statusMs: number[]; bareNodeMs: number[]; statusCmdMs: number[]; statusBareMs: number[] };
 
 export async function benchStartup(edge: Edge, reps: number): Promise<{ result: StartupResult; rows: Row[] }> {
   const bundleBytes = (await stat(BUNDLE)).size;
   const configPath = join(edge.dir, 'startup-config.json');
   const statusFile = join(edge.dir, 'startup-status.json');
   await edge.writeConfig(configPath, { statusFile, schedule: '0 0 1 1 *' });
-  const result: StartupResult = { bundleBytes, syncLineMs: [], statusMs: [], bareNodeMs: [] };
+  const result: StartupResult = { bundleBytes, syncLineMs: [], statusMs: [], bareNodeMs: [], statusCmdMs: [], statusBareMs: [] };
   const routers = (i: number) => [...makeRouters({ count: 20, prefix: 'boot-' }), ...makeRouters({ count: 1, prefix: `boot${i}x` })];
   await edge.fleet.setRouters(edge.names[0]!, routers(-1));
   for (const n of edge.names.slice(1)) await edge.fleet.set(n, null);
@@ -40,15 +41,7 @@ export async function benchStartup(edge: Edge, reps: number): Promise<{ result: 
     result.statusMs.push(statusAt - d.startedAt);
     await d.stop();
   };
-  const bareRun = async () => {
-    const t0 = performance.now();
-    await new Promise<void>((resolve, reject) => {
-      const c = track(process.execPath, ['-e', '0'], { stdio: 'ignore' });
-      c.once('exit', () => resolve());
-      c.once('error', reject);
-    });
-    result.bareNodeMs.push(performance.now() - t0);
-  };
+  const bareRun = async (into = result.bareNodeMs) => into.push(await spawnMs(['-e', '0']));
   for (let i = 0; i < reps; i++) {
     if (i % 2 === 0) {
       await daemonRun(i);
@@ -58,11 +51,34 @@ export async function benchStartup(edge: Edge, reps: number): Promise<{ result: 
       await daemonRun(i);
     }
   }
+  // `status` reads the config and the status file the daemon runs above wrote, and prints it. rc.d runs one-shot
+  // verbs without the daemon's node flags.
+  const statusArgs = [BUNDLE, 'status', '--config', configPath];
+  for (let i = 0; i < reps * 3; i++) {
+    for (const arm of i % 2 === 0 ? ['status', 'bare'] : ['bare', 'status']) {
+      if (arm === 'bare') await bareRun(result.statusBareMs);
+      else result.statusCmdMs.push(await spawnMs(statusArgs));
+    }
+  }
   const bare = median(result.bareNodeMs);
+  const statusBare = median(result.statusBareMs);
+  const status = median(result.statusCmdMs);
   const rows = [
     row('6', 'bundle dist/routeagent.js (dependencies inlined)', `${(bundleBytes / 1024).toFixed(0)} KiB`, '', '', null),
     row('6', `cold start → first "sync:" log line (${reps} starts) vs bare \`node -e 0\` spawn→exit (${ms(bare)})`, ms(median(result.syncLineMs)), x(median(result.syncLineMs) / bare), '', null),
     row('6', 'cold start → status file written', ms(median(result.statusMs)), x(median(result.statusMs) / bare), '', null),
+    row('6', `\`routeagent status\` spawn→exit (${reps * 3} runs) vs bare \`node -e 0\` (${ms(statusBare)}), interleaved`, ms(status), x(status / statusBare), '≤ 1.5× node -e 0', status / statusBare <= 1.5),
   ];
   return { result, rows };
+}
+
+/** Wall time from spawning `node <args>` to its exit. */
+async function spawnMs(args: readonly string[]): Promise<number> {
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const c = track(process.execPath, [...args], { stdio: 'ignore' });
+    c.once('exit', () => resolve());
+    c.once('error', reject);
+  });
+  return performance.now() - t0;
 }

@@ -111,9 +111,26 @@ export function parseShowMap(reply: string): Entry[] | undefined {
  * renderMap-valid (non-empty, no blanks), so a line that matches here is the line parseShowMap would read the same way.
  */
 export function listsExactly(reply: string, entries: readonly Entry[]): boolean {
-  let p = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const { key, backend } = entries[i]!;
+  const matcher = createListMatcher(entries);
+  matcher.push(reply);
+  return matcher.end();
+}
+
+export type ListMatcher = { push(text: string): void; end(): boolean };
+
+/**
+ * listsExactly fed piece by piece as the reply arrives: a 50,000-entry `show map @v` is checked while HAProxy still
+ * writes it, and the reply is never joined into one string. end() says what listsExactly would say of the whole text.
+ */
+export function createListMatcher(entries: readonly Entry[]): ListMatcher {
+  let i = 0; // the next entry to see
+  let ended = false; // the empty line after the entries has been seen
+  let ok = true;
+  let carry = ''; // a line not yet complete
+  // One complete line, reply[p, nl): the next entry (`0x<lower hex> key value`), or an empty line once all are seen.
+  const line = (reply: string, p: number, nl: number): boolean => {
+    if (i === entries.length) return (ended = p === nl);
+    const { key, backend } = entries[i++]!;
     if (key === '' || backend === '') return false;
     if (reply.charCodeAt(p) !== 0x30 || reply.charCodeAt(p + 1) !== 0x78) return false; // "0x"
     let q = p + 2;
@@ -122,12 +139,22 @@ export function listsExactly(reply: string, entries: readonly Entry[]): boolean 
     const k = q + 1; // slice equality: ~2× faster than startsWith at an offset or a char loop (bench/)
     const b = k + key.length + 1;
     const end = b + backend.length;
-    if (reply.slice(k, b - 1) !== key || reply.charCodeAt(b - 1) !== 0x20 || reply.slice(b, end) !== backend || reply.charCodeAt(end) !== 0x0a) return false;
-    p = end + 1;
-  }
-  if (entries.length > 0 && reply.charCodeAt(p) !== 0x0a) return false; // cut short: no empty line after the entries
-  while (reply.charCodeAt(p) === 0x0a) p++; // the empty line that ends every reply
-  return p === reply.length;
+    return end === nl && reply.slice(k, b - 1) === key && reply.charCodeAt(b - 1) === 0x20 && reply.slice(b, end) === backend;
+  };
+  return {
+    push(text) {
+      if (!ok) return;
+      const reply = carry === '' ? text : carry + text;
+      let p = 0;
+      for (let nl = reply.indexOf('\n'); nl >= 0 && ok; nl = reply.indexOf('\n', p)) {
+        ok = line(reply, p, nl);
+        p = nl + 1;
+      }
+      carry = p < reply.length ? reply.slice(p) : '';
+    },
+    // Every entry, then the empty line that ends every reply (cut short without it), then nothing but empty lines.
+    end: () => ok && carry === '' && i === entries.length && (ended || entries.length === 0),
+  };
 }
 
 function isLowerHex(c: number): boolean {

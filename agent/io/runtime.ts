@@ -1,13 +1,14 @@
 // HAProxy runtime API client: one connection per command (write, half-close, read to EOF), bounded by timeoutMs,
-// and replaceMap, the atomic prepare → add @v → verify → commit → verify sequence (shared/notes/haproxy-runtime.md §8).
+// and replaceMap, the atomic prepare → add @v → verify @v → commit sequence (shared/notes/haproxy-runtime.md §8).
 // Reply text is interpreted only by core/reply.ts; this file knows sockets and the order of commands.
 import { createConnection, type Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { HaproxyReplyError } from '../errors.js';
 import { byKey, renderMap, sameEntries, splitPayload } from '../core/render.js';
 import {
+  createListMatcher,
   describeReply,
   isOk,
-  listsExactly,
   parseMapList,
   parsePrepare,
   parseShowInfo,
@@ -51,7 +52,7 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
   const maxPayloadBytes = options.maxPayloadBytes ?? 8000;
   let queue: Promise<unknown> = Promise.resolve(); // one replaceMap at a time: versions are shared per map (notes §7.9)
 
-  const send = (cmd: string, payload?: string): Promise<string> => exchange(address, cmd, payload, timeoutMs);
+  const send = async (cmd: string, payload?: string): Promise<string> => text(await exchange(address, cmd, payload, timeoutMs));
 
   async function run<T>(cmd: string, parse: (reply: string) => T | undefined): Promise<T> {
     const reply = await send(cmd);
@@ -87,20 +88,23 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
       const message = err instanceof Error ? err.message : String(err);
       throw new HaproxyReplyError(`${message}; not committed, live map unchanged`, { cause: err });
     }
-    const live = await differing(path, undefined, entries, sorted);
-    if (live) {
-      throw new HaproxyReplyError(
-        `haproxy: show map ${arg}: after commit @${version} the live map holds ${live.length} entries, expected ${entries.length}; repaired next sync`,
-      );
-    }
+    // No second dump after the commit (it cost as much as the check above). `commit map @v` swaps the version just
+    // checked in whole, atomically, and answered ok: what is live is what was checked. What could still differ is a
+    // later change by someone else (`set map`, `add map` without @v, a restart); that is drift, which the next sync's
+    // `show map` (readLive) compares with the desired entries and repairs, as it does for drift at any other time.
     return { version, entries: entries.length, chunks: chunks.length };
   }
 
-  /** What `show map [@v] <path>` lists when it is not exactly `entries`; undefined when it is. */
-  async function differing(path: string, version: number | undefined, entries: readonly Entry[], sorted: readonly Entry[]): Promise<Entry[] | undefined> {
-    const cmd = `show map ${version === undefined ? '' : `@${version} `}${mapArg(path)}`;
-    const reply = await send(cmd);
-    if (listsExactly(reply, sorted)) return undefined; // the usual case, checked on the text without parsing 50,000 lines
+  /** What `show map @v <path>` lists when it is not exactly `entries`; undefined when it is. */
+  async function differing(path: string, version: number, entries: readonly Entry[], sorted: readonly Entry[]): Promise<Entry[] | undefined> {
+    const cmd = `show map @${version} ${mapArg(path)}`;
+    // The usual case, an exact listing, is checked as the reply arrives, without joining or parsing 50,000 lines.
+    const matcher = createListMatcher(sorted);
+    const decoder = new StringDecoder('utf8');
+    const chunks = await exchange(address, cmd, undefined, timeoutMs, (data) => matcher.push(decoder.write(data)));
+    matcher.push(decoder.end());
+    if (matcher.end()) return undefined;
+    const reply = text(chunks);
     const listed = parseShowMap(reply);
     if (listed === undefined) throw new HaproxyReplyError(`haproxy: ${cmd}: ${JSON.stringify(describeReply(reply))}`);
     return sameEntries(listed, entries) ? undefined : listed;
@@ -137,7 +141,12 @@ function connect(address: string): Socket {
   return tcp ? createConnection({ host: tcp[1]!, port: Number(tcp[2]) }) : createConnection({ path: address });
 }
 
-function exchange(address: string, cmd: string, payload: string | undefined, timeoutMs: number): Promise<string> {
+function text(chunks: readonly Buffer[]): string {
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** One command on its own connection; resolves with the reply's pieces, each also handed to `onData` as it comes. */
+function exchange(address: string, cmd: string, payload: string | undefined, timeoutMs: number, onData?: (data: Buffer) => void): Promise<Buffer[]> {
   if (/[\r\n]/.test(cmd)) return Promise.reject(new HaproxyReplyError(`haproxy ${address}: command contains a newline: ${JSON.stringify(cmd)}`));
   return new Promise((resolve, reject) => {
     const socket = connect(address);
@@ -149,7 +158,7 @@ function exchange(address: string, cmd: string, payload: string | undefined, tim
       clearTimeout(timer);
       socket.destroy();
       if (err) reject(err);
-      else resolve(Buffer.concat(chunks).toString('utf8'));
+      else resolve(chunks);
     };
     const timer = setTimeout(
       () => finish(new HaproxyReplyError(`haproxy ${address}: ${cmd}: no reply within ${timeoutMs} ms`)),
@@ -159,7 +168,10 @@ function exchange(address: string, cmd: string, payload: string | undefined, tim
       // The payload ends with an empty line; then half-close so HAProxy (and a master CLI) knows we are done (notes §3).
       socket.end(payload === undefined ? `${cmd}\n` : `${cmd}\n${payload}${payload.endsWith('\n') ? '' : '\n'}\n`);
     });
-    socket.on('data', (data: Buffer) => chunks.push(data));
+    socket.on('data', (data: Buffer) => {
+      chunks.push(data);
+      onData?.(data);
+    });
     socket.on('end', () => finish(undefined));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const known = err.code ? CONNECT_ERRORS[err.code] : undefined;

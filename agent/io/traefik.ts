@@ -6,12 +6,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import got, { RequestError, type Response } from 'got';
-import { Ajv, type ErrorObject } from 'ajv';
-import rawdataSchema from '../../schemas/traefik-routers.schema.json' with { type: 'json' };
-import versionSchema from '../../schemas/traefik-version.schema.json' with { type: 'json' };
+import type { ErrorObject } from 'ajv';
 import { reportsTcpServerStatus, routersFromRawdata, serviceHealth, syntaxFromVersion, type Rawdata } from '../core/traefik-body.js';
 import type { Router, ServiceHealth, Syntax } from '../core/types.js';
 import { TraefikError } from '../errors.js';
+import { validateRawdata, validateVersion } from '../generated/validators.js';
 
 export type ClusterAuth = { username: string; password?: string; passwordFile?: string } | { token?: string; tokenFile?: string };
 export type ClusterTarget = {
@@ -37,12 +36,8 @@ export type FetchResult = { ok: true; value: ClusterRouters } | { ok: false; err
 
 const DEFAULTS: Required<FetchOptions> = { maxBodyBytes: 64 * 1024 * 1024 };
 
-// Compiled once at load. allErrors so a bad body reports its first three problems, not only the first.
-const ajv = new Ajv({ allErrors: true });
-const validators = {
-  rawdata: ajv.compile<Rawdata>(rawdataSchema),
-  version: ajv.compile<{ Version: string }>(versionSchema),
-};
+// Compiled from schemas/ by build.sh (allErrors: a bad body reports its first three problems, not only the first).
+const validators = { rawdata: validateRawdata, version: validateVersion };
 export type BodySchema = keyof typeof validators;
 
 /** Every way `body` differs from its schema (`/routers/a@p/rule must be string`), or [] when it matches. */

@@ -1,9 +1,11 @@
-// Bundles bench/worker.ts the way build.sh bundles the agent (esbuild, node20, ESM, dependencies inlined, no keepNames),
+// Bundles bench/worker.ts the way build.sh bundles the agent (scripts/bundle.mjs's options: esbuild, node20, ESM,
+// dependencies inlined, built-ins and got's unused packages loaded on first use, no keepNames),
 // so every in-process measurement runs the code that ships. Under tsx, esbuild's keepNames wraps each closure in
 // __name(), which made the rule parser look ~2× slower than it is in dist/routeagent.js.
 import { build } from 'esbuild';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { bundleOptions } from '../../scripts/bundle.mjs';
 
 export const BUILD_DIR = fileURLToPath(new URL('../results/.build/', import.meta.url));
 
@@ -13,13 +15,8 @@ export async function buildWorker(root?: string, name = 'worker'): Promise<strin
   const outfile = `${BUILD_DIR}${name}.mjs`;
   await build({
     entryPoints: [root ? `${root}/bench/worker.ts` : fileURLToPath(new URL('../worker.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
+    ...bundleOptions,
     outfile,
-    legalComments: 'none',
-    logLevel: 'warning',
     banner: { js: "import { createRequire as __benchRequire } from 'node:module'; const require = __benchRequire(import.meta.url);" },
   });
   return outfile;

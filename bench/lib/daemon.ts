@@ -1,9 +1,18 @@
 // The real thing: `node dist/routeagent.js run --config F` as a child process, its log lines collected as they come.
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sleep, stopChild, track } from './procs.js';
 
 export const BUNDLE = fileURLToPath(new URL('../../dist/routeagent.js', import.meta.url));
+
+/** The node flags rc.d/routeagent starts node with (its routeagent_node_flags default): the bench runs node as shipped. */
+export const RCD_NODE_FLAGS: readonly string[] = (() => {
+  const script = readFileSync(fileURLToPath(new URL('../../rc.d/routeagent', import.meta.url)), 'utf8');
+  const m = /^: "\$\{routeagent_node_flags=([^}]*)\}"$/m.exec(script);
+  if (!m) throw new Error('rc.d/routeagent: no routeagent_node_flags default found');
+  return m[1]!.split(/\s+/).filter((f) => f !== '');
+})();
 
 export type DaemonProc = {
   readonly child: ChildProcess;
@@ -16,12 +25,13 @@ export type DaemonProc = {
   stop(): Promise<void>;
 };
 
-export function startDaemonProc(configPath: string, opts: { debug?: boolean; nodeArgs?: string[] } = {}): DaemonProc {
+/** `nodeArgs` default: the flags rc.d passes. */
+export function startDaemonProc(configPath: string, opts: { debug?: boolean; nodeArgs?: readonly string[] } = {}): DaemonProc {
   const env = { ...process.env };
   if (opts.debug) env['ROUTEAGENT_DEBUG'] = '1';
   else delete env['ROUTEAGENT_DEBUG'];
   const startedAt = performance.now();
-  const child = track(process.execPath, [...(opts.nodeArgs ?? []), BUNDLE, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = track(process.execPath, [...(opts.nodeArgs ?? RCD_NODE_FLAGS), BUNDLE, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const lines: { text: string; at: number }[] = [];
   let waiters: (() => void)[] = [];
   let partial = '';

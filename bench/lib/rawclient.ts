@@ -15,8 +15,8 @@ export function rawCommand(socket: string, cmd: string, payload?: string): Promi
 }
 
 /**
- * prepare map → add map @v <<chunk … → commit map @v. With `readBack`, also the two reads routeagent verifies with
- * (`show map @v` before the commit, `show map` after), read to the end but not checked: the floor of a verifying client.
+ * prepare map → add map @v <<chunk … → commit map @v. With `readBack`, also the read routeagent verifies with
+ * (`show map @v` before the commit), read to the end but not checked: the floor of a verifying client.
  */
 export async function rawReplace(socket: string, path: string, entries: readonly { key: string; backend: string }[], readBack = false, maxBytes = 8000): Promise<void> {
   const version = /New version created: (\d+)/.exec(await rawCommand(socket, `prepare map ${path}`))?.[1];
@@ -33,5 +33,4 @@ export async function rawReplace(socket: string, path: string, entries: readonly
   if (chunk !== '') await rawCommand(socket, `add map @${version} ${path} <<`, chunk);
   if (readBack) await rawCommand(socket, `show map @${version} ${path}`);
   await rawCommand(socket, `commit map @${version} ${path}`);
-  if (readBack) await rawCommand(socket, `show map ${path}`);
 }

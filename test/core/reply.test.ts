@@ -3,6 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  createListMatcher,
   describeReply,
   isOk,
   knownReply,
@@ -223,5 +224,27 @@ exact('whenever it says true, parseShowMap reads exactly those entries (random r
     }
   }
   assert.ok(agreed > 1000, `only ${agreed} replies were exact`);
+});
+exact('createListMatcher: the same verdict whatever pieces the reply arrives in', () => {
+  const replies: [string, typeof entries][] = [
+    [listing, entries],
+    ['\n', []],
+    [listing, entries.slice(0, 1)],
+    [listing.slice(0, -1), entries],
+    ['0x1 app1.example.test be_app1\n\n0x2 app2.example.test be_app2\n\n', entries],
+    ['0x1 app1.example.test be_app1x\n0x2 app2.example.test be_app2\n\n', entries],
+    [`${listing}\n\n`, entries],
+    [`${listing}x\n`, entries],
+  ];
+  for (const [reply, want] of replies) {
+    for (let a = 0; a <= reply.length; a++) {
+      for (let b = a; b <= reply.length; b++) {
+        const m = createListMatcher(want);
+        for (const piece of [reply.slice(0, a), reply.slice(a, b), reply.slice(b)]) m.push(piece);
+        assert.is(m.end(), listsExactly(reply, want), JSON.stringify([reply.slice(0, a), reply.slice(a, b), reply.slice(b)]));
+      }
+    }
+  }
+  assert.ok(listsExactly(`${listing}\n\n`, entries), 'more empty lines at the end are still the end');
 });
 exact.run();

@@ -88,7 +88,7 @@ if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
     assert.equal(invocations().map((c) => c.argv), [[
       '-f', '-P', sb.paths.pidfile, '-p', sb.paths.childPidfile, '-R', '2',
       '-T', 'routeagent', '-l', 'daemon', '-s', 'notice', '-t', 'routeagent',
-      process.execPath, sb.paths.agent, 'run', '--config', sb.paths.config,
+      process.execPath, '--optimize-for-size', sb.paths.agent, 'run', '--config', sb.paths.config,
     ]]);
     supervisor = sb.readPid(sb.paths.pidfile) ?? 0;
     node = sb.readPid(sb.paths.childPidfile) ?? 0;

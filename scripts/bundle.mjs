@@ -1,0 +1,110 @@
+// Build step (run by build.sh): bundle agent/main.ts and its dependencies into one file, dist/routeagent.js, that runs
+// with plain node >= 20. Also imported by bench/lib/bundle.ts, so the bench measures the code exactly as it ships.
+import { builtinModules, createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const BUILTINS = new Set(builtinModules);
+const require = createRequire(import.meta.url);
+
+/**
+ * A Node built-in loads when a property of it is first read, not at start. esbuild hoists every bundled ES module's
+ * `import … from 'node:https'` to the top of the bundle, so every verb paid for tls, http, zlib, crypto and
+ * child_process (~60% of a cold `routeagent status`) although main.ts imports got and the daemon lazily, and config.ts
+ * only needs node-cron's validate(), not the crypto and child_process its scheduler uses. Each built-in is served as a
+ * CommonJS module whose properties are getters that require() the real one on first use (esbuild reads imported
+ * bindings at use, through those getters). A built-in that is itself a function (events, stream) cannot be stood in
+ * for, so it is require()d as the importing module initialises; Node loads those two before any code runs anyway.
+ */
+/**
+ * Plain functions that are read long before they are called: got copies tls.checkServerIdentity into the options of
+ * every request, http ones included, which alone loaded tls and crypto (~3 MiB) for clusters without TLS. These are
+ * forwarders that load the module when called.
+ */
+const FORWARDED = { tls: ['checkServerIdentity'] };
+
+export const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
+      if (args.kind !== 'import-statement' || !BUILTINS.has(args.path.replace(/^node:/, ''))) return undefined;
+      return { path: args.path, namespace: 'lazy-builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const id = JSON.stringify(args.path);
+      const real = require(args.path);
+      if (typeof real === 'function') return { contents: `module.exports = require(${id});`, loader: 'js' };
+      const forwarded = FORWARDED[args.path.replace(/^node:/, '')] ?? [];
+      const keys = JSON.stringify(Object.getOwnPropertyNames(real).filter((k) => k !== '__esModule' && !forwarded.includes(k)));
+      return {
+        contents:
+          `let m; const load = () => (m ??= require(${id})); const lazy = {};\n` +
+          `for (const k of ${keys}) Object.defineProperty(lazy, k, { enumerable: true, get: () => load()[k], set: (v) => { load()[k] = v; } });\n` +
+          `for (const k of ${JSON.stringify(forwarded)}) Object.defineProperty(lazy, k, { enumerable: true, value: (...a) => load()[k](...a) });\n` +
+          `module.exports = lazy;`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * Packages got imports for features routeagent never turns on: HTTP/2 (http2-wrapper, which also loads http2 and tls),
+ * the response cache (cacheable-request with keyv, http-cache-semantics, normalize-url), the DNS cache
+ * (cacheable-lookup) and form bodies (form-data-encoder). They cost ~3.5 MiB at start. got only calls into them when
+ * that option is set, so each export it imports is a stand-in that loads the package on first use (call, new,
+ * instanceof or a property read) and then behaves as the real export: an option turned on one day still works.
+ */
+const UNUSED_BY_ROUTEAGENT = /^(http2-wrapper|cacheable-request|cacheable-lookup|form-data-encoder)$/;
+
+export const lazyPackages = {
+  name: 'lazy-packages',
+  setup(b) {
+    b.onResolve({ filter: UNUSED_BY_ROUTEAGENT }, (args) => {
+      if (args.namespace === 'lazy-package' || !/[/\\]node_modules[/\\]got[/\\]/.test(args.importer)) return undefined;
+      return { path: args.path, namespace: 'lazy-package', pluginData: { resolveDir: args.resolveDir } };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, async (args) => {
+      const names = Object.keys(await import(args.path)).filter((k) => k !== 'module.exports');
+      const id = JSON.stringify(args.path);
+      // require() of the real package: esbuild bundles it as a module that initialises on that first call.
+      const exports = names.map((n) => `export const ${n === 'default' ? '__default' : n} = lazy(${JSON.stringify(n)});`);
+      return {
+        contents:
+          `let m; const load = () => (m ??= require(${id}));\n` +
+          `const real = (name) => (name === 'default' && !m.__esModule ? m : m[name]);\n` +
+          `const lazy = (name) => new Proxy(function () {}, {\n` +
+          `  apply: (_, self, args) => Reflect.apply((load(), real(name)), self, args),\n` +
+          `  construct: (_, args) => Reflect.construct((load(), real(name)), args),\n` +
+          `  get: (_, key) => (load(), real(name))[key],\n` +
+          `  has: (_, key) => key in (load(), real(name)),\n` +
+          `});\n${exports.join('\n')}\n` +
+          (names.includes('default') ? 'export default __default;\n' : ''),
+        loader: 'js',
+        resolveDir: args.pluginData.resolveDir,
+      };
+    });
+  },
+};
+
+/** esbuild options shared by the agent bundle and the bench worker; `require` comes from the banner's createRequire. */
+export const bundleOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  legalComments: 'none',
+  logLevel: 'warning',
+  plugins: [lazyPackages, lazyBuiltins],
+};
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await build({
+    ...bundleOptions,
+    entryPoints: [fileURLToPath(new URL('../agent/main.ts', import.meta.url))],
+    outfile: fileURLToPath(new URL('../dist/routeagent.js', import.meta.url)),
+    banner: {
+      js: "#!/usr/bin/env node\nimport { createRequire as __routeagentRequire } from 'node:module'; const require = __routeagentRequire(import.meta.url);",
+    },
+  });
+}
