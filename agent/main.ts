@@ -12,7 +12,9 @@ import { askControl, controlPathFor, holdControl, type Control, type Hello } fro
 import { readStatus, recordStatus } from './io/statusfile.js';
 import { createLog, type Log } from './log.js';
 import { preflight } from './preflight.js';
-import { newSyncState, syncOnce, type SyncReport } from './sync.js';
+import { createPair } from './pair.js';
+import { comparePeer } from './peercheck.js';
+import { newSyncState, type SyncReport } from './sync.js';
 import { formatPlan } from './report.js';
 import { VERSION } from './version.js';
 
@@ -48,7 +50,7 @@ async function main(argv: readonly string[]): Promise<number> {
         out(renderSnippet(config.haproxy.maps, cmd.target));
         return 0;
       case 'status':
-        return await status(config, cmd.json);
+        return cmd.peer ? await comparePeer(config, out, err) : await status(config, cmd.json);
       case 'check': {
         const problems = await preflight(config, out, { path: cmd.config, warnings });
         for (const p of problems) err(`problem: ${p}\n`);
@@ -94,7 +96,8 @@ async function sync(config: Config, log: Log, cmd: SyncCommand): Promise<number>
 }
 
 async function syncHere(config: Config, log: Log, cmd: SyncCommand): Promise<number> {
-  const report = await syncOnce(createSyncDeps(config, cmd.json ? createLog(err, 'warn') : log), newSyncState(), { dryRun: cmd.dryRun, force: cmd.force });
+  const quiet = cmd.json ? createLog(err, 'warn') : log;
+  const report = await createPair(quiet, newSyncState()).sync(createSyncDeps(config, quiet), { dryRun: cmd.dryRun, force: cmd.force });
   if (!cmd.dryRun) await recordStatus(config.statusFile, report).catch((e: Error) => log.warn(`status ${config.statusFile}: cannot write (${e.message})`));
   return printReport(report, cmd);
 }
