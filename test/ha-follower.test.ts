@@ -47,7 +47,8 @@ if (!missing) {
     await b.setCarp('BACKUP');
     const agent: Agent = startAgent(['run', '--config', b.configPath]);
     await until('the follower to mirror the good maps', async () => JSON.stringify(await b.files()) === JSON.stringify(good));
-    assert.equal(await b.viaSni('wiki.technis.io'), 'hades');
+    // The files are renamed into place before the runtime commit: wait for HAProxy to route, too.
+    await until('the follower\'s HAProxy to route wiki to hades', async () => (await b.viaSni('wiki.technis.io')) === 'hades');
 
     // Its own /v1/state: the token or 401.
     const url = `http://127.0.0.1:${b.listen}/v1/state`;
