@@ -53,7 +53,8 @@ export function createPair(log: Log, state: SyncState): Pair {
   };
 
   const lead = async (deps: SyncDeps, ha: HaConfig, opts: SyncOptions): Promise<PairReport> => {
-    const [report, peer] = await Promise.all([syncOnce(deps, state, opts), askPeer(ha)]);
+    // The leader asks its peer only to show it in status: briefly, so a follower that is gone never holds a sync up.
+    const [report, peer] = await Promise.all([syncOnce(deps, state, opts), askPeer(ha, LEADER_ASK_MS)]);
     at = report.at;
     return { ...report, ha: await haStatus(deps.config, ha, { ...peerSeen(ha, peer) }, false) };
   };
@@ -131,9 +132,11 @@ export function createPair(log: Log, state: SyncState): Pair {
 
 type PeerAnswer = { state: PeerState } | { error: string; why: 'unreachable' | 'token' | 'answer' };
 
-async function askPeer(ha: HaConfig): Promise<PeerAnswer> {
+const LEADER_ASK_MS = 2_000;
+
+async function askPeer(ha: HaConfig, timeoutMs?: number): Promise<PeerAnswer> {
   try {
-    return { state: await fetchPeerState(ha.peer, await readToken(ha.tokenFile)) };
+    return { state: await fetchPeerState(ha.peer, await readToken(ha.tokenFile), timeoutMs) };
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;
     return { error: e.message, why: 'why' in e ? (e.why as 'unreachable' | 'token' | 'answer') : 'answer' };
