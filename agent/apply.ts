@@ -23,7 +23,9 @@ export type HaproxySettings = {
 };
 export type ApplyResult = { applied: boolean; method: 'runtime' | 'reload' | 'none'; changed: MapName[]; notes: string[] };
 /** Edges a caller may supply: a long-lived runtime (its mutex then spans syncs), or a wrapped one in tests. */
-export type ApplyDeps = { readonly runtime?: Runtime; readonly seen?: Seen };
+export type ApplyDeps = { readonly runtime?: Runtime; readonly seen?: Seen; readonly fileOnlyWithoutHaproxy?: boolean };
+/** The note of an apply that wrote the files only (a CARP follower whose HAProxy does not run). */
+export const FILE_ONLY = 'file-only: HAProxy is not running on this node';
 /** What readLive got from HAProxy's runtime: applyMaps reuses it (no second dump of big maps) while the process is the same. */
 export type Seen = { readonly info: ShowInfo; readonly maps: Partial<Record<MapName, Entry[]>> };
 
@@ -149,7 +151,10 @@ export async function applyMaps(
             : undefined;
       if (why) reasons.add(why);
     }
-    if (reasons.size > 0 && !h.reload) {
+    // A CARP follower's HAProxy may be stopped on purpose (pfSense "Carp monitor" starts it from the files on failover):
+    // the files are all it needs, and a reload command would start HAProxy on the backup.
+    const fileOnly = !live && deps.fileOnlyWithoutHaproxy === true;
+    if (reasons.size > 0 && !h.reload && !fileOnly) {
       throw new ApplyError(
         'reload',
         `haproxy: ${[...reasons].join('; ')}; no reload command configured: set haproxy.reload (e.g. "service haproxy reload"); live maps unchanged`,
@@ -160,6 +165,10 @@ export async function applyMaps(
     for (const m of changed) await promoteFile(staged[m], h.maps[m]);
     promoted = true;
 
+    if (fileOnly) {
+      for (const m of changed) log.info(`haproxy: map ${m} written to ${h.maps[m]} (${count(desired[m].length, 'entry', 'entries')}); ${FILE_ONLY}`);
+      return { applied: false, method: 'none', changed, notes: [...notes, FILE_ONLY] };
+    }
     if (reasons.size > 0) {
       await runReload(h.reload!);
       for (const why of reasons) note('warn', `haproxy: ${why}; ran reload command "${h.reload}"`);

@@ -8,19 +8,20 @@ export type Command =
   | { readonly verb: 'run'; readonly config: string }
   | { readonly verb: 'sync'; readonly config: string; readonly dryRun: boolean; readonly json: boolean; readonly force: boolean }
   | { readonly verb: 'check'; readonly config: string }
-  | { readonly verb: 'status'; readonly config: string; readonly json: boolean }
+  | { readonly verb: 'status'; readonly config: string; readonly json: boolean; readonly peer: boolean }
   | { readonly verb: 'snippet'; readonly config: string; readonly target: SnippetTarget }
   | { readonly verb: 'help' }
   | { readonly verb: 'version' };
 
-export const USAGE = 'usage: routeagent run|sync|check|status|snippet [--config FILE] [--dry-run] [--json] [--force] [--target T]';
+export const USAGE = 'usage: routeagent run|sync|check|status|snippet [--config FILE] [--dry-run] [--json] [--force] [--peer] [--target T]';
 
 export const HELP = `${USAGE}
 
   run       the daemon: sync on the schedule, on config change, on SIGHUP (reload) and SIGUSR2 (sync now)
   sync      one sync; --dry-run prints the plan and changes nothing, --json prints the report, --force passes the guard
   check     validate the config, reach each cluster, run haproxy -c, check the backends the config names
-  status    the last sync's outcome (--json: the status file); exits 1 when unhealthy
+  status    the last sync's outcome (--json: the status file); exits 1 when unhealthy;
+            --peer (CARP pair): compare this node's maps with the peer's, exits 1 when they differ
   snippet   the HAProxy frontend lines for the maps: --target ${SNIPPET_TARGETS.join('|')} (default ${DEFAULT_SNIPPET_TARGET}):
             pfSense's Advanced pass thru, OPNsense's Option pass-through, or both frontends whole for a plain HAProxy
 
@@ -30,7 +31,7 @@ const FLAGS: Record<string, readonly string[]> = {
   run: [],
   sync: ['dry-run', 'json', 'force'],
   check: [],
-  status: ['json'],
+  status: ['json', 'peer'],
   snippet: ['target'],
 };
 
@@ -47,6 +48,7 @@ export function parseCommand(argv: readonly string[]): Command {
         'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
         force: { type: 'boolean' },
+        peer: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
         target: { type: 'string' },
@@ -63,7 +65,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const allowed = FLAGS[verb];
   if (!allowed) throw new UsageError(`unknown command "${verb}"`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  for (const flag of ['dry-run', 'json', 'force', 'target'] as const) {
+  for (const flag of ['dry-run', 'json', 'force', 'peer', 'target'] as const) {
     if (values[flag] !== undefined && values[flag] !== false && !allowed.includes(flag)) throw new UsageError(`${verb} does not take --${flag}`);
   }
   if (values.config === '') throw new UsageError('--config needs a file path');
@@ -72,7 +74,7 @@ export function parseCommand(argv: readonly string[]): Command {
     case 'sync':
       return { verb, config, dryRun: values['dry-run'] ?? false, json: values.json ?? false, force: values.force ?? false };
     case 'status':
-      return { verb, config, json: values.json ?? false };
+      return { verb, config, json: values.json ?? false, peer: values.peer ?? false };
     case 'snippet':
       return { verb, config, target: snippetTarget(values.target) };
     case 'run':

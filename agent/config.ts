@@ -36,6 +36,14 @@ export type HaproxyConfig = {
   readonly reload?: string;
   readonly timeoutMs: number;
 };
+/** A CARP pair: the node whose `vhid` is MASTER leads; the other mirrors it over HTTP (`peer`, `listen`). */
+export type HaConfig = {
+  readonly vhid: number;
+  readonly peer: string;
+  readonly listen: { readonly address: string; readonly port: number };
+  readonly tokenFile: string;
+  readonly ifconfig: string;
+};
 export type Config = {
   readonly clusters: readonly Cluster[];
   readonly expose: Expose;
@@ -48,6 +56,8 @@ export type Config = {
   readonly statusFile: string;
   readonly metrics: { readonly enabled: boolean; readonly address: string; readonly port: number };
   readonly failover: { readonly enabled: boolean; readonly downAfter: number; readonly upAfter: number };
+  /** Absent: a single router. */
+  readonly ha?: HaConfig;
 };
 
 /** One `path: message` line per schema violation, with the offending property named where ajv knows it. */
@@ -115,6 +125,7 @@ type Written = {
   statusFile?: string;
   metrics?: { enabled?: boolean; address?: string; port?: number };
   failover?: { enabled?: boolean; downAfter?: number; upAfter?: number };
+  ha?: Omit<HaConfig, 'ifconfig'> & { ifconfig?: string };
 };
 
 function withDefaults(w: Written): Config {
@@ -141,6 +152,7 @@ function withDefaults(w: Written): Config {
     statusFile: w.statusFile ?? '/var/run/routeagent/status.json',
     metrics: { enabled: w.metrics?.enabled ?? false, address: w.metrics?.address ?? '127.0.0.1', port: w.metrics?.port ?? 9498 },
     failover: { enabled: w.failover?.enabled ?? true, downAfter: w.failover?.downAfter ?? 2, upAfter: w.failover?.upAfter ?? 3 },
+    ...(w.ha ? { ha: { ...w.ha, ifconfig: w.ha.ifconfig ?? '/sbin/ifconfig' } } : {}),
   };
 }
 
@@ -196,6 +208,11 @@ function crossFieldRules(c: Config): string[] {
     if (path.startsWith('/tmp/haproxy/')) {
       errors.push(`/haproxy/maps/${map}: ${path} is inside /tmp/haproxy, which OPNsense's HAProxy plugin rewrites at every start and reload; keep routeagent's maps in /usr/local/etc/routeagent/maps`);
     }
+  }
+  if (c.ha) {
+    const peer = URL.canParse(c.ha.peer) ? new URL(c.ha.peer) : undefined;
+    if (!peer || !peer.hostname) errors.push(`/ha/peer: "${c.ha.peer.replace(/\/\/[^/]*@/, '//…@')}" is not a valid http(s) URL`);
+    else if (peer.username || peer.password) errors.push('/ha/peer: credentials in the URL are not allowed; the token comes from tokenFile');
   }
   if (!validateCron(c.schedule)) errors.push(`/schedule: "${c.schedule}" is not a valid cron expression`);
   return errors;

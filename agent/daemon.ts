@@ -13,7 +13,8 @@ import { AgentError, ConfigError } from './errors.js';
 import { controlPathFor, describeHolder, holdControl, type Control } from './io/control.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
 import type { Log } from './log.js';
-import { newSyncState, syncOnce, type SyncDeps, type SyncReport } from './sync.js';
+import { createPair } from './pair.js';
+import { newSyncState, type SyncDeps, type SyncReport } from './sync.js';
 import { VERSION } from './version.js';
 
 function cronLog(log: Log): NonNullable<Parameters<typeof schedule>[2]>['logger'] {
@@ -55,6 +56,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   for (const w of warnings) log.warn(`config ${opts.configPath}: ${w}`);
   const control = await takeControl(config);
   const state = newSyncState();
+  const pair = createPair(log, state); // a CARP pair (config `ha`): leads or mirrors; otherwise a plain syncOnce
   const counters: Counters = { syncs: { ok: 0, failed: 0, held: 0 }, failovers: 0 };
   let status: Status | undefined = await readStatus(config.statusFile);
   let running: Promise<void> | undefined;
@@ -68,7 +70,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if (force) log.info('sync: forced by "routeagent sync --force"; the guard does not apply to this sync');
     log.debug(`sync: starting (${reason}${force ? ', forced' : ''})`);
     try {
-      const report = await syncOnce(makeDeps(config, log), state, { force });
+      const report = await pair.sync(makeDeps(config, log), { force });
       status = await recordStatus(config.statusFile, report, status).catch((e: Error) => {
         log.warn(`status ${config.statusFile}: cannot write (${e.message}); next sync retries`);
         return status;
@@ -163,6 +165,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       config = next.config;
       if (scheduleChanged) startSchedule();
       if (metricsChanged) await startMetrics();
+      await pair.serve(config);
       log.info(`config ${opts.configPath}: reloaded (${reason})`);
       trigger(`config ${reason}`);
       return true;
@@ -183,6 +186,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   control.serve({ sync: requestSync, status: async () => status });
   startSchedule();
   await startMetrics();
+  await pair.serve(config);
   log.info(`daemon: started (pid ${process.pid}), ${config.clusters.length} clusters, schedule "${config.schedule}"`);
   trigger('start');
 
@@ -201,6 +205,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       for (const w of pending?.waiters ?? []) w.done(stoppingError());
       pending = undefined;
       await stopMetrics();
+      await pair.stop();
       await control.release();
       log.info('daemon: stopped');
     },

@@ -12,7 +12,7 @@ import { AgentError, ConfigError } from './errors.js';
 import { askControl, controlPathFor, holdControl, type Control, type Hello } from './io/control.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
 import { createLog, type Log } from './log.js';
-import { newSyncState, syncOnce, type SyncReport } from './sync.js';
+import { newSyncState, type SyncReport } from './sync.js';
 import { formatPlan } from './report.js';
 import { VERSION } from './version.js';
 
@@ -48,7 +48,7 @@ async function main(argv: readonly string[]): Promise<number> {
         out(renderSnippet(config.haproxy.maps, cmd.target));
         return 0;
       case 'status':
-        return await status(config, cmd.json);
+        return cmd.peer ? await (await import('./peercheck.js')).comparePeer(config, out, err) : await status(config, cmd.json);
       case 'check': {
         const { preflight } = await import('./preflight.js');
         const problems = await preflight(config, out, { path: cmd.config, warnings });
@@ -95,8 +95,9 @@ async function sync(config: Config, log: Log, cmd: SyncCommand): Promise<number>
 }
 
 async function syncHere(config: Config, log: Log, cmd: SyncCommand): Promise<number> {
-  const { createSyncDeps } = await import('./deps.js');
-  const report = await syncOnce(createSyncDeps(config, cmd.json ? createLog(err, 'warn') : log), newSyncState(), { dryRun: cmd.dryRun, force: cmd.force });
+  const [{ createSyncDeps }, { createPair }] = await Promise.all([import('./deps.js'), import('./pair.js')]);
+  const quiet = cmd.json ? createLog(err, 'warn') : log;
+  const report = await createPair(quiet, newSyncState()).sync(createSyncDeps(config, quiet), { dryRun: cmd.dryRun, force: cmd.force });
   if (!cmd.dryRun) await recordStatus(config.statusFile, report).catch((e: Error) => log.warn(`status ${config.statusFile}: cannot write (${e.message})`));
   return printReport(report, cmd);
 }

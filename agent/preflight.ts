@@ -10,6 +10,8 @@ import { AgentError } from './errors.js';
 import { checkConfig, parseConfigBackends } from './io/check.js';
 import { createRuntime } from './io/runtime.js';
 import { fetchCluster } from './io/traefik.js';
+import { readCarpState } from './io/carp.js';
+import { fetchPeerState, readToken } from './io/peer.js';
 import { count } from './log.js';
 
 /** Run every check; `ok:` and `warning:` lines go to `out` as they are found, the problems are returned. */
@@ -78,6 +80,23 @@ export async function preflight(config: Config, out: (line: string) => void, sou
       else if (actual !== mode) problems.push(`${what}: backend "${backend}" is mode ${actual}, needs mode ${mode}`);
     }
     if (want.every(([, b, m]) => modes!.get(b) === m)) ok(`${count(want.length, 'backend exists', 'backends exist')} with the right mode`);
+  }
+  if (config.ha) problems.push(...(await checkPair(config.ha, ok)));
+  return problems;
+}
+
+// A CARP pair: the vhid must show in ifconfig (else this node only ever follows), the token must be readable, the peer reachable.
+async function checkPair(ha: NonNullable<Config['ha']>, ok: (s: string) => void): Promise<string[]> {
+  const problems: string[] = [];
+  try {
+    const carp = await readCarpState(ha.ifconfig, ha.vhid);
+    if (carp === 'missing') problems.push(`ha: CARP vhid ${ha.vhid} is not in the "${ha.ifconfig}" output; this node would only follow`);
+    else ok(`ha: CARP vhid ${ha.vhid} is ${carp}: this node ${carp === 'MASTER' ? 'leads' : 'follows'}`);
+    const peer = await fetchPeerState(ha.peer, await readToken(ha.tokenFile));
+    ok(`ha: peer ${ha.peer} answered: ${peer.role} (CARP ${peer.carp})`);
+  } catch (e) {
+    if (!(e instanceof AgentError)) throw e;
+    problems.push(e.message);
   }
   return problems;
 }

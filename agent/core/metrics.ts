@@ -20,6 +20,11 @@ export function renderMetrics(counters: Counters, status: Status | undefined): s
     metric('routeagent_conflicts', 'gauge', 'Hosts claimed by several clusters.', [['', status.conflicts.length]]);
     metric('routeagent_failovers', 'gauge', 'Failovers active now.', [['', status.failovers?.length ?? 0]]);
     metric('routeagent_unhealthy_claims', 'gauge', 'Claims (cluster serves host in map) counted unhealthy.', [['', status.unhealthyClaims ?? 0]]);
+    if (status.ha) {
+      metric('routeagent_ha_leader', 'gauge', '1 when this node leads its CARP pair (decides and applies), 0 when it mirrors the leader.', [['', status.ha.role === 'leader' ? 1 : 0]]);
+      const digests = Object.entries(status.ha.digests).map(([m, d]): [string, number] => [`{map="${m}",sha256="${d}"}`, 1]);
+      metric('routeagent_map_digest_info', 'gauge', 'SHA-256 of each map file this node holds (equal on both nodes of a pair in step).', digests);
+    }
     metric('routeagent_guard_holding', 'gauge', '1 when the guard holds a plan back.', [['', status.guard.held ? 1 : 0]]);
   }
   return out.join('\n') + '\n';

@@ -1,10 +1,29 @@
 // The status file's content: the last sync's outcome, what `routeagent status` prints, and whether that is healthy.
 // Pure: built from a SyncReport and the previous status; the caller writes and reads the file.
 import { count } from '../log.js';
+import type { CarpState, Role } from './carp.js';
 import type { Conflict } from './desired.js';
 import type { DownBackend, Failover } from './failover.js';
 import { MAP_NAMES, type MapName } from './types.js';
 
+/** A node of a CARP pair: its role, its CARP state, what it knows of its peer, and the SHA-256 of each map file it holds. */
+export type HaStatus = {
+  role: Role;
+  vhid: number;
+  carp: CarpState;
+  peer: {
+    url: string;
+    /** Whether the peer answered this sync's request (a leader asks too, to show it here); absent when not asked. */
+    reachable?: boolean;
+    role?: Role;
+    /** The leader's sync whose maps this node holds, and when this node mirrored them (followers). */
+    lastMirror?: { leaderAt: string; at: string };
+    error?: string;
+  };
+  /** A follower whose HAProxy does not run: the map files are written, nothing is live (healthy for a follower). */
+  fileOnly?: boolean;
+  digests: Record<MapName, string>;
+};
 export type ClusterStatus = { state: 'ok' | 'stale'; routers: number; since?: string; error?: string };
 export type Status = {
   version: 1;
@@ -27,6 +46,8 @@ export type Status = {
   failovers?: Failover[];
   unhealthyClaims?: number;
   backendsDown?: DownBackend[];
+  /** Only on a node of a CARP pair (config `ha`). */
+  ha?: HaStatus;
 };
 
 export type ReportLike = {
@@ -45,6 +66,7 @@ export type ReportLike = {
   failovers?: Failover[];
   unhealthyClaims?: number;
   downBackends?: DownBackend[];
+  ha?: HaStatus;
 };
 
 /** Status after a sync; `lastSuccess` carries over from the previous status when this one failed. */
@@ -79,6 +101,7 @@ export function statusFromReport(r: ReportLike, previous?: Status): Status {
     failovers: r.failovers ?? [],
     unhealthyClaims: r.unhealthyClaims ?? 0,
     backendsDown: r.downBackends ?? [],
+    ...(r.ha ? { ha: r.ha } : {}),
   };
 }
 
@@ -91,6 +114,7 @@ export function healthProblems(s: Status, nowMs: number, maxAgeSec: number): str
     if (c.state === 'stale') problems.push(`cluster ${name} stale since ${c.since ?? '?'}: ${c.error ?? ''}`.trimEnd());
   }
   for (const b of s.backendsDown ?? []) problems.push(`backend ${b.backend} of cluster ${b.cluster} is ${b.status} in HAProxy`);
+  if (s.ha) problems.push(...haProblems(s.ha));
   const ageSec = Math.round((nowMs - Date.parse(s.at)) / 1000);
   if (ageSec > maxAgeSec) problems.push(`last sync was ${ageSec} s ago (is the daemon running?)`);
   return problems;
@@ -106,8 +130,28 @@ export function formatStatus(s: Status, problems: readonly string[]): string {
     ...Object.entries(s.clusters).map(([name, c]) => `cluster ${name}: ${c.state === 'ok' ? 'ok' : `stale since ${c.since ?? '?'}`}, ${count(c.routers, 'router', 'routers')}`),
     ...s.conflicts.map((c) => `conflict: ${c.host} (${c.map}) claimed by ${c.claimants.join(', ')}; routed to ${c.winner}`),
     ...(s.failovers ?? []).map((f) => `failover: ${f.map} ${f.host} ${f.from} → ${f.to} since ${f.since}: ${f.reason}`),
+    ...(s.ha ? haLines(s.ha) : []),
     ...(s.lastSuccess && s.outcome !== 'ok' ? [`last success: ${s.lastSuccess}`] : []),
     ...problems.map((p) => `problem: ${p}`),
   ];
   return lines.join('\n') + '\n';
+}
+
+// A follower that cannot mirror already failed its sync (lastError says why); these are what only the pair can show.
+function haProblems(ha: HaStatus): string[] {
+  const problems: string[] = [];
+  if (ha.carp === 'missing') problems.push(`ha: CARP vhid ${ha.vhid} is not in the ifconfig output; this node follows until it is MASTER`);
+  if (ha.role === 'leader' && ha.peer.role === 'leader') problems.push(`ha: the peer ${ha.peer.url} leads too (CARP MASTER on both nodes?); both apply their own decisions`);
+  return problems;
+}
+
+function haLines(ha: HaStatus): string[] {
+  const peer = ha.peer;
+  const reach = peer.reachable === undefined ? 'not asked' : peer.reachable ? `reachable${peer.role ? ` (${peer.role})` : ''}` : `unreachable: ${peer.error ?? '?'}`;
+  const mirror = peer.lastMirror ? `; last mirror ${peer.lastMirror.at} of the leader's sync ${peer.lastMirror.leaderAt}` : '';
+  return [
+    `ha: ${ha.role} (CARP vhid ${ha.vhid} ${ha.carp === 'missing' ? 'not found' : ha.carp})${ha.fileOnly ? '; file-only: HAProxy is not running on this node' : ''}`,
+    `ha: peer ${peer.url} ${reach}${mirror}`,
+    ...MAP_NAMES.map((m) => `map ${m}: sha256 ${ha.digests[m]}`),
+  ];
 }
