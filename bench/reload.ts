@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, haproxyBin } from '../test/helpers/haproxy.js';
+import { freePort, haproxyBin } from '../test/harness/haproxy.js';
 import { backendsOf } from './lib/edge.js';
 import { startFleet } from './lib/fleet.js';
 import { alive, onCleanup, once, pidsWithArg, sleep, stopPid, track, trackPid } from './lib/procs.js';

@@ -7,9 +7,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDaemon, type Daemon } from '../../agent/daemon.js';
 import type { SyncReport } from '../../agent/sync.js';
-import { app, startWorld, type World } from '../helpers/world.js';
+import { app, startWorld, type World } from '../harness/world.js';
 import { assertEach, assertServes, captureLog, clusterPatch, ensureBundle, mapsNow, runAgent, until, version, type Version } from './kit.js';
-import { skipUnless } from '../helpers/tools.js';
+import { skipUnless } from '../harness/tools.js';
 
 const missing = skipUnless('faults: config', 'haproxy', 'openssl');
 

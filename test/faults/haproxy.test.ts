@@ -6,8 +6,8 @@ import { readdir, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { app, startWorld, tcpRouter, type World } from '../helpers/world.js';
-import { skipUnless } from '../helpers/tools.js';
+import { app, startWorld, tcpRouter, type World } from '../harness/world.js';
+import { skipUnless } from '../harness/tools.js';
 import {
   alive,
   assertEach,

@@ -1,4 +1,4 @@
-// Provides what every fault test needs on top of test/helpers/world.ts: a captured log, a sync that re-reads the config
+// Provides what every fault test needs on top of test/harness/world.ts: a captured log, a sync that re-reads the config
 // like the daemon does, a snapshot of both maps (live `show map` and the file) to prove "old or new, never a mix",
 // a CPU meter, a proxy unix socket in front of HAProxy's (to hold, rewrite or act on single commands), a HAProxy
 // restart on the same config, and the built bundle run as a child process. Loopback and tmp dirs only.
@@ -14,9 +14,9 @@ import { createLog, type Log } from '../../agent/log.js';
 import type { MapName } from '../../agent/core/types.js';
 import { createRuntime } from '../../agent/io/runtime.js';
 import { newSyncState, syncOnce, type SyncDeps, type SyncOptions, type SyncReport, type SyncState } from '../../agent/sync.js';
-import { haproxyBin } from '../helpers/haproxy.js';
-import type { World } from '../helpers/world.js';
-import { WAIT_MS } from '../helpers/wait.js';
+import { haproxyBin } from '../harness/haproxy.js';
+import type { World } from '../harness/world.js';
+import { WAIT_MS } from '../harness/wait.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const BUNDLE = join(ROOT, 'dist', 'routeagent.js');

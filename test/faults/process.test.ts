@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { askControl } from '../../agent/io/control.js';
-import { haproxyMissing } from '../helpers/haproxy.js';
-import { app, startWorld, type World } from '../helpers/world.js';
+import { haproxyMissing } from '../harness/haproxy.js';
+import { app, startWorld, type World } from '../harness/world.js';
 import {
   alive,
   assertEach,

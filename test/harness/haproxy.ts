@@ -129,7 +129,7 @@ function configText(o: {
   const backends = o.backends
     .map((b) => `backend ${b.name}\n    mode ${b.mode}\n    server s1 127.0.0.1:${b.port}${b.server ? ` ${b.server}` : ''}\n`)
     .join('\n');
-  return `# written by test/helpers/haproxy.ts
+  return `# written by test/harness/haproxy.ts
 global
     log stdout format raw local0
     stats socket ${o.socket} mode 600 level admin expose-fd listeners

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { skipUnless } from '../helpers/tools.js';
-import { WAIT_MS } from '../helpers/wait.js';
+import { skipUnless } from '../harness/tools.js';
+import { WAIT_MS } from '../harness/wait.js';
 import { createSandbox, repo, waitFor, type Result, type Sandbox } from './sandbox.js';
 
 const healthy = { text: 'last sync 12:00:05: ok; hosts 3 entries, sni 4 entries\n', exit: 0 };

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WAIT_MS } from '../helpers/wait.js';
+import { WAIT_MS } from '../harness/wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '../..');
