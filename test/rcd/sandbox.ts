@@ -167,14 +167,3 @@ export async function createSandbox() {
 
   return { root, paths, rc, calls, readPid, isOurs, writeRcConf, writeConfig, cleanup };
 }
-
-/** Polls `probe` every 25 ms until it returns something truthy; throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
