@@ -1,8 +1,8 @@
 // Section 7, safety bounds: what hostile input and silent peers cost, measured here instead of asserted in `npm test`
 // (a timed assertion fails on a loaded machine while the code is right). The tests prove the outcome (the exact error,
 // nothing injected, the connection cut); these rows say how cheaply, against the bounds the code is meant to keep.
-import { startWorld, app, httpRouter } from '../test/helpers/world.js';
-import { startTraefik } from '../test/helpers/traefik-server.js';
+import { startWorld, app, httpRouter } from '../test/harness/world.js';
+import { startTraefik } from '../test/harness/traefik.js';
 import { captureLog, clusterPatch, cpuMs, syncer } from '../test/faults/kit.js';
 import { fetchCluster } from '../agent/io/traefik.js';
 import { median } from './lib/stats.js';

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   onCleanup(() => rmSync(old, { recursive: true, force: true }));
   execFileSync('sh', ['-c', `git -C "${ROOT}" archive "${rev}" agent schemas tsconfig.json package.json | tar -x -C "${old}"`]);
   cpSync(join(ROOT, 'bench'), join(old, 'bench'), { recursive: true, filter: (p) => !p.includes('/results') });
-  cpSync(join(ROOT, 'test', 'helpers'), join(old, 'test', 'helpers'), { recursive: true });
+  cpSync(join(ROOT, 'test', 'harness'), join(old, 'test', 'harness'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(old, 'node_modules'));
   // A revision whose schemas are compiled at build time (agent/generated/) needs that build step run in its checkout.
   const generator = join(ROOT, 'scripts', 'validators.mjs');

@@ -1,7 +1,7 @@
 // 1. Propagation: a router is added to, or moved between, fake Traefik clusters; how long until the first real request
 // through HAProxy (plain HTTP by Host header *and* TLS by SNI) reaches the new cluster. The real daemon (the bundle,
 // `run`) polls every second. Each change waits a random 0–1 s first, so changes land at every phase of the schedule.
-import { app, startWorld, type ClusterName } from '../test/helpers/world.js';
+import { app, startWorld, type ClusterName } from '../test/harness/world.js';
 import { startDaemonProc } from './lib/daemon.js';
 import { onCleanup, once, sleep } from './lib/procs.js';
 import { median, percentile } from './lib/stats.js';

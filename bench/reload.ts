@@ -10,10 +10,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, haproxyBin } from '../test/helpers/haproxy.js';
+import { haproxyConfig } from '../test/harness/haproxy-config.js';
+import { freePort, haproxyBin } from '../test/harness/haproxy.js';
+import { alive } from '../test/harness/wait.js';
 import { backendsOf } from './lib/edge.js';
 import { startFleet } from './lib/fleet.js';
-import { alive, onCleanup, once, pidsWithArg, sleep, stopPid, track, trackPid } from './lib/procs.js';
+import { onCleanup, once, pidsWithArg, sleep, stopPid, track, trackPid } from './lib/procs.js';
 import { startWorker } from './lib/rpc.js';
 import { makeRouters } from './lib/routers.js';
 import { ms, row, x, type Row } from './lib/report.js';
@@ -66,7 +68,7 @@ async function arm(bundle: string, method: 'runtime' | 'reload', opts: { changes
   const [httpPort, sniPort, deadPort] = [await freePort(), await freePort(), await freePort()];
   await writeFile(maps.hosts, '');
   await writeFile(maps.sni, '');
-  await writeFile(cfg, configText({ socket, httpPort, sniPort, deadPort, maps, names }));
+  await writeFile(cfg, pfsenseConfig({ socket, httpPort, sniPort, deadPort, maps, names }));
   const bin = haproxyBin();
   const reloadCmd = `${bin} -f ${cfg} -p ${pidfile} -D -x ${socket} -sf $(cat ${pidfile})`;
   const cleanup = once(async () => {
@@ -143,51 +145,25 @@ async function arm(bundle: string, method: 'runtime' | 'reload', opts: { changes
   }
 }
 
-function configText(o: { socket: string; httpPort: number; sniPort: number; deadPort: number; maps: { hosts: string; sni: string }; names: string[] }): string {
-  const hosts = `req.hdr(host),field(1,:),lower,map(${o.maps.hosts})`;
-  const sni = `req.ssl_sni,lower,map(${o.maps.sni})`;
-  return `# written by bench/reload.ts: pfSense-like (daemon mode, admin socket with expose-fd listeners for -x)
-global
-    stats socket ${o.socket} mode 600 level admin expose-fd listeners
-    stats timeout 30s
-    maxconn 4096
-
-defaults
-    timeout connect 2s
-    timeout client 10s
-    timeout server 10s
-
-frontend fe_http
-    mode http
-    bind 127.0.0.1:${o.httpPort}
-    use_backend %[${hosts}] if { ${hosts} -m found }
-    default_backend be_default
-
-frontend fe_sni
-    mode tcp
-    bind 127.0.0.1:${o.sniPort}
-    tcp-request inspect-delay 5s
-    tcp-request content accept if { req.ssl_hello_type 1 }
-    use_backend %[${sni}] if { ${sni} -m found }
-    default_backend be_tls_default
-
-backend be_default
-    mode http
-    http-request return status 404 content-type text/plain string "no route"
-
-backend be_tls_default
-    mode tcp
-
-${o.names
-  .map((n) => `backend ${backendsOf(n).hosts}
-    mode http
-    http-request return status 200 content-type text/plain string "${n}"
-
-backend ${backendsOf(n).sni}
-    mode tcp
-    server s1 127.0.0.1:${o.deadPort}
-`)
-  .join('\n')}`;
+/**
+ * pfSense-like: run in daemon mode (-D, pidfile) by the caller, admin socket with expose-fd listeners for -x, no
+ * traffic log. The HTTP backends answer from HAProxy itself; the TLS ones point at a dead port (never used by the load).
+ */
+function pfsenseConfig(o: { socket: string; httpPort: number; sniPort: number; deadPort: number; maps: { hosts: string; sni: string }; names: string[] }): string {
+  return haproxyConfig({
+    socket: o.socket,
+    httpPort: o.httpPort,
+    sniPort: o.sniPort,
+    mapPaths: o.maps,
+    extraGlobal: '    maxconn 4096\n',
+    log: false,
+    noRouteReply: 'no route',
+    writtenBy: 'bench/reload.ts (test/harness/haproxy-config.ts, pfSense-like)',
+    backends: o.names.flatMap((n) => [
+      { name: backendsOf(n).hosts, mode: 'http' as const, reply: n },
+      { name: backendsOf(n).sni, mode: 'tcp' as const, port: o.deadPort },
+    ]),
+  });
 }
 
 function run(bin: string, args: string[]): Promise<void> {

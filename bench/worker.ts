@@ -1,5 +1,5 @@
 // The bench's worker, run from an esbuild bundle (lib/bundle.ts) in its own process:
-//   `fleet`: hosts fake Traefik clusters (test/helpers/traefik-server.ts) with generated routers;
+//   `fleet`: hosts fake Traefik clusters (test/harness/traefik.ts) with generated routers;
 //   `agent`: runs routeagent's own code (syncOnce, replaceMap, applyMaps, parseRule) and measures it with
 //            process.cpuUsage(), which then counts routeagent alone: haproxy and the fake Traefik are other processes.
 import { parseConfig, type Config } from '../agent/config.js';
@@ -11,7 +11,7 @@ import { routesFromRouters } from '../agent/core/routes.js';
 import { routersFromRawdata } from '../agent/core/traefik-body.js';
 import { createRuntime } from '../agent/io/runtime.js';
 import { newSyncState, syncOnce, type SyncState } from '../agent/sync.js';
-import { rawdataFrom, startTraefik, type FakeTraefik } from '../test/helpers/traefik-server.js';
+import { rawdataFrom, startTraefik, type FakeTraefik } from '../test/harness/traefik.js';
 import { plainFetchAll } from './lib/plainfetch.js';
 import { rawReplace } from './lib/rawclient.js';
 import { hostOf, makeRouters, makeServices, ruleOf, type RouterSpec } from './lib/routers.js';

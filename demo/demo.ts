@@ -4,8 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createRuntime } from '../agent/io/runtime.js';
-import { haproxyMissing } from '../test/helpers/haproxy.js';
-import { app, httpRouter, startWorld, tcpRouter, type World } from '../test/helpers/world.js';
+import { haproxyMissing } from '../test/harness/haproxy.js';
+import { app, httpRouter, startWorld, tcpRouter, type World } from '../test/harness/world.js';
 
 const BUNDLE = new URL('../dist/routeagent.js', import.meta.url).pathname;
 // The demo's haproxy, maps and config live in a folder under dist/ (git ignores it; removed at the end), not under /tmp:

@@ -11,9 +11,9 @@ import { createLog } from '../agent/log.js';
 import { parseMapText, renderMap, sameEntries } from '../agent/core/render.js';
 import type { Entry, MapName } from '../agent/core/types.js';
 import { createRuntime, type Runtime } from '../agent/io/runtime.js';
-import { haproxyBin, printLogOnFailure, startHaproxy, type Haproxy, type HaproxyOptions } from './helpers/haproxy.js';
-import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './helpers/upstream.js';
-import { skipUnless } from './helpers/tools.js';
+import { haproxyBin, printLogOnFailure, startHaproxy, type Haproxy, type HaproxyOptions } from './harness/haproxy.js';
+import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './harness/upstream.js';
+import { skipUnless } from './harness/tools.js';
 
 const missing = skipUnless('applyMaps (real haproxy)', 'haproxy', 'openssl');
 

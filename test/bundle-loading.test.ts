@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertBuilt, killAll, runBundle } from './helpers/bundle.js';
-import { skipUnless } from './helpers/tools.js';
+import { assertBuilt, killAll, runBundle } from './harness/agent.js';
+import { skipUnless } from './harness/tools.js';
 
 const noOpenssl = skipUnless('bundle: a dry-run sync over https', 'openssl');
 

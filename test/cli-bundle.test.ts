@@ -10,11 +10,11 @@ import { lstat, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { USAGE } from '../agent/cli.js';
 import { createRuntime } from '../agent/io/runtime.js';
-import { assertBuilt, killAll, runBundle, type Ran } from './helpers/bundle.js';
-import { freePort, haproxyBin } from './helpers/haproxy.js';
-import { listingFromRawdata, loadFixture } from './helpers/traefik-server.js';
-import { httpRouter, startWorld, tcpRouter, type World } from './helpers/world.js';
-import { skipUnless } from './helpers/tools.js';
+import { assertBuilt, killAll, runBundle, type Ran } from './harness/agent.js';
+import { freePort, haproxyBin } from './harness/haproxy.js';
+import { listingFromRawdata, loadFixture } from './harness/traefik.js';
+import { httpRouter, startWorld, tcpRouter, type World } from './harness/world.js';
+import { skipUnless } from './harness/tools.js';
 
 const missing = skipUnless('routeagent bundle: sync, check, status, snippet', 'haproxy', 'openssl');
 const cli = suite('routeagent bundle: sync, check, status, snippet');

@@ -14,9 +14,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { askControl } from '../agent/io/control.js';
 import { createRuntime } from '../agent/io/runtime.js';
-import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './helpers/bundle.js';
-import { freePort, haproxyMissing } from './helpers/haproxy.js';
-import { app, startWorld, tcpRouter, type World } from './helpers/world.js';
+import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './harness/agent.js';
+import { freePort, haproxyMissing } from './harness/haproxy.js';
+import { app, startWorld, tcpRouter, type World } from './harness/world.js';
 
 const missing = haproxyMissing();
 const daemon = suite('routeagent run (the daemon)');

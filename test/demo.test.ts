@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { skipUnless } from './helpers/tools.js';
+import { skipUnless } from './harness/tools.js';
 
 const repo = new URL('..', import.meta.url).pathname;
 const script = join(repo, 'demo', 'preflight.sh');

@@ -6,9 +6,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFile } from 'node:fs/promises';
 import { createRuntime } from '../agent/io/runtime.js';
-import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './helpers/bundle.js';
-import { skipUnless } from './helpers/tools.js';
-import { app, startWorld, type World } from './helpers/world.js';
+import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './harness/agent.js';
+import { skipUnless } from './harness/tools.js';
+import { app, startWorld, type World } from './harness/world.js';
 
 const missing = skipUnless('failover: the daemon, unattended', 'haproxy', 'openssl');
 const daemon = suite('routeagent run: failover');

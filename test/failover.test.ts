@@ -10,10 +10,10 @@ import { createSyncDeps } from '../agent/deps.js';
 import { createLog } from '../agent/log.js';
 import { newSyncState, syncOnce, type SyncDeps, type SyncReport, type SyncState } from '../agent/sync.js';
 import { createRuntime } from '../agent/io/runtime.js';
-import { until } from './helpers/bundle.js';
-import { skipUnless } from './helpers/tools.js';
-import { startTlsUpstream } from './helpers/upstream.js';
-import { app, startWorld, tcpRouter, type ClusterName, type World } from './helpers/world.js';
+import { until } from './harness/agent.js';
+import { skipUnless } from './harness/tools.js';
+import { startTlsUpstream } from './harness/upstream.js';
+import { app, startWorld, tcpRouter, type ClusterName, type World } from './harness/world.js';
 
 const missing = skipUnless('failover end to end', 'haproxy', 'openssl');
 const fo = suite('failover end to end');

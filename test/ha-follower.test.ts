@@ -5,10 +5,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type Server } from 'node:http';
 import { buildPeerState } from '../agent/core/peerstate.js';
-import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './helpers/bundle.js';
-import { startPair, TOKEN } from './helpers/pair.js';
-import { skipUnless } from './helpers/tools.js';
-import { startWorld, type World } from './helpers/world.js';
+import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './harness/agent.js';
+import { startPair, TOKEN } from './harness/pair.js';
+import { skipUnless } from './harness/tools.js';
+import { startWorld, type World } from './harness/world.js';
 
 const missing = skipUnless('ha: a follower and a bad leader', 'haproxy', 'openssl');
 const follower = suite('routeagent run: a CARP follower and a bad leader');

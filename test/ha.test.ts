@@ -5,10 +5,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFile } from 'node:fs/promises';
-import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './helpers/bundle.js';
-import { coldStart, startPair, type PairNode } from './helpers/pair.js';
-import { skipUnless } from './helpers/tools.js';
-import { app, startWorld, type World } from './helpers/world.js';
+import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './harness/agent.js';
+import { coldStart, startPair, type PairNode } from './harness/pair.js';
+import { skipUnless } from './harness/tools.js';
+import { app, startWorld, type World } from './harness/world.js';
 
 const missing = skipUnless('ha: a CARP pair of two daemons', 'haproxy', 'openssl');
 const ha = suite('routeagent run: a CARP pair');

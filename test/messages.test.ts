@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../agent/config.js';
 import { formatStatus, statusFromReport, type ReportLike, type Status } from '../agent/core/status.js';
 import { GUARD_REMIND_MS, guardNotices, type GuardEpisode } from '../agent/sync.js';
-import { assertBuilt, killAll, runBundle } from './helpers/bundle.js';
-import { skipUnless } from './helpers/tools.js';
-import { app, startWorld } from './helpers/world.js';
+import { assertBuilt, killAll, runBundle } from './harness/agent.js';
+import { skipUnless } from './harness/tools.js';
+import { app, startWorld } from './harness/world.js';
 import { captureLog, syncer } from './faults/kit.js';
 
 const lines = (s: string) => s.split('\n').filter(Boolean);

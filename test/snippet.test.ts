@@ -10,13 +10,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { USAGE } from '../agent/cli.js';
 import { SNIPPET_TARGETS, renderSnippet } from '../agent/core/snippet.js';
-import { assertBuilt, killAll, runBundle } from './helpers/bundle.js';
-import { freePort, haproxyBin } from './helpers/haproxy.js';
-import { skipUnless } from './helpers/tools.js';
-import { checkHaproxyConfig, haproxyWarnings, runHaproxyConfig, type Running } from './helpers/haproxy-config.js';
-import { startTraefik, type FakeTraefik } from './helpers/traefik-server.js';
-import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './helpers/upstream.js';
-import { app, httpRouter } from './helpers/world.js';
+import { assertBuilt, killAll, runBundle } from './harness/agent.js';
+import { skipUnless } from './harness/tools.js';
+import { checkHaproxyConfig, freePort, haproxyBin, haproxyWarnings, runHaproxyConfig, type Running } from './harness/haproxy.js';
+import { startTraefik, type FakeTraefik } from './harness/traefik.js';
+import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './harness/upstream.js';
+import { app, httpRouter } from './harness/world.js';
 
 const maps = { hosts: '/usr/local/etc/routeagent/maps/hosts.map', sni: '/usr/local/etc/routeagent/maps/sni.map' };
 

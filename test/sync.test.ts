@@ -8,8 +8,8 @@ import { createSyncDeps } from '../agent/deps.js';
 import { createLog } from '../agent/log.js';
 import { newSyncState, syncOnce, type SyncState } from '../agent/sync.js';
 import { createRuntime } from '../agent/io/runtime.js';
-import { app, httpRouter, startWorld, tcpRouter, type World } from './helpers/world.js';
-import { skipUnless } from './helpers/tools.js';
+import { app, httpRouter, startWorld, tcpRouter, type World } from './harness/world.js';
+import { skipUnless } from './harness/tools.js';
 
 const missing = skipUnless('syncOnce end to end', 'haproxy', 'openssl');
 const e2e = suite('syncOnce end to end');

@@ -1,10 +1,10 @@
-// A whole edge: a real haproxy (test/helpers/haproxy.ts) with a tcp and an http backend per cluster, fake Traefik
+// A whole edge: a real haproxy (test/harness/haproxy.ts) with a tcp and an http backend per cluster, fake Traefik
 // clusters in a fleet worker (lib/fleet.ts), a routeagent config pointing at both, and an agent worker that runs
 // routeagent's code from the bundle (bench/worker.ts). Three processes, so CPU time is attributed honestly.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, haproxyBin, startHaproxy, type Haproxy } from '../../test/helpers/haproxy.js';
+import { freePort, haproxyBin, startHaproxy, type Haproxy } from '../../test/harness/haproxy.js';
 import type { SyncCost } from '../worker.js';
 import { startFleet, type Fleet } from './fleet.js';
 import { onCleanup, once } from './procs.js';

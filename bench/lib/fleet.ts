@@ -1,4 +1,4 @@
-// Fake Traefik clusters (test/helpers/traefik-server.ts) hosted by a bundled worker in its own process, so the time
+// Fake Traefik clusters (test/harness/traefik.ts) hosted by a bundled worker in its own process, so the time
 // Traefik takes to build its JSON never lands in the CPU time measured for routeagent.
 import { startWorker } from './rpc.js';
 import type { RouterSpec } from './routers.js';

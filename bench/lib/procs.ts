@@ -2,6 +2,7 @@
 // by its own pid, never by name. Daemonised haproxy (-D) forks away from its parent, so its pids are added as they appear.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { alive } from '../../test/harness/wait.js';
 
 const children = new Set<ChildProcess>();
 const loosePids = new Set<number>();
@@ -40,14 +41,6 @@ export function pidsWithArg(needle: string): number[] {
   return pids;
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return procState(pid) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** SIGTERM (or `signal`), then SIGKILL after `graceMs`; resolves when it is gone. */
 export async function stopPid(pid: number, graceMs = 2000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

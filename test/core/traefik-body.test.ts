@@ -12,7 +12,7 @@ import {
   type Rawdata,
   type ServiceInfo,
 } from '../../agent/core/traefik-body.js';
-import { loadFixture, rawdataFrom } from '../helpers/traefik-server.js';
+import { loadFixture, rawdataFrom } from '../harness/traefik.js';
 
 const rawdata = (relPath: string) => loadFixture(relPath) as Rawdata;
 /** Recorded listing routers (one page of /api/{http,tcp}/routers) in a rawdata body, as the fake Traefik serves them. */

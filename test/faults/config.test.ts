@@ -7,9 +7,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDaemon, type Daemon } from '../../agent/daemon.js';
 import type { SyncReport } from '../../agent/sync.js';
-import { app, startWorld, type World } from '../helpers/world.js';
-import { assertEach, assertServes, captureLog, clusterPatch, ensureBundle, mapsNow, runAgent, until, version, type Version } from './kit.js';
-import { skipUnless } from '../helpers/tools.js';
+import { app, startWorld, type World } from '../harness/world.js';
+import { ensureBundle, startAgent } from '../harness/agent.js';
+import { until } from '../harness/wait.js';
+import { assertEach, assertServes, captureLog, clusterPatch, mapsNow, version, type Version } from './kit.js';
+import { skipUnless } from '../harness/tools.js';
 
 const missing = skipUnless('faults: config', 'haproxy', 'openssl');
 
@@ -64,8 +66,8 @@ if (!missing) {
   test('invalid JSON at start: `run` exits 2, the problem and "not started" are logged, nothing touched', async (ctx) => {
     await writeFile(configPath(ctx), '{"clusters": [');
     const before = await mapsNow(ctx.w);
-    const agent = runAgent(['run', '--config', configPath(ctx)]);
-    const { code } = await agent.exit;
+    const agent = startAgent(['run', '--config', configPath(ctx)]);
+    const { code } = await agent.exited;
     assert.is(code, 2);
     let message = '';
     try {
@@ -90,8 +92,8 @@ if (!missing) {
       extra: true,
     };
     await writeFile(configPath(ctx), JSON.stringify(bad));
-    const agent = runAgent(['run', '--config', configPath(ctx)]);
-    assert.is((await agent.exit).code, 2);
+    const agent = startAgent(['run', '--config', configPath(ctx)]);
+    assert.is((await agent.exited).code, 2);
     const p = configPath(ctx);
     assert.equal(agent.lines.sort(), [
       `error config ${p}: /: unknown property "extra"`,

@@ -6,10 +6,10 @@ import { readdir, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { app, startWorld, tcpRouter, type World } from '../helpers/world.js';
-import { skipUnless } from '../helpers/tools.js';
+import { app, startWorld, tcpRouter, type World } from '../harness/world.js';
+import { skipUnless } from '../harness/tools.js';
+import { alive, until } from '../harness/wait.js';
 import {
-  alive,
   assertEach,
   assertServes,
   captureLog,
@@ -19,7 +19,6 @@ import {
   startSocketProxy,
   stubReload,
   syncer,
-  until,
   version,
   watchLive,
   type Restarted,

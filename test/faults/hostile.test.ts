@@ -4,9 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { app, httpRouter, startWorld, tcpRouter, type World } from '../helpers/world.js';
+import { app, httpRouter, startWorld, tcpRouter, type World } from '../harness/world.js';
 import { assertServes, captureLog, syncer, version } from './kit.js';
-import { skipUnless } from '../helpers/tools.js';
+import { skipUnless } from '../harness/tools.js';
 
 const missing = skipUnless('faults: hostile routers', 'haproxy', 'openssl');
 

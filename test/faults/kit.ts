@@ -1,9 +1,8 @@
-// Provides what every fault test needs on top of test/helpers/world.ts: a captured log, a sync that re-reads the config
+// Provides what every fault test needs on top of test/harness/world.ts: a captured log, a sync that re-reads the config
 // like the daemon does, a snapshot of both maps (live `show map` and the file) to prove "old or new, never a mix",
-// a CPU meter, a proxy unix socket in front of HAProxy's (to hold, rewrite or act on single commands), a HAProxy
-// restart on the same config, and the built bundle run as a child process. Loopback and tmp dirs only.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync, readdirSync } from 'node:fs';
+// a CPU meter, a proxy unix socket in front of HAProxy's (to hold, rewrite or act on single commands) and a HAProxy
+// restart on the same config. The agent as a child process is ../harness/agent.ts. Loopback and tmp dirs only.
+import { execFile, spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -14,12 +13,10 @@ import { createLog, type Log } from '../../agent/log.js';
 import type { MapName } from '../../agent/core/types.js';
 import { createRuntime } from '../../agent/io/runtime.js';
 import { newSyncState, syncOnce, type SyncDeps, type SyncOptions, type SyncReport, type SyncState } from '../../agent/sync.js';
-import { haproxyBin } from '../helpers/haproxy.js';
-import type { World } from '../helpers/world.js';
-import { WAIT_MS } from '../helpers/wait.js';
+import { haproxyBin } from '../harness/haproxy.js';
+import type { World } from '../harness/world.js';
+import { alive, until, WAIT_MS } from '../harness/wait.js';
 
-export const ROOT = new URL('../../', import.meta.url).pathname;
-export const BUNDLE = join(ROOT, 'dist', 'routeagent.js');
 const MAPS: readonly MapName[] = ['hosts', 'sni'];
 
 /** One map's content as sorted `key value` lines: what a version of a map is, for comparisons. */
@@ -146,17 +143,6 @@ export function haproxyPatch(w: World, patch: Record<string, unknown>): Record<s
   return { ...(w.config['haproxy'] as Record<string, unknown>), ...patch };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Wait until `ok()` is true (polling), or fail naming `what`. */
-export async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) assert.unreachable(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 // ---- a unix socket in front of HAProxy's ------------------------------------------------------------------------------
 
 /** What to do with one command: pass it on (optionally rewriting the reply), answer it ourselves, or never answer. */
@@ -248,76 +234,6 @@ export async function startHaproxyOn(w: World): Promise<Restarted> {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
         await exited;
-      }
-    },
-  };
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// ---- the bundle as a child process --------------------------------------------------------------------------------------
-
-/** Build dist/routeagent.js when it is missing or older than any file under agent/ (npm test builds it first anyway). */
-export function ensureBundle(): void {
-  const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((t, e) => Math.max(t, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
-  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newest(join(ROOT, 'agent'))) return;
-  execFileSync(join(ROOT, 'build.sh'), { cwd: ROOT, stdio: 'inherit' });
-}
-
-export type Agent = {
-  child: ChildProcess;
-  pid: number;
-  /** stderr and stdout lines so far. */
-  lines: string[];
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolve with the first line (from the start) matching `re`; fail after `timeoutMs`. */
-  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
-  stop(): Promise<void>;
-};
-
-/** Run `node dist/routeagent.js <args>`; lines are collected from stdout and stderr. */
-export function runAgent(args: string[], env: Record<string, string> = {}): Agent {
-  const child = spawn(process.execPath, [BUNDLE, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const take = (stream: NodeJS.ReadableStream) => {
-    let rest = '';
-    stream.on('data', (d: Buffer) => {
-      rest += d.toString();
-      const parts = rest.split('\n');
-      rest = parts.pop()!;
-      lines.push(...parts);
-    });
-    stream.on('end', () => rest && lines.push(rest));
-  };
-  take(child.stdout!);
-  take(child.stderr!);
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
-  return {
-    child,
-    pid: child.pid ?? -1,
-    lines,
-    exit,
-    async waitFor(re, timeoutMs = WAIT_MS) {
-      let found: string | undefined;
-      let exited = false;
-      void exit.then(() => (exited = true));
-      await until(`a line matching ${re} (got:\n${lines.join('\n')})`, () => (found = lines.find((l) => re.test(l))) !== undefined || exited, timeoutMs);
-      if (found === undefined) found = lines.find((l) => re.test(l));
-      if (found === undefined) assert.unreachable(`agent exited without a line matching ${re}:\n${lines.join('\n')}`);
-      return found!;
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exit;
       }
     },
   };

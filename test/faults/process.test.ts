@@ -9,23 +9,20 @@ import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { askControl } from '../../agent/io/control.js';
-import { haproxyMissing } from '../helpers/haproxy.js';
-import { app, startWorld, type World } from '../helpers/world.js';
+import { haproxyMissing } from '../harness/haproxy.js';
+import { app, startWorld, type World } from '../harness/world.js';
+import { ensureBundle, startAgent, type Agent } from '../harness/agent.js';
+import { alive, until } from '../harness/wait.js';
 import {
-  alive,
   assertEach,
   assertServes,
   captureLog,
-  ensureBundle,
   haproxyPatch,
   mapsNow,
-  runAgent,
   sh,
   startSocketProxy,
   syncer,
-  until,
   version,
-  type Agent,
   type SocketProxy,
   type Version,
 } from './kit.js';
@@ -57,7 +54,7 @@ test.before.each(async (ctx) => {
   ctx.w.clusters.hades.traefik.setRouters('http', [app('a.technis.io')]);
 });
 test.after.each(async (ctx) => {
-  for (const a of ctx.agents) await a.stop();
+  for (const a of ctx.agents) await a.kill();
   await ctx.proxy?.close();
   ctx.proxy = undefined;
   if (ctx.mounted) await sh(`umount ${ctx.mounted}`);
@@ -69,7 +66,7 @@ const mapsDir = (w: World) => dirname(w.haproxy.mapPaths.hosts);
 /** Hidden files in the maps folder other than the control socket: staged maps, tmp files, -c config copies. */
 const leftovers = async (w: World) => (await readdir(mapsDir(w))).filter((f) => f.startsWith('.') && !f.startsWith('.routeagent.'));
 const start = (ctx: Ctx, env: Record<string, string> = {}) => {
-  const a = runAgent(['run', '--config', ctx.w.configPath], env);
+  const a = startAgent(['run', '--config', ctx.w.configPath], { env });
   ctx.agents.push(a);
   return a;
 };
@@ -114,7 +111,7 @@ if (!missing) {
     });
     await w.writeConfig({ schedule: NEVER, haproxy: haproxyPatch(w, { socket: ctx.proxy.path }) });
     agent = start(ctx);
-    assert.is((await agent.exit).signal, 'SIGKILL');
+    assert.is((await agent.exited).signal, 'SIGKILL');
     assert.equal(await leftovers(w), [`.hosts.map.staged-${agent.pid}`, `.sni.map.staged-${agent.pid}`].sort());
     assertEach(await mapsNow(w), [OLD], 'after the kill');
     await restartConverges(ctx, agent);
@@ -134,7 +131,7 @@ if (!missing) {
     });
     try {
       agent = start(ctx);
-      assert.is((await agent.exit).signal, 'SIGKILL');
+      assert.is((await agent.exited).signal, 'SIGKILL');
     } finally {
       watcher.close();
     }
@@ -155,7 +152,7 @@ if (!missing) {
     });
     await w.writeConfig({ schedule: NEVER, haproxy: haproxyPatch(w, { socket: ctx.proxy.path }) });
     agent = start(ctx);
-    assert.is((await agent.exit).signal, 'SIGKILL');
+    assert.is((await agent.exited).signal, 'SIGKILL');
     const now = await mapsNow(w);
     assert.equal(now.file, BIG_V, 'the files were renamed into place before the runtime apply');
     assert.equal(now.live.hosts, BIG_V.hosts, 'hosts was committed');
@@ -220,7 +217,7 @@ if (!missing) {
     const first = start(ctx);
     await first.waitFor(/^info sync: .*; applied by runtime in \d+ ms$/);
     const second = start(ctx);
-    assert.is((await second.exit).code, 1);
+    assert.is((await second.exited).code, 1);
     const ramDisk = /^warn config .*: \/haproxy\/maps: hosts .* may be lost at reboot on a RAM disk; prefer \/usr\/local\/etc\/routeagent\/maps$/; // maps under /tmp
     assert.equal(second.lines.filter((l) => !ramDisk.test(l)), [`error control socket ${join(mapsDir(w), '.routeagent.sock')}: another routeagent (pid ${first.pid}) drives these maps; exiting`]);
     assert.ok(alive(first.pid));
@@ -228,7 +225,7 @@ if (!missing) {
     process.kill(first.pid, 'SIGUSR2');
     await until('the first agent applies the change', async () => (await mapsNow(w)).live.sni.length === 2);
     process.kill(first.pid, 'SIGTERM');
-    assert.is((await first.exit).code, 0);
+    assert.is((await first.exited).code, 0);
   });
 }
 

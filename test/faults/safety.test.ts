@@ -6,9 +6,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDaemon, type Daemon } from '../../agent/daemon.js';
 import type { SyncReport } from '../../agent/sync.js';
-import { app, startWorld, tcpRouter, type World } from '../helpers/world.js';
-import { assertEach, assertServes, captureLog, clusterPatch, ensureBundle, mapsNow, runAgent, syncer, until, version, versionOf, type Version } from './kit.js';
-import { skipUnless } from '../helpers/tools.js';
+import { app, startWorld, tcpRouter, type World } from '../harness/world.js';
+import { ensureBundle, startAgent } from '../harness/agent.js';
+import { until } from '../harness/wait.js';
+import { assertEach, assertServes, captureLog, clusterPatch, mapsNow, syncer, version, versionOf, type Version } from './kit.js';
+import { skipUnless } from '../harness/tools.js';
 
 const missing = skipUnless('faults: safety', 'haproxy', 'openssl');
 
@@ -79,8 +81,8 @@ if (!missing) {
       assert.ok(cap.lines.includes(`warn ${error}; keeping ${kept} from the current maps`), cap.lines.join('\n'));
       assert.is(r.clusters[name]!.error, error);
     }
-    const status = runAgent(['status', '--config', w.configPath]);
-    assert.is((await status.exit).code, 1);
+    const status = startAgent(['status', '--config', w.configPath]);
+    assert.is((await status.exited).code, 1);
     const out = status.lines.filter((l) => !l.startsWith('warning: '));
     assert.match(out[0]!, /^unhealthy: last sync \S+ ok, \d+ ms$/);
     const stale = (name: string) =>

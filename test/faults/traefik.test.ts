@@ -5,10 +5,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rawdataFrom, type Fault } from '../helpers/traefik-server.js';
-import { app, httpRouter, startWorld, tcpRouter, type World } from '../helpers/world.js';
-import { assertServes, captureLog, clusterPatch, mapsNow, syncer, until, version, watchLive, type Version } from './kit.js';
-import { skipUnless } from '../helpers/tools.js';
+import { rawdataFrom, type Fault } from '../harness/traefik.js';
+import { app, httpRouter, startWorld, tcpRouter, type World } from '../harness/world.js';
+import { until } from '../harness/wait.js';
+import { assertServes, captureLog, clusterPatch, mapsNow, syncer, version, watchLive, type Version } from './kit.js';
+import { skipUnless } from '../harness/tools.js';
 
 const missing = skipUnless('faults: Traefik', 'haproxy', 'openssl');
 

@@ -6,8 +6,8 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { checkConfig, parseAlerts, parseConfigBackends } from '../../agent/io/check.js';
 import { stageFile } from '../../agent/io/files.js';
-import { haproxyBin, printLogOnFailure, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
-import { skipUnless } from '../helpers/tools.js';
+import { haproxyBin, printLogOnFailure, startHaproxy, type Haproxy } from '../harness/haproxy.js';
+import { skipUnless } from '../harness/tools.js';
 
 const missing = skipUnless('checkConfig (real haproxy -c)', 'haproxy');
 

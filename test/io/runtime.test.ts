@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { HaproxyReplyError } from '../../agent/errors.js';
 import { parseMapText, renderMap, sameEntries } from '../../agent/core/render.js';
 import { createRuntime, isUnreachable, type Runtime } from '../../agent/io/runtime.js';
-import { freePort, printLogOnFailure, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
-import { skipUnless } from '../helpers/tools.js';
+import { freePort, printLogOnFailure, startHaproxy, type Haproxy } from '../harness/haproxy.js';
+import { skipUnless } from '../harness/tools.js';
 
 const missing = skipUnless('runtime (real haproxy)', 'haproxy');
 

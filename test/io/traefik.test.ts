@@ -1,4 +1,4 @@
-// Proves fetchCluster/fetchAll against a real HTTP server that answers like Traefik (test/helpers/traefik-server.ts):
+// Proves fetchCluster/fetchAll against a real HTTP server that answers like Traefik (test/harness/traefik.ts):
 // every recorded body passes the rawdata schema and parses, a cluster is one /rawdata read (an identical answer is not
 // parsed again, /version is read once per server), version → syntax, services → health, auth, TLS with a custom CA,
 // and every failure is one exact TraefikError line that names cluster and URL and no credential.
@@ -16,9 +16,9 @@ import { routersFromRawdata, serviceHealth, type Rawdata } from '../../agent/cor
 import type { Router } from '../../agent/core/types.js';
 import { TraefikError } from '../../agent/errors.js';
 import { fetchAll, fetchCluster, schemaProblems, type ClusterRouters, type ClusterTarget, type FetchOptions } from '../../agent/io/traefik.js';
-import { listingFromRawdata, loadFixture, rawdataFrom, startTraefik, type FakeTraefik } from '../helpers/traefik-server.js';
-import { skipUnless } from '../helpers/tools.js';
-import { until, WAIT_MS } from '../helpers/wait.js';
+import { listingFromRawdata, loadFixture, rawdataFrom, startTraefik, type FakeTraefik } from '../harness/traefik.js';
+import { skipUnless } from '../harness/tools.js';
+import { until, WAIT_MS } from '../harness/wait.js';
 
 const FIXTURES = new URL('../fixtures/traefik/', import.meta.url).pathname;
 const PASSWORD = 'pw-Zq8-never-print';

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { skipUnless } from '../helpers/tools.js';
-import { WAIT_MS } from '../helpers/wait.js';
-import { createSandbox, repo, waitFor, type Result, type Sandbox } from './sandbox.js';
+import { skipUnless } from '../harness/tools.js';
+import { until, WAIT_MS } from '../harness/wait.js';
+import { createSandbox, repo, type Result, type Sandbox } from './sandbox.js';
 
 const healthy = { text: 'last sync 12:00:05: ok; hosts 3 entries, sni 4 entries\n', exit: 0 };
 const badApi = '/clusters/0/api: must match pattern "^https?://"';
@@ -84,7 +84,7 @@ if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
       res(0, 'Starting routeagent.\n', `problem: ${down}\nrouteagent: 'routeagent check' found the problems above; continuing: routeagent keeps the current maps and retries\n`),
     );
     sb.writeConfig({});
-    const ready = await waitFor('node to be ready', () => sb.calls().find((c) => c.who === 'node' && c.event === 'ready'));
+    const ready = await until('node to be ready', () => sb.calls().find((c) => c.who === 'node' && c.event === 'ready'));
     assert.equal(invocations().map((c) => c.argv), [[
       '-f', '-P', sb.paths.pidfile, '-p', sb.paths.childPidfile, '-R', '2',
       '-T', 'routeagent', '-l', 'daemon', '-s', 'notice', '-t', 'routeagent',
@@ -96,7 +96,7 @@ if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
     const run = nodeRuns('run');
     assert.equal(run.map((c) => [c.pid, c.ppid, c.argv, c.mark]), [[node, supervisor, ['run', '--config', sb.paths.config], 'from-rc.conf.d']]);
     assert.ok(sb.isOurs(supervisor), 'daemon(8) runs');
-    await waitFor('node output in syslog', () => readFileSync(sb.paths.messages, 'utf8').includes(`daemon.notice routeagent[${supervisor}]: info daemon: started\n`));
+    await until('node output in syslog', () => readFileSync(sb.paths.messages, 'utf8').includes(`daemon.notice routeagent[${supervisor}]: info daemon: started\n`));
   });
 
   rcd('start while running says so, checks nothing and starts nothing', async () => {
@@ -119,7 +119,7 @@ if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
     sb.writeConfig({});
     const checks = nodeRuns('check').length;
     assert.equal(await sb.rc('reload'), res(0, `Reloading routeagent config (node pid ${node}).\n`));
-    await waitFor('node to get SIGHUP', () => nodeSignals(node).length > 0);
+    await until('node to get SIGHUP', () => nodeSignals(node).length > 0);
     assert.equal(nodeSignals(node), ['SIGHUP']);
     assert.equal(daemonSignals(), []);
     assert.is(nodeRuns('check').length, checks + 1);
@@ -143,7 +143,7 @@ if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
   rcd('sync sends SIGUSR2 to node, not to daemon(8)', async () => {
     sb.writeConfig({});
     assert.equal(await sb.rc('sync'), res(0, `Requesting a sync from routeagent (node pid ${node}).\n`));
-    await waitFor('node to get SIGUSR2', () => nodeSignals(node).length > 1);
+    await until('node to get SIGUSR2', () => nodeSignals(node).length > 1);
     assert.equal(nodeSignals(node), ['SIGHUP', 'SIGUSR2']);
     assert.equal(daemonSignals(), []);
   });
@@ -152,13 +152,13 @@ if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
     sb.writeConfig({ status: healthy });
     const dead = node;
     process.kill(dead, 'SIGKILL');
-    await waitFor('daemon(8) to see node exit', () => sb.calls().some((c) => c.event === 'child-exit' && c.childPid === dead));
+    await until('daemon(8) to see node exit', () => sb.calls().some((c) => c.event === 'child-exit' && c.childPid === dead));
     assert.equal(await sb.rc('sync'), res(1, '', `routeagent: node is restarting (daemon(8) pid ${supervisor}); try again in 2 s.\n`));
     assert.equal(
       await sb.rc('status'),
       res(1, `routeagent is running as pid ${supervisor}.\nrouteagent: node is not running; daemon(8) restarts it within 2 s (see the system log).\n${healthy.text}`),
     );
-    const again = await waitFor('a new node', () => sb.calls().find((c) => c.who === 'node' && c.event === 'ready' && c.pid !== dead));
+    const again = await until('a new node', () => sb.calls().find((c) => c.who === 'node' && c.event === 'ready' && c.pid !== dead));
     node = again.pid;
     assert.is(sb.readPid(sb.paths.childPidfile), node);
     assert.equal(nodeRuns('run').map((c) => c.ppid), [supervisor, supervisor]);

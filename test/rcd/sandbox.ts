@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WAIT_MS } from '../helpers/wait.js';
+import { WAIT_MS } from '../harness/wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '../..');
@@ -166,15 +166,4 @@ export async function createSandbox() {
   };
 
   return { root, paths, rc, calls, readPid, isOurs, writeRcConf, writeConfig, cleanup };
-}
-
-/** Polls `probe` every 25 ms until it returns something truthy; throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

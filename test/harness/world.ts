@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHaproxy, type Haproxy } from './haproxy.js';
-import { startTraefik, type FakeTraefik } from './traefik-server.js';
+import { startTraefik, type FakeTraefik } from './traefik.js';
 import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './upstream.js';
 
 export const CLUSTERS = ['hades', 'illmatic'] as const;

@@ -1,14 +1,16 @@
-// Provides the built bundle as a user runs it: `node dist/routeagent.js …` as a one-shot command (runBundle) or as a
-// long-running daemon whose stderr lines can be awaited (startAgent), plus `until`, a bounded poll. Every process started
-// here is tracked; killAll() (call it in `after`) SIGKILLs whatever is still alive.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// The one agent-process harness: the built bundle as a user runs it, `node dist/routeagent.js …`, as a one-shot command
+// (runBundle) or as a process whose output lines can be awaited (startAgent). Every process started here is tracked;
+// killAll() (call it in `after`) SIGKILLs whatever is still alive.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WAIT_MS } from './wait.js';
 
 export { until } from './wait.js';
 
-export const BUNDLE = fileURLToPath(new URL('../../dist/routeagent.js', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const BUNDLE = join(ROOT, 'dist', 'routeagent.js');
 
 export type Exit = { code: number | null; signal: NodeJS.Signals | null };
 export type Ran = Exit & { stdout: string; stderr: string };
@@ -20,9 +22,17 @@ export function assertBuilt(): void {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run ./build.sh first`);
 }
 
+/** Build dist/routeagent.js when it is missing or older than any file under agent/ (npm test builds it first anyway). */
+export function ensureBundle(): void {
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce((t, e) => Math.max(t, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
+  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newest(join(ROOT, 'agent'))) return;
+  execFileSync(join(ROOT, 'build.sh'), { cwd: ROOT, stdio: 'inherit' });
+}
+
 function launch(args: readonly string[], env: Record<string, string | undefined>): ChildProcess {
   const { ROUTEAGENT_DEBUG: _debug, ...inherited } = process.env;
-  const child = spawn(process.execPath, [BUNDLE, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...inherited, ...env } });
+  const child = spawn(process.execPath, [BUNDLE, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...inherited, ...env } });
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
@@ -50,7 +60,10 @@ export function runBundle(args: readonly string[], opts: { env?: Record<string, 
 
 export type Agent = {
   readonly pid: number;
-  /** Every stderr line so far (the daemon logs there, one line per event). */
+  /**
+   * Every output line so far, stderr and stdout in the order they arrived: the daemon logs to stderr, one line per
+   * event; a command's result (status, sync) goes to stdout.
+   */
   readonly lines: string[];
   /** Resolves when the process has exited (and its output is drained). */
   readonly exited: Promise<Exit>;
@@ -59,24 +72,29 @@ export type Agent = {
   signal(sig: NodeJS.Signals): void;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with how it exited. */
   stop(graceMs?: number): Promise<Exit>;
+  /** SIGKILL at once (a crash, or teardown that must not wait); resolves with how it exited. */
+  kill(): Promise<Exit>;
 };
 
-/** Start a long-running command (normally `run --config F`). */
+/** Start a command and follow its output (normally `run --config F`; also `status`, whose exit code the caller awaits). */
 export function startAgent(args: readonly string[], opts: { env?: Record<string, string | undefined> } = {}): Agent {
   const child = launch(args, opts.env ?? {});
   const lines: string[] = [];
-  let partial = '';
   const waiters = new Set<() => void>();
-  child.stderr!.on('data', (d: Buffer) => {
-    const parts = (partial + d.toString()).split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts);
-    for (const w of waiters) w();
-  });
-  child.stdout!.resume();
+  const follow = (stream: NodeJS.ReadableStream) => {
+    let partial = '';
+    stream.on('data', (d: Buffer) => {
+      const parts = (partial + d.toString()).split('\n');
+      partial = parts.pop()!;
+      lines.push(...parts);
+      for (const w of waiters) w();
+    });
+    stream.on('end', () => partial && lines.push(partial));
+  };
+  follow(child.stderr!);
+  follow(child.stdout!);
   const exited = new Promise<Exit>((resolve) =>
     child.once('close', (code, signal) => {
-      if (partial) lines.push(partial);
       for (const w of waiters) w();
       resolve({ code, signal });
     }),
@@ -116,6 +134,10 @@ export function startAgent(args: readonly string[], opts: { env?: Record<string,
         await exited;
         clearTimeout(timer);
       }
+      return exited;
+    },
+    async kill() {
+      if (!done) child.kill('SIGKILL');
       return exited;
     },
   };

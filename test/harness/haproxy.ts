@@ -1,17 +1,20 @@
-// Starts a real haproxy on loopback (config modelled on shared/notes/haproxy-sample.cfg, admin socket in a tmp dir);
-// suites that need it say so with skipUnless(name, 'haproxy') from ./tools.ts.
+// Runs a real haproxy in the foreground on loopback: on the harness's own config (startHaproxy, written by
+// ./haproxy-config.ts into a tmp dir with an admin socket) or on a config a test wrote itself (runHaproxyConfig: the
+// README's haproxy.cfg, an OPNsense-shaped one). Suites that need it say so with skipUnless(name, 'haproxy') from ./tools.ts.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { MapName } from '../../agent/core/types.js';
+import { haproxyConfig, type BackendSpec } from './haproxy-config.js';
 import { skipUnless } from './tools.js';
 import { WAIT_MS } from './wait.js';
 
-/** `server` is appended to the server line, e.g. `check inter 200ms` for health checks. */
-export type BackendSpec = { readonly name: string; readonly mode: 'http' | 'tcp'; readonly port: number; readonly server?: string };
+export type { BackendSpec } from './haproxy-config.js';
+export type Checked = { readonly code: number; readonly out: string };
+export type Running = { pid(): number; stop(): Promise<void>; log(): string };
 export type HaproxyOptions = {
   dir?: string;
   maps?: Partial<Record<MapName, string>>; // initial file text
@@ -66,19 +69,51 @@ export async function startHaproxy(opts: HaproxyOptions = {}): Promise<Haproxy> 
   const cfgPath = join(dir, 'haproxy.cfg');
   const [httpPort, sniPort] = [await freePort(), await freePort()];
   const backends = opts.backends ?? [];
-  await writeFile(cfgPath, configText({ socket, httpPort, sniPort, mapPaths, backends, extraGlobal: opts.extraGlobal ?? '', loadMaps: opts.loadMaps ?? true }));
+  const text = haproxyConfig({ socket, httpPort, sniPort, mapPaths, backends, extraGlobal: opts.extraGlobal ?? '', loadMaps: opts.loadMaps ?? true, writtenBy: 'test/harness/haproxy.ts' });
+  await writeFile(cfgPath, text);
 
-  const check = await new Promise<{ ok: boolean; out: string }>((resolve) =>
-    execFile(haproxyBin(), ['-c', '-f', cfgPath], (err, stdout, stderr) => resolve({ ok: !err, out: stdout + stderr })),
+  const check = await checkHaproxyConfig(cfgPath);
+  if (check.code !== 0) throw new Error(`haproxy -c rejected the test config ${cfgPath}:\n${check.out}`);
+
+  const running = await foreground(cfgPath, socket, WAIT_MS, async () => {
+    if (!opts.dir) await rm(dir, { recursive: true, force: true });
+  });
+  return { dir, cfgPath, socket, httpPort, sniPort, mapPaths, ...running };
+}
+
+/** `haproxy -c -f cfgPath`: its exit code and everything it printed. */
+export function checkHaproxyConfig(cfgPath: string): Promise<Checked> {
+  return new Promise((resolve) =>
+    execFile(haproxyBin(), ['-c', '-f', cfgPath], (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, out: stdout + stderr });
+    }),
   );
-  if (!check.ok) throw new Error(`haproxy -c rejected the test config ${cfgPath}:\n${check.out}`);
+}
 
+/** The `[WARNING]` lines of haproxy's output, without the pid, e.g. `config : parsing [x.cfg:21] : a 'tcp-request' rule …`. */
+export function haproxyWarnings(out: string): string[] {
+  return out
+    .split(/\n|(?=\[(?:ALERT|WARNING|NOTICE)\])/)
+    .map((l) => /^\[WARNING\]\s*(?:\(\d+\)\s*)?:\s*(.*?)\s*$/.exec(l)?.[1])
+    .filter((w): w is string => w !== undefined && w !== '');
+}
+
+/** Start haproxy on a config the caller wrote (foreground, -db) and wait up to 20 s for its admin socket at `socket`. */
+export function runHaproxyConfig(cfgPath: string, socket: string): Promise<Running> {
+  return foreground(cfgPath, socket, 20_000, async () => undefined);
+}
+
+/**
+ * haproxy -db -f cfgPath, its output kept for log(); resolves once `socket` accepts a connection. stop(): SIGINT, then
+ * SIGKILL after 2 s, then `cleanup`. A haproxy that exits or stays silent past `timeoutMs` is stopped and rejected.
+ */
+async function foreground(cfgPath: string, socket: string, timeoutMs: number, cleanup: () => Promise<void>): Promise<Running> {
   let output = '';
-  const child = spawn(haproxyBin(), ['-db', '-f', cfgPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(haproxyBin(), ['-db', '-f', cfgPath], { cwd: dirname(cfgPath), stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGINT');
@@ -86,18 +121,17 @@ export async function startHaproxy(opts: HaproxyOptions = {}): Promise<Haproxy> 
       await exited;
       clearTimeout(timer);
     }
-    if (!opts.dir) await rm(dir, { recursive: true, force: true });
+    await cleanup();
   };
-
-  const deadline = Date.now() + WAIT_MS;
+  const deadline = Date.now() + timeoutMs;
   while (!(await socketAnswers(socket))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`haproxy did not open ${socket} within ${WAIT_MS / 1000} s:\n${output}`);
+      throw new Error(`haproxy -f ${cfgPath} did not open ${socket} within ${timeoutMs / 1000} s:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { dir, cfgPath, socket, httpPort, sniPort, mapPaths, pid: () => child.pid ?? -1, stop, log: () => output };
+  return { pid: () => child.pid ?? -1, stop, log: () => output };
 }
 
 /** Wrap a test body so HAProxy's log is printed only when the test fails. */
@@ -110,59 +144,6 @@ export function printLogOnFailure<A extends unknown[]>(log: () => string, fn: (.
       throw err;
     }
   };
-}
-
-function configText(o: {
-  socket: string;
-  httpPort: number;
-  sniPort: number;
-  mapPaths: Record<MapName, string>;
-  backends: BackendSpec[];
-  extraGlobal: string;
-  loadMaps: boolean;
-}): string {
-  const hostsExpr = `req.hdr(host),field(1,:),lower,map(${o.mapPaths.hosts})`;
-  const sniExpr = `req.ssl_sni,lower,map(${o.mapPaths.sni})`;
-  // Guarded as DESIGN.md's snippet prints them: an unguarded dynamic use_backend disables every later one.
-  const useHosts = o.loadMaps ? `    use_backend %[${hostsExpr}] if { ${hostsExpr} -m found }\n` : '';
-  const useSni = o.loadMaps ? `    use_backend %[${sniExpr}] if { ${sniExpr} -m found }\n` : '';
-  const backends = o.backends
-    .map((b) => `backend ${b.name}\n    mode ${b.mode}\n    server s1 127.0.0.1:${b.port}${b.server ? ` ${b.server}` : ''}\n`)
-    .join('\n');
-  return `# written by test/helpers/haproxy.ts
-global
-    log stdout format raw local0
-    stats socket ${o.socket} mode 600 level admin expose-fd listeners
-    stats timeout 30s
-${o.extraGlobal}
-defaults
-    log global
-    timeout connect 2s
-    timeout client 10s
-    timeout server 10s
-
-frontend fe_http
-    mode http
-    bind 127.0.0.1:${o.httpPort}
-    option httplog
-${useHosts}    default_backend be_default
-
-frontend fe_sni
-    mode tcp
-    bind 127.0.0.1:${o.sniPort}
-    option tcplog
-    tcp-request inspect-delay 5s
-    tcp-request content accept if { req.ssl_hello_type 1 }
-${useSni}    default_backend be_tls_default
-
-# no servers: the default backends answer 503 (http) or close (tcp)
-backend be_default
-    mode http
-
-backend be_tls_default
-    mode tcp
-
-${backends}`;
 }
 
 function socketAnswers(path: string): Promise<boolean> {
