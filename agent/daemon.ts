@@ -1,31 +1,23 @@
-// The daemon decides *when* to sync: at start, on the cron schedule, when the config file changes, on SIGHUP (reload),
-// SIGUSR2 (sync now) and a `sync` request on the control socket. One sync at a time; triggers that arrive during a sync
-// coalesce into one more, and a request is answered with the report of a sync that started after it arrived.
-// It does not decide *what* to sync (sync.ts) and never exits the process (main.ts does).
-import { createServer, type Server } from 'node:http';
-import { watch, type FSWatcher } from 'chokidar';
-import { schedule, type ScheduledTask } from 'node-cron';
+// The daemon's lifecycle: start (config, control socket, schedule, config watch, metrics server, first sync), reload
+// (a new config in force, or the old one kept) and stop (drain the queue, close everything). It decides *when* to sync
+// through its parts in daemon/: queue.ts (one sync at a time, requests answered by the next one), triggers.ts (schedule,
+// config watch), signals.ts (wired by main.ts), control.ts (the socket's requests), runner.ts (one sync and its status),
+// metrics-server.ts. It does not decide *what* to sync (sync.ts) and never exits the process (main.ts does).
+import type { FSWatcher } from 'chokidar';
 import { configProblemLine, readConfig, type Config } from './config.js';
-import { renderMetrics, type Counters } from './core/metrics.js';
-import type { Status } from './core/status.js';
+import { renderMetrics } from './core/metrics.js';
+import { serveDaemon, takeControl } from './daemon/control.js';
+import { createMetricsServer, type MetricsServer } from './daemon/metrics-server.js';
+import { createSyncQueue, type SyncQueue } from './daemon/queue.js';
+import { createSyncRunner } from './daemon/runner.js';
+import { createSchedule, watchConfig, type Schedule } from './daemon/triggers.js';
 import { createSyncDeps } from './deps.js';
 import { AgentError, ConfigError } from './errors.js';
-import { controlPathFor, describeHolder, holdControl, type Control } from './io/control.js';
-import { readStatus, recordStatus } from './io/statusfile.js';
+import { controlPathFor, type Control } from './io/control.js';
+import { readStatus } from './io/statusfile.js';
 import type { Log } from './log.js';
-import { createPair } from './pair.js';
+import { createPair, type Pair } from './pair.js';
 import { newSyncState, type SyncDeps, type SyncReport } from './sync.js';
-import { VERSION } from './version.js';
-
-function cronLog(log: Log): NonNullable<Parameters<typeof schedule>[2]>['logger'] {
-  const text = (m: string | Error) => `schedule: ${m instanceof Error ? m.message : m}`;
-  return { info: (m) => log.debug(text(m)), warn: (m) => log.warn(text(m)), error: (m) => log.error(text(m)), debug: (m) => log.debug(text(m)) };
-}
-
-/** Someone waiting for the report of the next sync (a `routeagent sync` asking over the control socket). */
-type Waiter = { readonly force: boolean; readonly done: (r: SyncReport | AgentError) => void };
-/** The one sync queued behind the running one: why, and who waits for it. */
-type Queued = { readonly reason: string; readonly waiters: Waiter[] };
 
 export type DaemonOptions = {
   readonly configPath: string;
@@ -48,184 +40,100 @@ export type Daemon = {
   readonly metricsAddress: () => string | undefined;
 };
 
+/** The parts of a running daemon, and the config in force (replaced by a valid reload). */
+type Parts = {
+  config: Config;
+  readonly opts: DaemonOptions;
+  readonly control: Control;
+  readonly queue: SyncQueue<SyncReport>;
+  readonly schedule: Schedule;
+  readonly metrics: MetricsServer;
+  /** A CARP pair (config `ha`): leads or mirrors; otherwise a plain syncOnce. */
+  readonly pair: Pair;
+  watcher?: FSWatcher | undefined;
+};
+
 /** Load the config (hard error when invalid), take the control socket (the lock), and start syncing. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { log } = opts;
   const makeDeps = opts.makeDeps ?? createSyncDeps;
-  let { config, warnings } = await readConfig(opts.configPath);
+  const { config, warnings } = await readConfig(opts.configPath);
   for (const w of warnings) log.warn(`config ${opts.configPath}: ${w}`);
   const control = await takeControl(config);
   const state = newSyncState();
-  const pair = createPair(log, state); // a CARP pair (config `ha`): leads or mirrors; otherwise a plain syncOnce
-  const counters: Counters = { syncs: { ok: 0, failed: 0, held: 0 }, failovers: 0 };
-  let status: Status | undefined = await readStatus(config.statusFile);
-  let running: Promise<void> | undefined;
-  let pending: Queued | undefined;
-  let stopping = false;
-  let task: ScheduledTask | undefined;
-  let metrics: Server | undefined;
-
-  /** One sync; undefined when it failed unexpectedly (a bug, logged with its stack). */
-  const runOne = async (reason: string, force: boolean): Promise<SyncReport | undefined> => {
-    if (force) log.info('sync: forced by "routeagent sync --force"; the guard does not apply to this sync');
-    log.debug(`sync: starting (${reason}${force ? ', forced' : ''})`);
-    try {
-      const report = await pair.sync(makeDeps(config, log), { force });
-      status = await recordStatus(config.statusFile, report, status).catch((e: Error) => {
-        log.warn(`status ${config.statusFile}: cannot write (${e.message}); next sync retries`);
-        return status;
-      });
-      counters.syncs[report.error !== undefined ? 'failed' : report.held?.length ? 'held' : 'ok']++;
-      counters.failovers += report.failovers.filter((f) => f.since === report.at).length; // started by this sync
-      opts.onSync?.(report);
-      return report;
-    } catch (e) {
-      counters.syncs.failed++;
-      log.error(`sync: unexpected failure: ${(e as Error).stack ?? String(e)}; retrying at the next trigger`);
-      return undefined;
-    }
+  const pair = createPair(log, state);
+  // The runner reads the config in force through `d`, which is complete before the first sync (queue.trigger below).
+  const runner = createSyncRunner({
+    log,
+    decide: (force) => pair.sync(makeDeps(d.config, log), { force }),
+    statusFile: () => d.config.statusFile,
+    status: await readStatus(config.statusFile),
+    onSync: opts.onSync,
+  });
+  const queue = createSyncQueue(runner.run);
+  const d: Parts = {
+    config,
+    opts,
+    control,
+    queue,
+    schedule: createSchedule(log, () => queue.trigger('schedule')),
+    metrics: createMetricsServer(log, () => renderMetrics(runner.counters, runner.status())),
+    pair,
   };
-
-  // The queue of one: whatever arrives while a sync runs joins the next one. A request waits for that next sync, never
-  // the running one (it may have read the clusters before the request, and without its --force).
-  const drain = async () => {
-    while (pending && !stopping) {
-      const { reason, waiters } = pending;
-      pending = undefined;
-      const report = await runOne(reason, waiters.some((w) => w.force));
-      for (const w of waiters) w.done(report ?? new AgentError('ERR_SYNC', 'the sync failed unexpectedly; see the daemon log', false));
-    }
-    running = undefined;
-  };
-
-  const enqueue = (reason: string, waiter?: Waiter) => {
-    if (stopping) return waiter?.done(stoppingError());
-    pending ??= { reason, waiters: [] };
-    if (waiter) pending.waiters.push(waiter);
-    running ??= drain();
-  };
-  const trigger = (reason: string) => enqueue(reason);
-  const requestSync = (force: boolean) =>
-    new Promise<SyncReport>((resolve, reject) =>
-      enqueue(force ? 'routeagent sync --force' : 'routeagent sync', { force, done: (r) => (r instanceof AgentError ? reject(r) : resolve(r)) }),
-    );
-
-  const startSchedule = () => {
-    task?.destroy();
-    // node-cron's own notices (a missed tick while the machine was busy) go through our log: one line, level first.
-    task = schedule(config.schedule, () => trigger('schedule'), { name: 'routeagent-sync', logger: cronLog(log) });
-  };
-
-  // closeAllConnections: a scraper's keep-alive connection must not hold a stop or a reload up.
-  const stopMetrics = async () => {
-    const server = metrics;
-    metrics = undefined;
-    if (!server) return;
-    const closed = new Promise<void>((r) => server.close(() => r()));
-    server.closeAllConnections();
-    await closed;
-  };
-
-  const startMetrics = async () => {
-    await stopMetrics();
-    if (!config.metrics.enabled) return;
-    const server = createServer((req, res) => {
-      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(counters, status));
-    });
-    await new Promise<void>((resolve) => {
-      const failedToListen = (e: Error) => {
-        log.warn(`metrics: cannot listen on ${config.metrics.address}:${config.metrics.port} (${e.message}); metrics off`);
-        resolve();
-      };
-      server.once('error', failedToListen);
-      server.listen(config.metrics.port, config.metrics.address, () => {
-        // Listening: a later server error (EMFILE on accept, …) is logged, never left unhandled to kill the daemon.
-        server.off('error', failedToListen);
-        server.on('error', (e) => log.warn(`metrics: ${e.message}; still serving`));
-        metrics = server;
-        log.info(`metrics: serving http://${hostPort(server)}/metrics`);
-        resolve();
-      });
-    });
-  };
-
-  const reload = async (reason: string): Promise<boolean> => {
-    try {
-      const next = await readConfig(opts.configPath);
-      for (const w of next.warnings) log.warn(`config ${opts.configPath}: ${w}`);
-      if (controlPathFor(next.config.haproxy.maps.hosts) !== control.path) {
-        log.warn(`config ${opts.configPath}: map folder changed; restart routeagent to move its control socket (keeping ${control.path})`);
-      }
-      const scheduleChanged = next.config.schedule !== config.schedule;
-      const metricsChanged = JSON.stringify(next.config.metrics) !== JSON.stringify(config.metrics);
-      config = next.config;
-      if (scheduleChanged) startSchedule();
-      if (metricsChanged) await startMetrics();
-      await pair.serve(config);
-      log.info(`config ${opts.configPath}: reloaded (${reason})`);
-      trigger(`config ${reason}`);
-      return true;
-    } catch (e) {
-      if (!(e instanceof AgentError)) throw e;
-      const problems = e instanceof ConfigError ? e.problems : [e.message];
-      for (const p of problems) log.error(`${configProblemLine(opts.configPath, p)}; keeping previous config`);
-      return false;
-    }
-  };
-
-  let watcher: FSWatcher | undefined = watch(opts.configPath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 300, pollInterval: 50 } });
-  watcher.on('change', () => void reload('file changed'));
-  watcher.on('add', () => void reload('file created'));
-  watcher.on('unlink', () => log.warn(`config ${opts.configPath}: file deleted; keeping previous config until it is back`));
-  watcher.on('error', (e) => log.warn(`config ${opts.configPath}: watch failed (${(e as Error).message}); SIGHUP still reloads`));
-
-  control.serve({ sync: requestSync, status: async () => status });
-  startSchedule();
-  await startMetrics();
+  const reload = (reason: string) => reloadConfig(d, reason);
+  d.watcher = watchConfig(opts.configPath, log, reload);
+  serveDaemon(control, { sync: queue.request, status: runner.status });
+  d.schedule.restart(config.schedule);
+  await d.metrics.restart(config.metrics);
   await pair.serve(config);
   log.info(`daemon: started (pid ${process.pid}), ${config.clusters.length} clusters, schedule "${config.schedule}"`);
-  trigger('start');
+  queue.trigger('start');
 
   return {
-    trigger,
-    requestSync,
+    trigger: queue.trigger,
+    requestSync: queue.request,
     reload,
-    config: () => config,
-    metricsAddress: () => (metrics ? hostPort(metrics) : undefined),
-    async stop() {
-      stopping = true;
-      task?.destroy();
-      await watcher?.close();
-      watcher = undefined;
-      await running;
-      for (const w of pending?.waiters ?? []) w.done(stoppingError());
-      pending = undefined;
-      await stopMetrics();
-      await pair.stop();
-      await control.release();
-      log.info('daemon: stopped');
-    },
+    config: () => d.config,
+    metricsAddress: d.metrics.address,
+    stop: () => stopDaemon(d),
   };
 }
 
-/** Bind the control socket, or refuse to start naming the agent that holds it. */
-async function takeControl(config: Config): Promise<Control> {
-  const path = controlPathFor(config.haproxy.maps.hosts);
-  const held = await holdControl(path, { pid: process.pid, role: 'daemon', version: VERSION });
-  if (held.kind === 'held') return held.control;
-  throw new AgentError('ERR_LOCKED', `control socket ${path}: ${describeHolder(held.holder)} drives these maps; exiting`, false);
+/** Put a valid config in force (schedule and metrics follow it) and sync; keep the current one when it is not. */
+async function reloadConfig(d: Parts, reason: string): Promise<boolean> {
+  const { configPath: path, log } = d.opts;
+  try {
+    const next = await readConfig(path);
+    for (const w of next.warnings) log.warn(`config ${path}: ${w}`);
+    if (controlPathFor(next.config.haproxy.maps.hosts) !== d.control.path) {
+      log.warn(`config ${path}: map folder changed; restart routeagent to move its control socket (keeping ${d.control.path})`);
+    }
+    const scheduleChanged = next.config.schedule !== d.config.schedule;
+    const metricsChanged = JSON.stringify(next.config.metrics) !== JSON.stringify(d.config.metrics);
+    d.config = next.config;
+    if (scheduleChanged) d.schedule.restart(d.config.schedule);
+    if (metricsChanged) await d.metrics.restart(d.config.metrics);
+    await d.pair.serve(d.config);
+    log.info(`config ${path}: reloaded (${reason})`);
+    d.queue.trigger(`config ${reason}`);
+    return true;
+  } catch (e) {
+    if (!(e instanceof AgentError)) throw e;
+    const problems = e instanceof ConfigError ? e.problems : [e.message];
+    for (const p of problems) log.error(`${configProblemLine(path, p)}; keeping previous config`);
+    return false;
+  }
 }
 
-function stoppingError(): AgentError {
-  return new AgentError('ERR_STOPPING', 'the daemon is stopping; no sync run for this request', false);
-}
-
-function hostPort(server: Server): string {
-  const a = server.address();
-  if (!a || typeof a !== 'object') return String(a);
-  return `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+/** No new syncs; the running one finishes; then the timers, the watcher, the metrics server and the socket close. */
+async function stopDaemon(d: Parts): Promise<void> {
+  const drained = d.queue.close();
+  d.schedule.stop();
+  await d.watcher?.close();
+  d.watcher = undefined;
+  await drained;
+  await d.metrics.stop();
+  await d.pair.stop();
+  await d.control.release();
+  d.opts.log.info('daemon: stopped');
 }

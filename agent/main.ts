@@ -8,6 +8,7 @@ import { formatStatus, healthProblems, type Status } from './core/status.js';
 // daemon.js (chokidar, node-cron), deps.js and preflight.js (got) load only for the verbs that use them: `status`,
 // `snippet` and `--help` start without them (a cold start on a small router is mostly module loading).
 import type { Daemon } from './daemon.js';
+import { catchSignals } from './daemon/signals.js';
 import { AgentError, ConfigError } from './errors.js';
 import { askControl, controlPathFor, holdControl, type Control, type Hello } from './io/control.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
@@ -192,16 +193,8 @@ async function statusFromHolder(config: Config) {
 }
 
 async function runDaemon(configPath: string, log: Log): Promise<number> {
-  // Handlers first: without one, SIGHUP and SIGUSR2 kill a node process, and rc.d may signal while start-up is not over.
-  // Signals that arrive while starting are replayed once it is.
-  let daemon: Daemon | undefined;
-  const early = new Set<'SIGHUP' | 'SIGUSR2'>();
-  process.on('SIGHUP', () => (daemon ? void daemon.reload('SIGHUP') : early.add('SIGHUP')));
-  process.on('SIGUSR2', () => (daemon ? daemon.trigger('SIGUSR2') : early.add('SIGUSR2')));
-  const stopSignal = new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signals = catchSignals(); // before the daemon loads: see daemon/signals.ts
+  let daemon: Daemon;
   try {
     const { startDaemon } = await import('./daemon.js');
     daemon = await startDaemon({ configPath, log });
@@ -217,9 +210,8 @@ async function runDaemon(configPath: string, log: Log): Promise<number> {
     }
     throw e;
   }
-  if (early.has('SIGHUP')) void daemon.reload('SIGHUP');
-  if (early.has('SIGUSR2')) daemon.trigger('SIGUSR2');
-  const sig = await stopSignal;
+  signals.attach(daemon);
+  const sig = await signals.stopped;
   log.info(`daemon: ${sig}: finishing the current sync, then exiting`);
   await daemon.stop();
   return 0;

@@ -62,89 +62,16 @@ function failed(error: string): RuleHosts {
   return { hosts: [], unmappable: [], error };
 }
 
-// ---- the parser: precedence climbing over a lazy tokenizer; || < && < ! (Go precedence).
-// `!` is pushed down with De Morgan, as Traefik's own `invert` does: under negation || becomes && and a host matcher
-// matches every other host, so `!!Host(a)` is `Host(a)` again.
+// Traefik's order of errors: a syntax error (or an illegal character before it), then the first unknown matcher name,
+// then the first matcher whose arity or values are wrong.
 function evaluate(src: string, matchers: Table, syntax: Syntax, kind: RouterKind): RuleHosts {
-  const next = tokenizer(src);
-  let tok: Tok = { t: 'end', pos: 0, text: '' };
-  let depth = 0;
-  let nameError: string | undefined; // predicate rejects unknown functions before Traefik checks arities
-  const spellings = new Map<string, string>(); // host key → the value as first written
-  let matcherError: string | undefined; // then Traefik builds the matchers in rule order, each checking arity, then values
-
-  // tok changes under advance(), which TypeScript cannot see through closures: read it through is().
-  const is = (t: Tok['t']): boolean => tok.t === t;
-  const advance = (): void => {
-    tok = next();
-  };
-  const parseOr = (neg: boolean): Hosts => {
-    let acc = parseAnd(neg);
-    while (is('||')) {
-      advance();
-      const right = parseAnd(neg);
-      acc = neg ? and(acc, right) : or(acc, right);
-    }
-    return acc;
-  };
-  const parseAnd = (neg: boolean): Hosts => {
-    let acc = parseUnary(neg);
-    while (is('&&')) {
-      advance();
-      const right = parseUnary(neg);
-      acc = neg ? or(acc, right) : and(acc, right);
-    }
-    return acc;
-  };
-  const parseUnary = (neg: boolean): Hosts => {
-    for (; is('!'); advance()) neg = !neg;
-    if (is('(')) {
-      if (++depth > MAX_DEPTH) fail(`parentheses nested deeper than ${MAX_DEPTH} at ${tok.pos}`, tok.pos);
-      advance();
-      const inner = parseOr(neg);
-      if (!is(')')) fail(`expected ")" at ${tok.pos}, found ${describe(tok)}`, tok.pos);
-      advance();
-      depth--;
-      return inner;
-    }
-    if (!is('id')) fail(`expected a matcher at ${tok.pos}, found ${describe(tok)}`, tok.pos);
-    return parseCall(neg);
-  };
-  const parseCall = (neg: boolean): Hosts => {
-    const { text: name, pos: at } = tok;
-    advance();
-    if (!is('(')) fail(`expected "(" after ${name} at ${tok.pos}, found ${describe(tok)}`, tok.pos);
-    advance();
-    const values: string[] = [];
-    while (!is(')')) {
-      if (!is('str')) fail(`expected a string value at ${tok.pos}, found ${describe(tok)}`, tok.pos);
-      values.push(tok.text);
-      advance();
-      if (is(',')) advance(); // Go accepts a trailing comma
-      else if (!is(')')) fail(`expected "," or ")" at ${tok.pos}, found ${describe(tok)}`, tok.pos);
-    }
-    advance();
-    const matcher = matchers.get(name.toLowerCase());
-    if (matcher === undefined) {
-      nameError ??= nameProblem(name, at, syntax, kind);
-      return hostless();
-    }
-    matcherError ??= arityProblem(matcher, values, at, syntax) ?? valueProblem(matcher, values, at, syntax);
-    return hostsOf(matcher, values, neg, spellings);
-  };
-
+  const parser = new Parser(tokenizer(src), matchers, syntax, kind);
   let root: Hosts = hostless();
   let syntaxError: RuleError | undefined;
   try {
-    advance();
-    if (is('end')) return failed('empty rule'); // blanks and comments only
-    root = parseOr(false);
-    const brokenLine = is('nl'); // go/parser.ParseExpr drops one automatic semicolon before the end
-    if (brokenLine) advance();
-    if (!is('end')) {
-      const hint = brokenLine ? ' (Go ends the rule at a line break after ")": put && or || at the end of the line)' : '';
-      fail(`unexpected ${describe(tok)} at ${tok.pos}${hint}`, tok.pos);
-    }
+    const parsed = parser.parseAll();
+    if (parsed === undefined) return failed('empty rule'); // blanks and comments only
+    root = parsed;
   } catch (e) {
     if (!(e instanceof RuleError)) throw e;
     syntaxError = e;
@@ -154,11 +81,119 @@ function evaluate(src: string, matchers: Table, syntax: Syntax, kind: RouterKind
   if (illegal >= 0 && (syntaxError === undefined || illegal <= syntaxError.pos)) {
     return failed(`illegal ${src.charCodeAt(illegal) === 0 ? 'character NUL' : 'byte order mark'} at ${illegal}`);
   }
-  const error = syntaxError?.message ?? nameError ?? matcherError;
+  const error = syntaxError?.message ?? parser.nameError ?? parser.matcherError;
   if (error !== undefined) return failed(error);
 
   const { hosts, unmappable } = hostsAndReasons(root, kind);
-  return { hosts: hosts.map((key) => spellings.get(key) ?? key).sort(), unmappable };
+  return { hosts: hosts.map((key) => parser.spellings.get(key) ?? key).sort(), unmappable };
+}
+
+// ---- the parser: precedence climbing over a lazy tokenizer; || < && < ! (Go precedence).
+// `!` is pushed down with De Morgan, as Traefik's own `invert` does: under negation || becomes && and a host matcher
+// matches every other host, so `!!Host(a)` is `Host(a)` again.
+class Parser {
+  private tok: Tok = { t: 'end', pos: 0, text: '' };
+  private depth = 0;
+  /** predicate rejects unknown functions before Traefik checks arities */
+  nameError: string | undefined;
+  /** then Traefik builds the matchers in rule order, each checking arity, then values */
+  matcherError: string | undefined;
+  /** host key → the value as first written */
+  readonly spellings = new Map<string, string>();
+
+  constructor(
+    private readonly next: () => Tok,
+    private readonly matchers: Table,
+    private readonly syntax: Syntax,
+    private readonly kind: RouterKind,
+  ) {}
+
+  /** The whole rule's hosts; undefined when it holds only blanks and comments. Throws a RuleError on bad syntax. */
+  parseAll(): Hosts | undefined {
+    this.advance();
+    if (this.is('end')) return undefined;
+    const root = this.parseOr(false);
+    const brokenLine = this.is('nl'); // go/parser.ParseExpr drops one automatic semicolon before the end
+    if (brokenLine) this.advance();
+    if (!this.is('end')) {
+      const hint = brokenLine ? ' (Go ends the rule at a line break after ")": put && or || at the end of the line)' : '';
+      fail(`unexpected ${describe(this.tok)} at ${this.tok.pos}${hint}`, this.tok.pos);
+    }
+    return root;
+  }
+
+  // tok changes under advance(), which TypeScript's narrowing cannot see: read it through is().
+  private is(t: Tok['t']): boolean {
+    return this.tok.t === t;
+  }
+
+  private advance(): void {
+    this.tok = this.next();
+  }
+
+  private parseOr(neg: boolean): Hosts {
+    let acc = this.parseAnd(neg);
+    while (this.is('||')) {
+      this.advance();
+      const right = this.parseAnd(neg);
+      acc = neg ? and(acc, right) : or(acc, right);
+    }
+    return acc;
+  }
+
+  private parseAnd(neg: boolean): Hosts {
+    let acc = this.parseUnary(neg);
+    while (this.is('&&')) {
+      this.advance();
+      const right = this.parseUnary(neg);
+      acc = neg ? or(acc, right) : and(acc, right);
+    }
+    return acc;
+  }
+
+  private parseUnary(neg: boolean): Hosts {
+    for (; this.is('!'); this.advance()) neg = !neg;
+    if (this.is('(')) {
+      if (++this.depth > MAX_DEPTH) fail(`parentheses nested deeper than ${MAX_DEPTH} at ${this.tok.pos}`, this.tok.pos);
+      this.advance();
+      const inner = this.parseOr(neg);
+      if (!this.is(')')) fail(`expected ")" at ${this.tok.pos}, found ${describe(this.tok)}`, this.tok.pos);
+      this.advance();
+      this.depth--;
+      return inner;
+    }
+    if (!this.is('id')) fail(`expected a matcher at ${this.tok.pos}, found ${describe(this.tok)}`, this.tok.pos);
+    return this.parseCall(neg);
+  }
+
+  private parseCall(neg: boolean): Hosts {
+    const { text: name, pos: at } = this.tok;
+    this.advance();
+    if (!this.is('(')) fail(`expected "(" after ${name} at ${this.tok.pos}, found ${describe(this.tok)}`, this.tok.pos);
+    this.advance();
+    const values = this.parseValues();
+    const matcher = this.matchers.get(name.toLowerCase());
+    if (matcher === undefined) {
+      this.nameError ??= nameProblem(name, at, this.syntax, this.kind);
+      return hostless();
+    }
+    this.matcherError ??= arityProblem(matcher, values, at, this.syntax) ?? valueProblem(matcher, values, at, this.syntax);
+    return hostsOf(matcher, values, neg, this.spellings);
+  }
+
+  /** A call's string values up to and including its ")". */
+  private parseValues(): string[] {
+    const values: string[] = [];
+    while (!this.is(')')) {
+      if (!this.is('str')) fail(`expected a string value at ${this.tok.pos}, found ${describe(this.tok)}`, this.tok.pos);
+      values.push(this.tok.text);
+      this.advance();
+      if (this.is(',')) this.advance(); // Go accepts a trailing comma
+      else if (!this.is(')')) fail(`expected "," or ")" at ${this.tok.pos}, found ${describe(this.tok)}`, this.tok.pos);
+    }
+    this.advance();
+    return values;
+  }
 }
 
 // One matcher as a sub-rule. Under an odd number of `!` it is the && of its negated values (v2 values are alternatives).

@@ -1,0 +1,69 @@
+// The daemon's own triggers with the real node-cron and chokidar: a schedule ticks (every second here), a restart
+// replaces it rather than adding one (node-cron's task registry), and stop ends it; the config watch reloads on a change
+// and on re-creation, and only warns on deletion.
+import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { getTasks } from 'node-cron';
+import { createSchedule, watchConfig } from '../../agent/daemon/triggers.js';
+import { createLog } from '../../agent/log.js';
+import { until } from '../helpers/wait.js';
+
+const test = suite('daemon triggers');
+let dir = '';
+let lines: string[] = [];
+const log = createLog((l) => lines.push(l.trimEnd()));
+test.before.each(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ra-triggers-'));
+  lines = [];
+});
+test.after.each(() => rm(dir, { recursive: true, force: true }));
+
+test('a schedule ticks, and stop ends it', async () => {
+  let ticks = 0;
+  const schedule = createSchedule(log, () => void ticks++);
+  schedule.restart('* * * * * *');
+  try {
+    await until('a tick of "* * * * * *"', () => ticks >= 2);
+  } finally {
+    schedule.stop();
+  }
+});
+
+test('a restart replaces the schedule: one routeagent task stays, on the new expression', async () => {
+  const mine = () => [...getTasks().values()].filter((t) => t.name === 'routeagent-sync' && t.getStatus() !== 'destroyed');
+  const schedule = createSchedule(log, () => undefined);
+  schedule.restart('* * * * * *');
+  schedule.restart('0 0 1 1 *');
+  try {
+    assert.is(mine().length, 1);
+    assert.is(mine()[0]!.getNextRun()?.getMonth(), 0);
+  } finally {
+    schedule.stop();
+  }
+  assert.is(mine().length, 0);
+});
+
+test('the config watch reloads on a change and a re-creation, and only warns on deletion', async () => {
+  const path = join(dir, 'config.json');
+  await writeFile(path, '{}');
+  const reloads: string[] = [];
+  const watcher = watchConfig(path, log, (reason) => reloads.push(reason));
+  try {
+    await new Promise<void>((r) => watcher.once('ready', () => r()));
+    await writeFile(path, '{"changed":true}');
+    await until('a reload after the change', () => reloads.includes('file changed'));
+    await unlink(path);
+    await until('a warning after the deletion', () => lines.length > 0);
+    assert.equal(lines, [`warn config ${path}: file deleted; keeping previous config until it is back`]);
+    await writeFile(path, '{}');
+    await until('a reload after the re-creation', () => reloads.includes('file created'));
+    assert.equal(reloads, ['file changed', 'file created']);
+  } finally {
+    await watcher.close();
+  }
+});
+
+test.run();
