@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { getTasks } from 'node-cron';
 import { createSchedule, watchConfig } from '../../agent/daemon/triggers.js';
 import { createLog } from '../../agent/log.js';
-import { until } from '../helpers/wait.js';
+import { until } from '../harness/wait.js';
 
 const test = suite('daemon triggers');
 let dir = '';
