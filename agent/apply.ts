@@ -8,7 +8,8 @@ import { ApplyError, HaproxyReplyError } from './errors.js';
 import { count, type Log } from './log.js';
 import { renderMap, sameEntries } from './core/render.js';
 import { versionAtLeast, type BackendMode, type ShowInfo } from './core/reply.js';
-import { MAP_NAMES, type Entry, type MapName } from './core/types.js';
+import { backendFault, MAP_NAMES } from './core/maps.js';
+import type { Entry, MapName } from './core/types.js';
 import { checkConfig, parseConfigBackends } from './io/check.js';
 import { discardFile, discardLeftovers, promoteFile, readMapFile, stageFile } from './io/files.js';
 import { createRuntime, isUnreachable, type Runtime } from './io/runtime.js';
@@ -223,11 +224,10 @@ async function restartedServing(runtime: Runtime, before: ShowInfo, maps: [strin
 }
 
 function checkBackends(map: MapName, entries: readonly Entry[], modes: ReadonlyMap<string, BackendMode>, source: string): void {
-  const need: BackendMode = map === 'sni' ? 'tcp' : 'http';
   const problems = entries.flatMap((e) => {
-    const mode = modes.get(e.backend);
-    if (mode === undefined) return [`map ${map}: ${e.key} → ${e.backend}: no backend ${e.backend} in HAProxy (${source})`];
-    if (mode !== need) return [`map ${map}: ${e.key} → ${e.backend}: backend ${e.backend} is mode ${mode}, ${map} needs mode ${need}`];
+    const fault = backendFault(map, e.backend, modes);
+    if (fault?.kind === 'missing') return [`map ${map}: ${e.key} → ${e.backend}: no backend ${e.backend} in HAProxy (${source})`];
+    if (fault?.kind === 'mode') return [`map ${map}: ${e.key} → ${e.backend}: backend ${e.backend} is mode ${fault.actual}, ${map} needs mode ${fault.need}`];
     return [];
   });
   if (problems.length === 0) return;

@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { ErrorObject } from 'ajv';
 import { validate as validateCron } from 'node-cron';
 import { asciiLower, normaliseHost, type Expose } from './core/hosts.js';
+import { DEFAULT_MAP_DIR, MAP_KINDS, perMap } from './core/maps.js';
 import type { MapName } from './core/types.js';
 import { ConfigError } from './errors.js';
 import { validateConfig as validateWritten } from './generated/validators.js'; // schemas/config.schema.json, compiled by build.sh
@@ -129,10 +130,7 @@ function withDefaults(w: Written): Config {
       bin: w.haproxy?.bin ?? '/usr/local/sbin/haproxy',
       config: w.haproxy?.config ?? '/var/etc/haproxy/haproxy.cfg',
       socket: w.haproxy?.socket ?? '/tmp/haproxy.socket',
-      maps: {
-        hosts: w.haproxy?.maps?.hosts ?? '/usr/local/etc/routeagent/maps/hosts.map',
-        sni: w.haproxy?.maps?.sni ?? '/usr/local/etc/routeagent/maps/sni.map',
-      },
+      maps: perMap((m) => w.haproxy?.maps?.[m] ?? `${DEFAULT_MAP_DIR}/${MAP_KINDS[m].file}`),
       ...(w.haproxy?.reload !== undefined ? { reload: w.haproxy.reload } : {}),
       timeoutMs: w.haproxy?.timeoutMs ?? 5000,
     },

@@ -2,7 +2,8 @@
 // main.ts, the daemon, tests and the demo all build their deps here, so there is one wiring.
 import { applyMaps, readLive, type Seen } from './apply.js';
 import type { Cluster, Config } from './config.js';
-import { MAP_NAMES, type Entry, type MapName } from './core/types.js';
+import { MAP_NAMES } from './core/maps.js';
+import type { Entry, MapName } from './core/types.js';
 import { readMapFile } from './io/files.js';
 import { fetchAll, type ClusterRouters, type ClusterTarget, type FetchOptions } from './io/traefik.js';
 import type { Log } from './log.js';

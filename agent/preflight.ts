@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Config } from './config.js';
 import { versionAtLeast, type BackendMode } from './core/reply.js';
-import { MAP_NAMES } from './core/types.js';
+import { backendFault, CLUSTER_MAPS, MAP_NAMES } from './core/maps.js';
+import type { MapName } from './core/types.js';
 import { targetOf } from './deps.js';
 import { AgentError } from './errors.js';
 import { checkConfig, parseConfigBackends } from './io/check.js';
@@ -67,17 +68,22 @@ export async function preflight(config: Config, out: (line: string) => void, sou
     problems.push(`${e.message}${h.reload ? '' : '; without the socket and without haproxy.reload, changes cannot be applied'}`);
     modes = await readFile(h.config, 'utf8').then(parseConfigBackends, () => undefined);
   }
-  if (modes) {
-    const want: [string, string, BackendMode][] = [
-      ...config.clusters.flatMap((c) => [[`cluster ${c.name} sni`, c.backends.sni, 'tcp'] as [string, string, BackendMode], ...(c.backends.hosts ? [[`cluster ${c.name} hosts`, c.backends.hosts, 'http'] as [string, string, BackendMode]] : [])]),
-      ...config.static.flatMap((s) => MAP_NAMES.flatMap((m) => (s.backends[m] ? [[`static ${s.host} ${m}`, s.backends[m]!, m === 'sni' ? 'tcp' : 'http'] as [string, string, BackendMode]] : []))),
-    ];
-    for (const [what, backend, mode] of want) {
-      const actual = modes.get(backend);
-      if (actual === undefined) problems.push(`${what}: backend "${backend}" does not exist in HAProxy (pfSense names it <name>_ipvANY, and writes it only when a frontend uses it)`);
-      else if (actual !== mode) problems.push(`${what}: backend "${backend}" is mode ${actual}, needs mode ${mode}`);
-    }
-    if (want.every(([, b, m]) => modes!.get(b) === m)) ok(`${count(want.length, 'backend exists', 'backends exist')} with the right mode`);
-  }
+  if (modes) problems.push(...backendProblems(config, modes, ok));
+  return problems;
+}
+
+/** Every backend the config names (clusters', then static routes') exists with the mode its map needs. */
+function backendProblems(config: Config, modes: ReadonlyMap<string, BackendMode>, ok: (s: string) => void): string[] {
+  const want: [string, string, MapName][] = [
+    ...config.clusters.flatMap((c) => CLUSTER_MAPS.flatMap((m): [string, string, MapName][] => (c.backends[m] ? [[`cluster ${c.name} ${m}`, c.backends[m], m]] : []))),
+    ...config.static.flatMap((s) => MAP_NAMES.flatMap((m): [string, string, MapName][] => (s.backends[m] ? [[`static ${s.host} ${m}`, s.backends[m], m]] : []))),
+  ];
+  const problems = want.flatMap(([what, backend, map]) => {
+    const fault = backendFault(map, backend, modes);
+    if (fault?.kind === 'missing') return [`${what}: backend "${backend}" does not exist in HAProxy (pfSense names it <name>_ipvANY, and writes it only when a frontend uses it)`];
+    if (fault?.kind === 'mode') return [`${what}: backend "${backend}" is mode ${fault.actual}, needs mode ${fault.need}`];
+    return [];
+  });
+  if (problems.length === 0) ok(`${count(want.length, 'backend exists', 'backends exist')} with the right mode`);
   return problems;
 }

@@ -1,5 +1,5 @@
 // Human text for a sync report (`routeagent sync` without --json): the plan per map, conflicts, skipped routers, outcome.
-import { MAP_NAMES } from './core/types.js';
+import { MAP_NAMES } from './core/maps.js';
 import { count } from './log.js';
 import type { SyncReport } from './sync.js';
 

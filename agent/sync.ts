@@ -5,7 +5,8 @@ import { mergeDesired, type Conflict } from './core/desired.js';
 import { isExposed } from './core/hosts.js';
 import { guardReason, isEmptyPlan, planMap, summarisePlan, type MapPlan } from './core/plan.js';
 import { routesFromRouters } from './core/routes.js';
-import { MAP_NAMES, type Entry, type MapName, type Route, type Router, type ServiceHealth, type Skipped, type Syntax } from './core/types.js';
+import { MAP_NAMES, perMap } from './core/maps.js';
+import { type Entry, type MapName, type Route, type Router, type ServiceHealth, type Skipped, type Syntax } from './core/types.js';
 import { AgentError } from './errors.js';
 import { assessClaims, followFailovers, type FailoverState, type HealthReport } from './failover.js';
 import { count, type Log } from './log.js';
@@ -89,7 +90,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
     const clusters = updateSnapshots(deps, state, fetched, undefined, started);
     const plans = MAP_NAMES.map((m) => planMap(m, [], []));
     const health = { failovers: [...state.failovers.values()], unhealthyClaims: 0, downBackends: [] };
-    return report(deps, { maps: { hosts: [], sni: [] }, plans, conflicts: [], skipped: [], clusters, started, health }, { applied: false, method: 'none', error });
+    return report(deps, { maps: perMap(() => []), plans, conflicts: [], skipped: [], clusters, started, health }, { applied: false, method: 'none', error });
   }
   const current = read.maps;
   const clusters = updateSnapshots(deps, state, fetched, current, started);

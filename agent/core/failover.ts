@@ -9,7 +9,8 @@
 import { claimKey, type Conflict, type FailedOver } from './desired.js';
 import { byteOrder } from './order.js';
 import { isBackendDown } from './reply.js';
-import { MAP_NAMES, type MapName, type Route, type Router, type ServiceHealth } from './types.js';
+import { MAP_NAMES } from './maps.js';
+import type { MapName, Route, Router, ServiceHealth } from './types.js';
 
 export type FailoverSettings = { readonly enabled: boolean; readonly downAfter: number; readonly upAfter: number };
 

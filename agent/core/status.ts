@@ -3,7 +3,8 @@
 import { count } from '../log.js';
 import type { Conflict } from './desired.js';
 import type { DownBackend, Failover } from './failover.js';
-import { MAP_NAMES, type MapName } from './types.js';
+import { MAP_NAMES } from './maps.js';
+import type { MapName } from './types.js';
 
 export type ClusterStatus = { state: 'ok' | 'stale'; routers: number; since?: string; error?: string };
 export type Status = {

@@ -1,9 +1,9 @@
 // The shared vocabulary of routeagent (see shared/DESIGN.md "Vocabulary").
-// Types only, plus the list of map names; no behaviour lives here.
+// Types only; no behaviour lives here. The map kinds themselves are a table in maps.ts.
+import type { MAP_KINDS } from './maps.js';
 
-/** The two maps routeagent owns: `hosts` (Host header → backend) and `sni` (TLS SNI → backend). */
-export type MapName = 'hosts' | 'sni';
-export const MAP_NAMES: readonly MapName[] = ['hosts', 'sni'];
+/** The maps routeagent owns: `hosts` (Host header → backend) and `sni` (TLS SNI → backend), one row each in MAP_KINDS. */
+export type MapName = keyof typeof MAP_KINDS;
 
 /** One `key value` line of a map. */
 export type Entry = { readonly key: string; readonly backend: string };

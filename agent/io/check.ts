@@ -6,7 +6,8 @@ import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import type { BackendMode } from '../core/reply.js';
-import { MAP_NAMES, type MapName } from '../core/types.js';
+import { MAP_NAMES, perMap } from '../core/maps.js';
+import type { MapName } from '../core/types.js';
 
 export type CheckInput = {
   readonly bin: string;
@@ -20,13 +21,13 @@ export type CheckResult = { readonly ok: boolean; readonly alerts: string[]; rea
 /** Run `<bin> -c -f <copy>` where the copy loads the staged maps; never touches the live config or maps. */
 export async function checkConfig(input: CheckInput): Promise<CheckResult> {
   const text = await readConfig(input.config);
-  const loaded = { hosts: false, sni: false } as Record<MapName, boolean>;
+  const loaded = perMap(() => false);
   let copy = text;
   for (const m of MAP_NAMES) {
     loaded[m] = pathPattern(input.mapPaths[m]).test(text);
     copy = copy.replace(pathPattern(input.mapPaths[m]), () => input.staged[m]);
   }
-  const copyPath = join(dirname(input.staged.hosts), `.${basename(input.config)}.check-${process.pid}.cfg`);
+  const copyPath = join(dirname(input.staged[MAP_NAMES[0]!]), `.${basename(input.config)}.check-${process.pid}.cfg`);
   try {
     await writeFile(copyPath, copy, { mode: 0o600 });
   } catch (err) {
