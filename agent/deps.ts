@@ -1,25 +1,13 @@
 // Real edges for syncOnce: the Traefik client, the map files, and HAProxy (runtime socket, `haproxy -c`, reload).
 // main.ts, the daemon, tests and the demo all build their deps here, so there is one wiring.
 import { applyMaps, readLive, type Seen } from './apply.js';
-import type { Cluster, Config } from './config.js';
+import type { Config } from './config.js';
 import { MAP_NAMES } from './core/maps.js';
 import type { Entry, MapName } from './core/types.js';
 import { readMapFile } from './io/files.js';
-import { fetchAll, type ClusterRouters, type ClusterTarget, type FetchOptions } from './io/traefik.js';
+import { fetchAll, type ClusterRouters, type FetchOptions } from './io/traefik.js';
 import type { Log } from './log.js';
 import type { Fetched, FetchResult, SyncDeps } from './sync.js';
-
-/** The Traefik client's view of a configured cluster. */
-export function targetOf(c: Cluster): ClusterTarget {
-  return {
-    name: c.name,
-    api: c.api,
-    timeoutMs: c.timeoutMs,
-    ...(c.auth ? { auth: c.auth } : {}),
-    ...(c.tls ? { tls: c.tls } : {}),
-    ...(c.syntax ? { syntax: c.syntax } : {}),
-  };
-}
 
 /** Deps for one sync (the daemon makes new ones per sync): what readCurrent dumped from HAProxy is handed to apply. */
 export function createSyncDeps(config: Config, log: Log, fetchOptions?: FetchOptions): SyncDeps {
@@ -32,7 +20,7 @@ export function createSyncDeps(config: Config, log: Log, fetchOptions?: FetchOpt
       // The last answers are the Traefik client's own values (with their digest), handed back as they were.
       const reads = new Map<string, ClusterRouters>();
       for (const [name, value] of last) if (isClusterRouters(value)) reads.set(name, value);
-      const results = await fetchAll(cfg.clusters.map(targetOf), fetchOptions, reads);
+      const results = await fetchAll(cfg.clusters, fetchOptions, reads);
       return new Map<string, FetchResult>(results);
     },
     async readCurrent(cfg, dryRun) {

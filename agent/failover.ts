@@ -10,10 +10,10 @@ import {
   trackFailovers,
   unhealthyClaims,
   type ClaimCount,
-  type DownBackend,
   type Failover,
 } from './core/failover.js';
 import { byteOrder } from './core/order.js';
+import type { HealthReport } from './core/report.js';
 import type { Route, Router, ServiceHealth } from './core/types.js';
 import type { Log } from './log.js';
 
@@ -25,7 +25,6 @@ export type HealthFacts = {
   readonly answered: Readonly<Record<string, { readonly ok: boolean }>>;
   readonly backendStatus: ReadonlyMap<string, string> | undefined;
 };
-export type HealthReport = { failovers: Failover[]; unhealthyClaims: number; downBackends: DownBackend[] };
 
 /** Count this sync's observations into `state.claims`; returns the claims that count as unhealthy (for mergeDesired). */
 export function assessClaims(config: Config, state: FailoverState, facts: HealthFacts): Set<string> {

@@ -6,7 +6,6 @@ import type { Config } from './config.js';
 import { versionAtLeast, type BackendMode } from './core/reply.js';
 import { backendFault, CLUSTER_MAPS, MAP_NAMES } from './core/maps.js';
 import type { MapName } from './core/types.js';
-import { targetOf } from './deps.js';
 import { AgentError } from './errors.js';
 import { checkConfig, parseConfigBackends } from './io/check.js';
 import { createRuntime } from './io/runtime.js';
@@ -24,7 +23,7 @@ export async function preflight(config: Config, out: (line: string) => void, sou
   const reached = await Promise.all(
     config.clusters.map(async (c) => {
       try {
-        const r = await fetchCluster(targetOf(c));
+        const r = await fetchCluster(c);
         const http = r.routers.filter((x) => x.kind === 'http').length;
         return { ok: `cluster ${c.name}: ${c.api} answered${r.version ? ` (Traefik ${r.version})` : ''}, ${count(http, 'HTTP router', 'HTTP routers')} and ${count(r.routers.length - http, 'TCP router', 'TCP routers')}, rules read as ${r.syntax}` };
       } catch (e) {

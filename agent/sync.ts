@@ -4,11 +4,12 @@ import type { Config } from './config.js';
 import { mergeDesired, type Conflict } from './core/desired.js';
 import { isExposed } from './core/hosts.js';
 import { guardReason, isEmptyPlan, planMap, summarisePlan, type MapPlan } from './core/plan.js';
+import type { ClusterReport, HealthReport, SyncReport } from './core/report.js';
 import { routesFromRouters } from './core/routes.js';
 import { MAP_NAMES, perMap } from './core/maps.js';
-import { type Entry, type MapName, type Route, type Router, type ServiceHealth, type Skipped, type Syntax } from './core/types.js';
+import { type Cluster, type Entry, type MapName, type Route, type Router, type ServiceHealth, type Skipped, type Syntax } from './core/types.js';
 import { AgentError } from './errors.js';
-import { assessClaims, followFailovers, type FailoverState, type HealthReport } from './failover.js';
+import { assessClaims, followFailovers, type FailoverState } from './failover.js';
 import { count, type Log } from './log.js';
 
 /** A cluster's last good answer (or, before any answer, what the map files say it serves). */
@@ -21,6 +22,8 @@ export type Current = { maps: Record<MapName, Entry[]>; backendStatus?: Readonly
 /** One cluster's good answer. The fetcher may return the very object it was handed as `last` (an identical answer). */
 export type Fetched = Extract<FetchResult, { ok: true }>['value'];
 export type ApplyOutcome = { applied: boolean; method: 'runtime' | 'reload' | 'none'; changed: MapName[]; notes: string[] };
+
+export type { SyncReport } from './core/report.js';
 
 export type SyncDeps = {
   readonly config: Config;
@@ -44,23 +47,6 @@ export type SyncState = {
 } & FailoverState;
 type RoutesMemo = { readonly routers: readonly Router[]; readonly syntax: Syntax; readonly settings: string; readonly result: { routes: Route[]; skipped: Skipped[] } };
 export type SyncOptions = { readonly dryRun?: boolean; readonly force?: boolean };
-
-export type ClusterReport = { ok: boolean; routers: number; error?: string; staleSince?: string };
-export type SyncReport = {
-  at: string;
-  durationMs: number;
-  maps: Record<MapName, Record<string, string>>;
-  /** Entries HAProxy serves after this sync (the desired ones only when applied); absent when its maps could not be read. */
-  served?: Record<MapName, number>;
-  plan: Record<MapName, { add: Entry[]; change: MapPlan['change'][number][]; remove: Entry[] }>;
-  conflicts: Conflict[];
-  skipped: Skipped[];
-  clusters: Record<string, ClusterReport>;
-  applied: boolean;
-  method: ApplyOutcome['method'];
-  held?: string[];
-  error?: string;
-} & HealthReport;
 
 export function newSyncState(): SyncState {
   return { snapshots: new Map(), conflicts: new Map(), skipped: new Set(), reads: new Map(), routes: new Map(), claims: new Map(), failovers: new Map() };
@@ -185,7 +171,7 @@ function updateSnapshots(
 
 // routesFromRouters is pure: the same routers (the very array, which the fetcher returns again for an identical answer),
 // syntax and settings give the same routes, so a cluster whose answer did not change costs nothing here.
-function clusterRoutes(state: SyncState, cluster: Config['clusters'][number], snap: Extract<Snapshot, { kind: 'fetched' }>, expose: Config['expose']) {
+function clusterRoutes(state: SyncState, cluster: Cluster, snap: Extract<Snapshot, { kind: 'fetched' }>, expose: Config['expose']) {
   const settings = JSON.stringify([cluster.backends, cluster.entryPoints ?? null, expose]);
   const memo = state.routes.get(cluster.name);
   if (memo && memo.routers === snap.routers && memo.syntax === snap.syntax && memo.settings === settings) return memo.result;

@@ -4,6 +4,7 @@ import { count } from '../log.js';
 import type { Conflict } from './desired.js';
 import type { DownBackend, Failover } from './failover.js';
 import { MAP_NAMES } from './maps.js';
+import type { ApplyMethod, HealthReport, SyncReport } from './report.js';
 import type { MapName } from './types.js';
 
 export type ClusterStatus = { state: 'ok' | 'stale'; routers: number; since?: string; error?: string };
@@ -13,7 +14,7 @@ export type Status = {
   outcome: 'ok' | 'failed' | 'held';
   durationMs: number;
   applied: boolean;
-  method: 'runtime' | 'reload' | 'none';
+  method: ApplyMethod;
   clusters: Record<string, ClusterStatus>;
   /** What HAProxy serves after this sync: the applied plan, or the maps it kept when nothing was applied. */
   entries: Record<MapName, number>;
@@ -30,26 +31,13 @@ export type Status = {
   backendsDown?: DownBackend[];
 };
 
-export type ReportLike = {
-  at: string;
-  durationMs: number;
-  maps: Record<MapName, Record<string, string>>;
-  /** Entries HAProxy serves after the sync; absent when its maps could not be read (the previous status's count stands). */
-  served?: Record<MapName, number>;
-  conflicts: Conflict[];
-  skipped: readonly unknown[];
-  clusters: Record<string, { ok: boolean; routers: number; error?: string; staleSince?: string }>;
-  applied: boolean;
-  method: 'runtime' | 'reload' | 'none';
-  held?: string[];
-  error?: string;
-  failovers?: Failover[];
-  unhealthyClaims?: number;
-  downBackends?: DownBackend[];
-};
+/** What of a sync report the status keeps (the skipped routers only as a count; failover fields absent in older reports). */
+type StatusInput = Pick<SyncReport, 'at' | 'durationMs' | 'maps' | 'served' | 'conflicts' | 'clusters' | 'applied' | 'method' | 'held' | 'error'> & {
+  readonly skipped: readonly unknown[];
+} & Partial<HealthReport>;
 
 /** Status after a sync; `lastSuccess` carries over from the previous status when this one failed. */
-export function statusFromReport(r: ReportLike, previous?: Status): Status {
+export function statusFromReport(r: StatusInput, previous?: Status): Status {
   const outcome = r.error !== undefined ? 'failed' : r.held?.length ? 'held' : 'ok';
   const clusters = Object.fromEntries(
     Object.entries(r.clusters).map(([name, c]) => [
