@@ -1,13 +1,12 @@
 // `routeagent check`: the config is already valid; reach each cluster, run `haproxy -c` on the running config, ask the socket
 // for the version and the loaded maps, and check that every backend the config names exists with the right mode.
 // Reads only: it stages nothing and applies nothing.
-import { readFile } from 'node:fs/promises';
 import type { Config } from './config.js';
-import { versionAtLeast, type BackendMode } from './core/reply.js';
+import { MIN_RUNTIME_VERSION, versionAtLeast, type BackendMode } from './core/reply.js';
 import { backendFault, CLUSTER_MAPS, MAP_NAMES } from './core/maps.js';
 import type { MapName } from './core/types.js';
 import { AgentError } from './errors.js';
-import { checkConfig, parseConfigBackends } from './io/check.js';
+import { checkConfig, readConfigBackends } from './io/check.js';
 import { createRuntime } from './io/runtime.js';
 import { fetchCluster } from './io/traefik.js';
 import { count } from './log.js';
@@ -52,10 +51,10 @@ export async function preflight(config: Config, out: (line: string) => void, sou
   const runtime = createRuntime(h.socket, { timeoutMs: h.timeoutMs });
   try {
     const info = await runtime.info();
-    const live = versionAtLeast(info.version, '2.4');
+    const live = versionAtLeast(info.version, MIN_RUNTIME_VERSION);
     ok(`haproxy socket ${h.socket}: HAProxy ${info.version} (pid ${info.pid})${live ? ', live map updates supported' : ''}`);
     if (!live) {
-      const msg = `HAProxy ${info.version} has no prepare/commit map (needs 2.4)`;
+      const msg = `HAProxy ${info.version} has no prepare/commit map (needs ${MIN_RUNTIME_VERSION})`;
       if (h.reload) out(`warning: ${msg}; changes will be applied with "${h.reload}"\n`);
       else problems.push(`${msg} and haproxy.reload is not set: changes cannot be applied`);
     }
@@ -65,7 +64,7 @@ export async function preflight(config: Config, out: (line: string) => void, sou
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;
     problems.push(`${e.message}${h.reload ? '' : '; without the socket and without haproxy.reload, changes cannot be applied'}`);
-    modes = await readFile(h.config, 'utf8').then(parseConfigBackends, () => undefined);
+    modes = await readConfigBackends(h.config).catch(() => undefined);
   }
   if (modes) problems.push(...backendProblems(config, modes, ok));
   return problems;

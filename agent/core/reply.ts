@@ -13,6 +13,9 @@ export type MapListing = {
 };
 export type BackendMode = 'http' | 'tcp';
 
+/** prepare/add @v/commit map exist from HAProxy 2.4 on (notes §1): older versions are applied by reload. */
+export const MIN_RUNTIME_VERSION = '2.4';
+
 /** Known reply texts (first line, trailing blank line removed). Success of a write command is a lone "\n". */
 export const KNOWN_REPLIES = {
   unknownMap: 'Unknown map identifier. Please use #<id> or <file>.',

@@ -1,5 +1,5 @@
 // `haproxy -c` on the running config with staged maps swapped in, so a map is validated before it goes live;
-// plus parseConfigBackends, the offline stand-in for `show stat` when the socket cannot be reached.
+// plus parseConfigBackends/readConfigBackends, the offline stand-in for `show stat` when the socket cannot be reached.
 // `-c` opens and parses every map file but does not check that map values name backends (notes/haproxy-runtime.md §4).
 import { execFile } from 'node:child_process';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
@@ -77,6 +77,15 @@ export function parseConfigBackends(text: string): Map<string, BackendMode> {
   }
   close();
   return backends;
+}
+
+/** The backends of the config file at `path` and their modes; what apply checks against when the socket is gone. */
+export async function readConfigBackends(path: string): Promise<Map<string, BackendMode>> {
+  try {
+    return parseConfigBackends(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new ApplyError('backends', `haproxy config ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); live maps unchanged`);
+  }
 }
 
 async function readConfig(path: string): Promise<string> {
