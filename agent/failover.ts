@@ -16,6 +16,7 @@ import { byteOrder } from './core/order.js';
 import type { HealthReport } from './core/report.js';
 import type { Route, Router, ServiceHealth } from './core/types.js';
 import type { Log } from './log.js';
+import { failoverLine } from './output.js';
 
 export type FailoverState = { claims: Map<string, ClaimCount>; failovers: Map<string, Failover> };
 export type HealthFacts = {
@@ -48,7 +49,7 @@ export function followFailovers(
   choice: { readonly failedOver: readonly FailedOver[]; readonly conflicts: readonly Conflict[]; readonly at: string; readonly backendStatus: ReadonlyMap<string, string> | undefined },
 ): HealthReport {
   const t = trackFailovers(state.failovers, config.failover.enabled ? choice.failedOver : [], choice.conflicts, state.claims, config.failover, choice.at);
-  for (const f of t.started) log.warn(`failover: ${f.map} ${f.host} ${f.from} → ${f.to}: ${f.reason}`);
+  for (const f of t.started) log.warn(failoverLine(f));
   for (const e of t.ended) {
     const f = e.failover;
     const why = config.failover.enabled ? e.why : 'failover is turned off in the config';

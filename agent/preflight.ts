@@ -2,22 +2,23 @@
 // for the version and the loaded maps, and check that every backend the config names exists with the right mode.
 // Reads only: it stages nothing and applies nothing.
 import type { Config } from './config.js';
-import { MIN_RUNTIME_VERSION, versionAtLeast, type BackendMode } from './core/reply.js';
 import { backendFault, CLUSTER_MAPS, MAP_NAMES } from './core/maps.js';
+import { MIN_RUNTIME_VERSION, versionAtLeast, type BackendMode } from './core/reply.js';
 import type { MapName } from './core/types.js';
 import { AgentError } from './errors.js';
 import { checkConfig, readConfigBackends } from './io/check.js';
 import { createRuntime } from './io/runtime.js';
 import { fetchCluster } from './io/traefik.js';
 import { count } from './log.js';
+import { checkLine } from './output.js';
 
 /** Run every check; `ok:` and `warning:` lines go to `out` as they are found, the problems are returned. */
 export async function preflight(config: Config, out: (line: string) => void, source: { path: string; warnings: readonly string[] }): Promise<string[]> {
   const problems: string[] = [];
-  const ok = (s: string) => out(`ok: ${s}\n`);
+  const ok = (s: string) => out(checkLine('ok', s));
   // The config is valid by the time check runs (main.ts exits 2 otherwise); say so, with its warnings right below.
   ok(`config ${source.path}: valid, ${count(config.clusters.length, 'cluster', 'clusters')}, ${count(config.static.length, 'static route', 'static routes')}`);
-  for (const w of source.warnings) out(`warning: ${w}\n`);
+  for (const w of source.warnings) out(checkLine('warning', w));
   // Reached in parallel, reported in config order: the output of two runs on the same world is the same.
   const reached = await Promise.all(
     config.clusters.map(async (c) => {
@@ -55,7 +56,7 @@ export async function preflight(config: Config, out: (line: string) => void, sou
     ok(`haproxy socket ${h.socket}: HAProxy ${info.version} (pid ${info.pid})${live ? ', live map updates supported' : ''}`);
     if (!live) {
       const msg = `HAProxy ${info.version} has no prepare/commit map (needs ${MIN_RUNTIME_VERSION})`;
-      if (h.reload) out(`warning: ${msg}; changes will be applied with "${h.reload}"\n`);
+      if (h.reload) out(checkLine('warning', `${msg}; changes will be applied with "${h.reload}"`));
       else problems.push(`${msg} and haproxy.reload is not set: changes cannot be applied`);
     }
     modes = await runtime.backends();

@@ -1,6 +1,6 @@
 // One sync: fetch → routes → merge → plan → guard → apply → report. Reads like the pipeline (shared/DESIGN.md).
 // Runs between two ports (ports.ts): Traefik's `fetch`, and HAProxy's `read` then `apply` of the value `read` returned.
-// Decides nothing about *when* it runs (daemon.ts) and formats nothing for the terminal (cli output lives in main.ts).
+// Decides nothing about *when* it runs (daemon.ts) and formats nothing for the terminal (output.ts).
 import type { Config } from './config.js';
 import { mergeDesired, type Conflict } from './core/desired.js';
 import { isExposed } from './core/hosts.js';
@@ -13,6 +13,7 @@ import { AgentError } from './errors.js';
 import { assessClaims, followFailovers, type FailoverState } from './failover.js';
 import type { ClusterRouters, FetchResult } from './io/traefik.js';
 import { count, type Log } from './log.js';
+import { conflictLine } from './output.js';
 import type { Current, HaproxyPort, TraefikPort } from './ports.js';
 
 export type { SyncReport } from './core/report.js';
@@ -198,7 +199,7 @@ function logConflicts(log: Log, state: SyncState, conflicts: readonly Conflict[]
   for (const [key, c] of now) {
     const before = state.conflicts.get(key);
     if (!before || before.winner !== c.winner || before.claimants.join() !== c.claimants.join()) {
-      log.warn(`conflict: ${c.host} (${c.map}) claimed by ${c.claimants.join(', ')}; routing to ${c.winner}`);
+      log.warn(conflictLine(c, 'routing'));
     }
   }
   for (const [key, c] of state.conflicts) {

@@ -1,6 +1,5 @@
-// The status file's content: the last sync's outcome, what `routeagent status` prints, and whether that is healthy.
-// Pure: built from a SyncReport and the previous status; the caller writes and reads the file.
-import { count } from '../log.js';
+// The status file's content: the last sync's outcome, and whether that is healthy.
+// Pure: built from a SyncReport and the previous status; the caller writes and reads the file, output.ts prints it.
 import type { Conflict } from './desired.js';
 import type { DownBackend, Failover } from './failover.js';
 import { MAP_NAMES } from './maps.js';
@@ -83,20 +82,4 @@ export function healthProblems(s: Status, nowMs: number, maxAgeSec: number): str
   const ageSec = Math.round((nowMs - Date.parse(s.at)) / 1000);
   if (ageSec > maxAgeSec) problems.push(`last sync was ${ageSec} s ago (is the daemon running?)`);
   return problems;
-}
-
-/** A short human summary for `routeagent status`. */
-export function formatStatus(s: Status, problems: readonly string[]): string {
-  const entries = (e: Record<MapName, number>) => MAP_NAMES.map((m) => `${m} ${count(e[m], 'entry', 'entries')}`).join(', ');
-  const lines = [
-    `${problems.length ? 'unhealthy' : 'healthy'}: last sync ${s.at} ${s.outcome}${s.applied ? ` (applied by ${s.method})` : ''}, ${s.durationMs} ms`,
-    `maps: HAProxy serves ${entries(s.entries)}; ${count(s.conflicts.length, 'conflict', 'conflicts')}, ${count(s.skipped, 'router', 'routers')} skipped`,
-    ...(s.heldEntries ? [`held plan: ${entries(s.heldEntries)}; not applied while the guard holds it`] : []),
-    ...Object.entries(s.clusters).map(([name, c]) => `cluster ${name}: ${c.state === 'ok' ? 'ok' : `stale since ${c.since ?? '?'}`}, ${count(c.routers, 'router', 'routers')}`),
-    ...s.conflicts.map((c) => `conflict: ${c.host} (${c.map}) claimed by ${c.claimants.join(', ')}; routed to ${c.winner}`),
-    ...(s.failovers ?? []).map((f) => `failover: ${f.map} ${f.host} ${f.from} → ${f.to} since ${f.since}: ${f.reason}`),
-    ...(s.lastSuccess && s.outcome !== 'ok' ? [`last success: ${s.lastSuccess}`] : []),
-    ...problems.map((p) => `problem: ${p}`),
-  ];
-  return lines.join('\n') + '\n';
 }
