@@ -91,7 +91,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const { reason, waiters } = pending;
       pending = undefined;
       const report = await runOne(reason, waiters.some((w) => w.force));
-      for (const w of waiters) w.done(report ?? new AgentError('ERR_SYNC', 'the sync failed unexpectedly; see the daemon log', false));
+      for (const w of waiters) w.done(report ?? new AgentError('ERR_SYNC', 'the sync failed unexpectedly; see the daemon log'));
     }
     running = undefined;
   };
@@ -212,11 +212,11 @@ async function takeControl(config: Config): Promise<Control> {
   const path = controlPathFor(config.haproxy.maps.hosts);
   const held = await holdControl(path, { pid: process.pid, role: 'daemon', version: VERSION });
   if (held.kind === 'held') return held.control;
-  throw new AgentError('ERR_LOCKED', `control socket ${path}: ${describeHolder(held.holder)} drives these maps; exiting`, false);
+  throw new AgentError('ERR_LOCKED', `control socket ${path}: ${describeHolder(held.holder)} drives these maps; exiting`);
 }
 
 function stoppingError(): AgentError {
-  return new AgentError('ERR_STOPPING', 'the daemon is stopping; no sync run for this request', false);
+  return new AgentError('ERR_STOPPING', 'the daemon is stopping; no sync run for this request');
 }
 
 function hostPort(server: Server): string {

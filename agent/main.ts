@@ -136,10 +136,10 @@ async function syncViaDaemon(path: string, daemon: Hello, cmd: SyncCommand): Pro
   err(`routeagent: the daemon (pid ${daemon.pid}) drives these maps; asked it to sync${cmd.force ? ' with --force' : ''}\n`);
   const report = await askControl(path, { op: 'sync', force: cmd.force }, DAEMON_REPLY_MS).catch((e: unknown) => {
     if (!(e instanceof AgentError)) throw e;
-    throw new AgentError(e.code, `${e.message}; the daemon (pid ${daemon.pid}) may still run the sync: see its log`, false);
+    throw new AgentError(e.code, `${e.message}; the daemon (pid ${daemon.pid}) may still run the sync: see its log`);
   });
   if (report === undefined) return undefined;
-  if (!isSyncReport(report)) throw new AgentError('ERR_CONTROL', `control socket ${path}: the daemon (pid ${daemon.pid}) answered the sync without a report; see its log`, false);
+  if (!isSyncReport(report)) throw new AgentError('ERR_CONTROL', `control socket ${path}: the daemon (pid ${daemon.pid}) answered the sync without a report; see its log`);
   return printReport(report, cmd);
 }
 
