@@ -1,49 +1,47 @@
-// The HAProxy half of a sync: compare desired maps with the files and with HAProxy's live maps, then
-// render → stage → `haproxy -c` → backends exist with the right mode → rename into place → runtime replace (or reload).
-// Nothing is renamed until every check passed (shared/DESIGN.md "HAProxy side", notes/haproxy-runtime.md §8).
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+// The HAProxy port of a sync: `read` what HAProxy serves now, then `apply` the desired maps: compare with the files and
+// the live maps, render → stage → `haproxy -c` → backends exist with the right mode → rename into place → runtime replace
+// (or reload). Nothing is renamed until every check passed. The order of the steps lives here; each step's I/O is in io/.
 import { dirname } from 'node:path';
-import { ApplyError, HaproxyReplyError } from './errors.js';
-import { count, type Log } from './log.js';
+import type { HaproxyConfig } from './config.js';
+import { backendFault, MAP_NAMES } from './core/maps.js';
 import { renderMap, sameEntries } from './core/render.js';
-import { versionAtLeast, type BackendMode, type ShowInfo } from './core/reply.js';
-import { MAP_NAMES, type Entry, type MapName } from './core/types.js';
-import { checkConfig, parseConfigBackends } from './io/check.js';
-import { discardFile, discardLeftovers, promoteFile, readMapFile, stageFile } from './io/files.js';
+import { MIN_RUNTIME_VERSION, versionAtLeast, type BackendMode, type ShowInfo } from './core/reply.js';
+import type { Entry, MapName } from './core/types.js';
+import { ApplyError, HaproxyReplyError } from './errors.js';
+import { checkConfig, readConfigBackends } from './io/check.js';
+import { discardFile, discardLeftovers, promoteFile, readMapFile, readMapFiles, stageFile } from './io/files.js';
+import { runReload } from './io/reload.js';
 import { createRuntime, isUnreachable, type Runtime } from './io/runtime.js';
+import { count, type Log } from './log.js';
+import type { ApplyResult, Current, HaproxyPort } from './ports.js';
 
-export type HaproxySettings = {
-  bin: string;
-  config: string;
-  socket: string;
-  maps: Record<MapName, string>;
-  reload?: string;
-  timeoutMs?: number;
-};
-export type ApplyResult = { applied: boolean; method: 'runtime' | 'reload' | 'none'; changed: MapName[]; notes: string[] };
-/** Edges a caller may supply: a long-lived runtime (its mutex then spans syncs), or a wrapped one in tests. */
-export type ApplyDeps = { readonly runtime?: Runtime; readonly seen?: Seen; readonly fileOnlyWithoutHaproxy?: boolean };
+/** Edges a caller may supply: a long-lived runtime (its mutex then spans syncs), or a wrapped one in tests; what `read`
+ * returned; and, for a CARP follower, files only when HAProxy does not run. */
+export type ApplyDeps = { readonly runtime?: Runtime; readonly current?: Current; readonly fileOnlyWithoutHaproxy?: boolean };
 /** The note of an apply that wrote the files only (a CARP follower whose HAProxy does not run). */
 export const FILE_ONLY = 'file-only: HAProxy is not running on this node';
-/** What readLive got from HAProxy's runtime: applyMaps reuses it (no second dump of big maps) while the process is the same. */
-export type Seen = { readonly info: ShowInfo; readonly maps: Partial<Record<MapName, Entry[]>> };
 
-/** prepare/add @v/commit map exist from HAProxy 2.4 on (notes §1). */
-const MIN_RUNTIME_VERSION = '2.4';
-const RELOAD_TIMEOUT_MS = 60_000;
 const CHECK_TIMEOUT_MS = 30_000;
 
 type Live = { readonly info: ShowInfo; readonly loaded: ReadonlySet<string> };
+type Note = (level: 'info' | 'warn', text: string) => void;
+type Desired = Record<MapName, readonly Entry[]>;
+
+/** The HAProxy port for one sync, built from the config's `haproxy` section; read and apply share one runtime client. */
+export function createHaproxyPort(h: HaproxyConfig, opts: { readonly fileOnlyWithoutHaproxy?: boolean } = {}): HaproxyPort {
+  const runtime = createRuntime(h.socket, { timeoutMs: h.timeoutMs });
+  const fileOnly = opts.fileOnlyWithoutHaproxy === true ? { fileOnlyWithoutHaproxy: true } : {};
+  return {
+    read: async ({ dryRun }) => (dryRun ? { maps: await readMapFiles(h.maps), source: 'file' } : readLive(h, { runtime })),
+    apply: (desired, current, log) => applyMaps(h, desired, log, { runtime, current, ...fileOnly }),
+  };
+}
 
 /**
  * What HAProxy serves now: `show map` for each loaded map when the socket answers, else the map files. A socket that is
  * gone, late or garbled means the files (as a dry run plans): applyMaps then fails and says what is wrong with HAProxy.
  */
-export async function readLive(
-  h: HaproxySettings,
-  deps: ApplyDeps = {},
-): Promise<{ maps: Record<MapName, Entry[]>; source: 'runtime' | 'file'; seen?: Seen; backendStatus?: Map<string, string> }> {
+export async function readLive(h: HaproxyConfig, deps: ApplyDeps = {}): Promise<Current> {
   const runtime = deps.runtime ?? createRuntime(h.socket, { timeoutMs: h.timeoutMs });
   const probed = await probe(runtime).catch(noReply);
   const live = typeof probed === 'string' ? undefined : probed;
@@ -60,97 +58,38 @@ export async function readLive(
   return {
     maps,
     source: fromRuntime === MAP_NAMES.length ? 'runtime' : 'file',
-    ...(live && fromRuntime ? { seen: { info: live.info, maps: shownMaps } } : {}),
+    ...(live && fromRuntime ? { process: { info: live.info, maps: shownMaps } } : {}),
     ...(backendStatus ? { backendStatus } : {}),
   };
 }
 
 /** Make the map files and HAProxy's live maps equal `desired`; throws ApplyError before anything is live when a check fails. */
-export async function applyMaps(
-  h: HaproxySettings,
-  desired: Record<MapName, readonly Entry[]>,
-  log: Log,
-  deps: ApplyDeps = {},
-): Promise<ApplyResult> {
+export async function applyMaps(h: HaproxyConfig, desired: Desired, log: Log, deps: ApplyDeps = {}): Promise<ApplyResult> {
   const runtime = deps.runtime ?? createRuntime(h.socket, { timeoutMs: h.timeoutMs });
   const notes: string[] = [];
-  const note = (level: 'info' | 'warn', text: string) => {
+  const note: Note = (level, text) => {
     notes.push(text);
     log[level](text);
   };
-
-  // An agent killed mid-apply (SIGKILL, power loss) left staged files or a -c copy beside the maps: they are never live, just clutter.
-  for (const dir of new Set(MAP_NAMES.map((m) => dirname(h.maps[m])))) {
-    for (const name of await discardLeftovers(dir)) log.info(`haproxy: removed ${name} (left by a routeagent that is gone)`);
-  }
-
-  // Until the files are renamed into place, a bad or late reply from HAProxy means nothing was applied.
-  const beforeLive = <T>(step: Promise<T>): Promise<T> =>
-    step.catch((err: unknown) => {
-      throw err instanceof HaproxyReplyError ? new HaproxyReplyError(`${err.message}; nothing applied, live maps unchanged`, { cause: err }) : err;
-    });
+  await discardLeftoversBeside(h, log);
 
   // 1. What differs: desired vs the file, and desired vs HAProxy (runtime ≠ file is drift, repaired too).
   const probed = await beforeLive(probe(runtime));
   const live = typeof probed === 'string' ? undefined : probed;
-  // The same HAProxy process (pid and start time) that readLive dumped moments ago: reuse its maps. A restart in between
-  // loaded the files, so it is dumped again. A `set map` by someone else in between is seen as drift at the next sync.
-  const same = deps.seen && live && deps.seen.info.pid === live.info.pid && deps.seen.info.startTimeSec === live.info.startTimeSec;
-  const seenMaps = same ? deps.seen!.maps : {};
-  const changed: MapName[] = [];
-  for (const m of MAP_NAMES) {
-    const path = h.maps[m];
-    const fileDiffers = !sameEntries(await readMapFile(path), desired[m]);
-    const runtimeDiffers = live?.loaded.has(path) === true && !sameEntries(seenMaps[m] ?? (await beforeLive(runtime.showMap(path))), desired[m]);
-    if (!fileDiffers && !runtimeDiffers) continue;
-    changed.push(m);
-    if (!fileDiffers) note('warn', `haproxy: map ${m}: HAProxy's live entries differ from ${path} (drift); repairing`);
-  }
+  const changed = await changedMaps(h, desired, runtime, live, deps.current, note);
   if (changed.length === 0) return { applied: false, method: 'none', changed, notes };
 
   // 2. Render and stage next to the live files; from here until the rename, any failure removes the staged files.
-  const texts = {} as Record<MapName, string>;
-  for (const m of changed) {
-    try {
-      texts[m] = renderMap(desired[m]);
-    } catch (err) {
-      throw new ApplyError('render', `haproxy: map ${m}: ${(err as Error).message}; live maps unchanged`, { cause: err });
-    }
-  }
+  const texts = renderChanged(changed, desired);
   const staged = { ...h.maps };
   let promoted = false;
   try {
-    for (const m of changed) staged[m] = await stageFile(h.maps[m], texts[m]);
-
-    // 3. haproxy -c on the running config, loading the staged maps.
-    const check = await checkConfig({ bin: h.bin, config: h.config, mapPaths: h.maps, staged, timeoutMs: CHECK_TIMEOUT_MS }).catch(
-      (err: Error) => {
-        throw new ApplyError('check', `${err.message}; live maps unchanged`, { cause: err });
-      },
-    );
-    if (!check.ok) {
-      throw new ApplyError('check', `haproxy -c rejected the staged maps: ${check.alerts[0] ?? 'no ALERT line'}; live maps unchanged`);
-    }
-    for (const m of changed) {
-      if (!check.loaded[m]) note('warn', `haproxy: config ${h.config} does not use map ${h.maps[m]}; its entries route nothing until the snippet lines are added`);
-    }
-
-    // 4. Every value names an existing backend of the right mode (-c does not check map values; notes §4).
-    const backends = live ? { modes: await beforeLive(runtime.backends()), source: 'show stat' } : { modes: await configBackends(h.config), source: `config ${h.config}` };
-    for (const m of changed) checkBackends(m, desired[m], backends.modes, backends.source);
+    for (const m of changed) staged[m] = await stageFile(h.maps[m], texts[m]!);
+    await checkStaged(h, changed, staged, note); // 3. haproxy -c on the running config, loading the staged maps
+    await checkBackends(h, changed, desired, live ? runtime : undefined); // 4. -c does not check map values (notes §4)
 
     // 5. How to make it live: runtime replace needs a reachable socket, HAProxy >= 2.4 and the map loaded.
-    const reasons = new Set<string>();
-    for (const m of changed) {
-      const why = !live
-        ? (probed as string)
-        : !versionAtLeast(live.info.version, MIN_RUNTIME_VERSION)
-          ? `HAProxy ${live.info.version} has no prepare/commit map (needs ${MIN_RUNTIME_VERSION})`
-          : !live.loaded.has(h.maps[m])
-            ? `the running HAProxy has not loaded map ${h.maps[m]} (not in show map)`
-            : undefined;
-      if (why) reasons.add(why);
-    }
+    const reasons = whyNotLive(h, changed, live, probed);
     // A CARP follower's HAProxy may be stopped on purpose (pfSense "Carp monitor" starts it from the files on failover):
     // the files are all it needs, and a reload command would start HAProxy on the backup.
     const fileOnly = !live && deps.fileOnlyWithoutHaproxy === true;
@@ -175,28 +114,117 @@ export async function applyMaps(
       for (const m of changed) log.info(`haproxy: map ${m} written to ${h.maps[m]} (${count(desired[m].length, 'entry', 'entries')}); applied by reload`);
       return { applied: true, method: 'reload', changed, notes };
     }
-
-    // 7. Live, atomically per map: prepare → add @v in chunks → show map @v → commit → show map == desired.
-    for (const m of changed) {
-      const started = Date.now();
-      try {
-        const r = await runtime.replaceMap(h.maps[m], desired[m]);
-        log.info(`haproxy: map ${m} applied @${r.version}: ${count(r.entries, 'entry', 'entries')} in ${count(r.chunks, 'chunk', 'chunks')}, ${Date.now() - started} ms`);
-      } catch (err) {
-        if (!(err instanceof HaproxyReplyError)) throw err;
-        const restarted = await restartedServing(runtime, live!.info, changed.map((c) => [h.maps[c], desired[c]]));
-        if (restarted) {
-          note('warn', `haproxy: HAProxy restarted during the apply (pid ${live!.info.pid} → ${restarted.pid}); it loaded the map files, which are already new`);
-          return { applied: true, method: 'runtime', changed, notes };
-        }
-        // Not a reload: the live apply was possible and may work next time, and a reload (pfSense: a restart) drops
-        // connections on the whole edge. The files are new; the next sync sees the runtime differ and repairs it.
-        throw new HaproxyReplyError(`${err.message}; the map files are written, the next sync applies them live`, { cause: err });
-      }
-    }
+    await replaceLive(h, changed, desired, runtime, live!, note, log); // 7.
     return { applied: true, method: 'runtime', changed, notes };
   } finally {
     if (!promoted) for (const m of changed) if (staged[m] !== h.maps[m]) await discardFile(staged[m]);
+  }
+}
+
+// An agent killed mid-apply (SIGKILL, power loss) left staged files or a -c copy beside the maps: they are never live, just clutter.
+async function discardLeftoversBeside(h: HaproxyConfig, log: Log): Promise<void> {
+  for (const dir of new Set(MAP_NAMES.map((m) => dirname(h.maps[m])))) {
+    for (const name of await discardLeftovers(dir)) log.info(`haproxy: removed ${name} (left by a routeagent that is gone)`);
+  }
+}
+
+// Until the files are renamed into place, a bad or late reply from HAProxy means nothing was applied.
+function beforeLive<T>(step: Promise<T>): Promise<T> {
+  return step.catch((err: unknown) => {
+    throw err instanceof HaproxyReplyError ? new HaproxyReplyError(`${err.message}; nothing applied, live maps unchanged`, { cause: err }) : err;
+  });
+}
+
+async function changedMaps(h: HaproxyConfig, desired: Desired, runtime: Runtime, live: Live | undefined, current: Current | undefined, note: Note): Promise<MapName[]> {
+  // The same HAProxy process (pid and start time) that read dumped moments ago: reuse its maps. A restart in between
+  // loaded the files, so it is dumped again. A `set map` by someone else in between is seen as drift at the next sync.
+  const seen = current?.process;
+  const same = seen && live && seen.info.pid === live.info.pid && seen.info.startTimeSec === live.info.startTimeSec;
+  const seenMaps = same ? seen.maps : {};
+  const changed: MapName[] = [];
+  for (const m of MAP_NAMES) {
+    const path = h.maps[m];
+    const fileDiffers = !sameEntries(await readMapFile(path), desired[m]);
+    const runtimeDiffers = live?.loaded.has(path) === true && !sameEntries(seenMaps[m] ?? (await beforeLive(runtime.showMap(path))), desired[m]);
+    if (!fileDiffers && !runtimeDiffers) continue;
+    changed.push(m);
+    if (!fileDiffers) note('warn', `haproxy: map ${m}: HAProxy's live entries differ from ${path} (drift); repairing`);
+  }
+  return changed;
+}
+
+function renderChanged(changed: readonly MapName[], desired: Desired): Partial<Record<MapName, string>> {
+  const texts: Partial<Record<MapName, string>> = {};
+  for (const m of changed) {
+    try {
+      texts[m] = renderMap(desired[m]);
+    } catch (err) {
+      throw new ApplyError('render', `haproxy: map ${m}: ${(err as Error).message}; live maps unchanged`, { cause: err });
+    }
+  }
+  return texts;
+}
+
+async function checkStaged(h: HaproxyConfig, changed: readonly MapName[], staged: Record<MapName, string>, note: Note): Promise<void> {
+  const check = await checkConfig({ bin: h.bin, config: h.config, mapPaths: h.maps, staged, timeoutMs: CHECK_TIMEOUT_MS }).catch((err: Error) => {
+    throw new ApplyError('check', `${err.message}; live maps unchanged`, { cause: err });
+  });
+  if (!check.ok) throw new ApplyError('check', `haproxy -c rejected the staged maps: ${check.alerts[0] ?? 'no ALERT line'}; live maps unchanged`);
+  for (const m of changed) {
+    if (!check.loaded[m]) note('warn', `haproxy: config ${h.config} does not use map ${h.maps[m]}; its entries route nothing until the snippet lines are added`);
+  }
+}
+
+/** Every value of a changed map names a backend of the right mode: `show stat` when the socket answers, else the config file. */
+async function checkBackends(h: HaproxyConfig, changed: readonly MapName[], desired: Desired, runtime: Runtime | undefined): Promise<void> {
+  const modes: ReadonlyMap<string, BackendMode> = runtime ? await beforeLive(runtime.backends()) : await readConfigBackends(h.config);
+  const source = runtime ? 'show stat' : `config ${h.config}`;
+  for (const m of changed) {
+    const problems = desired[m].flatMap((e) => {
+      const fault = backendFault(m, e.backend, modes);
+      if (fault?.kind === 'missing') return [`map ${m}: ${e.key} → ${e.backend}: no backend ${e.backend} in HAProxy (${source})`];
+      if (fault?.kind === 'mode') return [`map ${m}: ${e.key} → ${e.backend}: backend ${e.backend} is mode ${fault.actual}, ${m} needs mode ${fault.need}`];
+      return [];
+    });
+    if (problems.length === 0) continue;
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+    throw new ApplyError('backends', `haproxy: ${problems[0]}${more}; live maps unchanged`);
+  }
+}
+
+function whyNotLive(h: HaproxyConfig, changed: readonly MapName[], live: Live | undefined, probed: Live | string): Set<string> {
+  const reasons = new Set<string>();
+  for (const m of changed) {
+    const why = !live
+      ? (probed as string)
+      : !versionAtLeast(live.info.version, MIN_RUNTIME_VERSION)
+        ? `HAProxy ${live.info.version} has no prepare/commit map (needs ${MIN_RUNTIME_VERSION})`
+        : !live.loaded.has(h.maps[m])
+          ? `the running HAProxy has not loaded map ${h.maps[m]} (not in show map)`
+          : undefined;
+    if (why) reasons.add(why);
+  }
+  return reasons;
+}
+
+// Live, atomically per map: prepare → add @v in chunks → show map @v → commit.
+async function replaceLive(h: HaproxyConfig, changed: readonly MapName[], desired: Desired, runtime: Runtime, live: Live, note: Note, log: Log): Promise<void> {
+  for (const m of changed) {
+    const started = Date.now();
+    try {
+      const r = await runtime.replaceMap(h.maps[m], desired[m]);
+      log.info(`haproxy: map ${m} applied @${r.version}: ${count(r.entries, 'entry', 'entries')} in ${count(r.chunks, 'chunk', 'chunks')}, ${Date.now() - started} ms`);
+    } catch (err) {
+      if (!(err instanceof HaproxyReplyError)) throw err;
+      const restarted = await restartedServing(runtime, live.info, changed.map((c) => [h.maps[c], desired[c]]));
+      if (restarted) {
+        note('warn', `haproxy: HAProxy restarted during the apply (pid ${live.info.pid} → ${restarted.pid}); it loaded the map files, which are already new`);
+        return;
+      }
+      // Not a reload: the live apply was possible and may work next time, and a reload (pfSense: a restart) drops
+      // connections on the whole edge. The files are new; the next sync sees the runtime differ and repairs it.
+      throw new HaproxyReplyError(`${err.message}; the map files are written, the next sync applies them live`, { cause: err });
+    }
   }
 }
 
@@ -229,37 +257,4 @@ async function restartedServing(runtime: Runtime, before: ShowInfo, maps: [strin
   } catch (err) {
     return noReply(err);
   }
-}
-
-function checkBackends(map: MapName, entries: readonly Entry[], modes: ReadonlyMap<string, BackendMode>, source: string): void {
-  const need: BackendMode = map === 'sni' ? 'tcp' : 'http';
-  const problems = entries.flatMap((e) => {
-    const mode = modes.get(e.backend);
-    if (mode === undefined) return [`map ${map}: ${e.key} → ${e.backend}: no backend ${e.backend} in HAProxy (${source})`];
-    if (mode !== need) return [`map ${map}: ${e.key} → ${e.backend}: backend ${e.backend} is mode ${mode}, ${map} needs mode ${need}`];
-    return [];
-  });
-  if (problems.length === 0) return;
-  const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-  throw new ApplyError('backends', `haproxy: ${problems[0]}${more}; live maps unchanged`);
-}
-
-async function configBackends(config: string): Promise<Map<string, BackendMode>> {
-  try {
-    return parseConfigBackends(await readFile(config, 'utf8'));
-  } catch (err) {
-    throw new ApplyError('backends', `haproxy config ${config}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); live maps unchanged`);
-  }
-}
-
-function runReload(command: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('/bin/sh', ['-c', command], { timeout: RELOAD_TIMEOUT_MS, maxBuffer: 1 << 20 }, (err, _stdout, stderr) => {
-      if (!err) return resolve();
-      const e = err as { code?: number | string; killed?: boolean };
-      const why = e.killed ? `no exit within ${RELOAD_TIMEOUT_MS} ms` : `exit ${e.code}`;
-      const last = stderr.trim().split('\n').pop();
-      reject(new ApplyError('reload', `haproxy: reload command "${command}" failed (${why}${last ? `: ${last}` : ''}); map files are written, HAProxy may still serve the old maps`));
-    });
-  });
 }

@@ -4,29 +4,14 @@ import { readFile, stat } from 'node:fs/promises';
 import type { ErrorObject } from 'ajv';
 import { validate as validateCron } from 'node-cron';
 import { asciiLower, normaliseHost, type Expose } from './core/hosts.js';
-import type { MapName } from './core/types.js';
+import { DEFAULT_MAP_DIR, MAP_KINDS, perMap } from './core/maps.js';
+import type { Cluster, MapName } from './core/types.js';
 import { ConfigError } from './errors.js';
 import { validateConfig as validateWritten } from './generated/validators.js'; // schemas/config.schema.json, compiled by build.sh
 import schema from '../schemas/config.schema.json' with { type: 'json' }; // read for "did you mean": the keys allowed where one is unknown
 
 export const DEFAULT_CONFIG_PATH = '/usr/local/etc/routeagent/config.json';
 
-export type Backends = { readonly sni: string; readonly hosts?: string };
-export type Auth =
-  | { readonly username: string; readonly password?: string; readonly passwordFile?: string }
-  | { readonly token?: string; readonly tokenFile?: string };
-
-export type Cluster = {
-  readonly name: string;
-  readonly api: string;
-  readonly backends: Backends;
-  readonly priority: number;
-  readonly entryPoints?: readonly string[];
-  readonly auth?: Auth;
-  readonly tls?: { readonly ca?: string; readonly insecureSkipVerify?: boolean };
-  readonly timeoutMs: number;
-  readonly syntax?: 'v2' | 'v3';
-};
 export type StaticRoute = { readonly host: string; readonly backends: Partial<Record<MapName, string>> };
 export type HaproxyConfig = {
   readonly bin: string;
@@ -140,10 +125,7 @@ function withDefaults(w: Written): Config {
       bin: w.haproxy?.bin ?? '/usr/local/sbin/haproxy',
       config: w.haproxy?.config ?? '/var/etc/haproxy/haproxy.cfg',
       socket: w.haproxy?.socket ?? '/tmp/haproxy.socket',
-      maps: {
-        hosts: w.haproxy?.maps?.hosts ?? '/usr/local/etc/routeagent/maps/hosts.map',
-        sni: w.haproxy?.maps?.sni ?? '/usr/local/etc/routeagent/maps/sni.map',
-      },
+      maps: perMap((m) => w.haproxy?.maps?.[m] ?? `${DEFAULT_MAP_DIR}/${MAP_KINDS[m].file}`),
       ...(w.haproxy?.reload !== undefined ? { reload: w.haproxy.reload } : {}),
       timeoutMs: w.haproxy?.timeoutMs ?? 5000,
     },

@@ -1,54 +1,18 @@
-// Real edges for syncOnce: the Traefik client, the map files, and HAProxy (runtime socket, `haproxy -c`, reload).
-// main.ts, the daemon, tests and the demo all build their deps here, so there is one wiring.
-import { applyMaps, readLive, type Seen } from './apply.js';
-import type { Cluster, Config } from './config.js';
-import { MAP_NAMES, type Entry, type MapName } from './core/types.js';
-import { readMapFile } from './io/files.js';
-import { fetchAll, type ClusterRouters, type ClusterTarget, type FetchOptions } from './io/traefik.js';
+// The wiring of a sync: the config, the log, the clock and the two real ports (Traefik, HAProxy) that syncOnce runs
+// between. main.ts and the daemon build their deps here (lazily: it loads got); tests and the demo swap a port.
+import { createHaproxyPort } from './apply.js';
+import type { Config } from './config.js';
+import { fetchAll, type FetchOptions } from './io/traefik.js';
 import type { Log } from './log.js';
-import type { Fetched, FetchResult, SyncDeps } from './sync.js';
+import type { TraefikPort } from './ports.js';
+import type { SyncDeps } from './sync.js';
 
-/** The Traefik client's view of a configured cluster. */
-export function targetOf(c: Cluster): ClusterTarget {
-  return {
-    name: c.name,
-    api: c.api,
-    timeoutMs: c.timeoutMs,
-    ...(c.auth ? { auth: c.auth } : {}),
-    ...(c.tls ? { tls: c.tls } : {}),
-    ...(c.syntax ? { syntax: c.syntax } : {}),
-  };
+/** The Traefik port: every configured cluster, fetched in parallel. */
+export function createTraefikPort(clusters: Config['clusters'], fetchOptions?: FetchOptions): TraefikPort {
+  return { fetch: (last) => fetchAll(clusters, fetchOptions, last) };
 }
 
-/** Deps for one sync (the daemon makes new ones per sync): what readCurrent dumped from HAProxy is handed to apply. */
+/** Deps for one sync (the daemon makes new ones per sync, from the config in force). */
 export function createSyncDeps(config: Config, log: Log, fetchOptions?: FetchOptions): SyncDeps {
-  let seen: Seen | undefined;
-  return {
-    config,
-    log,
-    now: Date.now,
-    async fetchAll(cfg, last) {
-      // The last answers are the Traefik client's own values (with their digest), handed back as they were.
-      const reads = new Map<string, ClusterRouters>();
-      for (const [name, value] of last) if (isClusterRouters(value)) reads.set(name, value);
-      const results = await fetchAll(cfg.clusters.map(targetOf), fetchOptions, reads);
-      return new Map<string, FetchResult>(results);
-    },
-    async readCurrent(cfg, dryRun) {
-      if (dryRun) return { maps: await readMapFiles(cfg.haproxy.maps) };
-      const live = await readLive(cfg.haproxy);
-      seen = live.seen;
-      return { maps: live.maps, ...(live.backendStatus ? { backendStatus: live.backendStatus } : {}) };
-    },
-    apply: (cfg, desired, l) => applyMaps(cfg.haproxy, desired, l, seen ? { seen } : {}),
-  };
-}
-
-function isClusterRouters(value: Fetched): value is ClusterRouters {
-  return typeof (value as Partial<ClusterRouters>).digest === 'string' && typeof (value as Partial<ClusterRouters>).api === 'string';
-}
-
-export async function readMapFiles(paths: Record<MapName, string>): Promise<Record<MapName, Entry[]>> {
-  const maps = await Promise.all(MAP_NAMES.map((m) => readMapFile(paths[m])));
-  return Object.fromEntries(MAP_NAMES.map((m, i) => [m, maps[i]!])) as Record<MapName, Entry[]>;
+  return { config, log, now: Date.now, traefik: createTraefikPort(config.clusters, fetchOptions), haproxy: createHaproxyPort(config.haproxy) };
 }

@@ -1,12 +1,11 @@
-// The few error classes. `soft` errors are expected operational failures: the daemon logs them and retries
-// on the next tick; anything that is not an AgentError is a bug and main.ts prints its stack.
+// The few error classes. An AgentError is an expected failure, told to the operator in one line: the daemon logs it and
+// retries on the next tick (or, for a ConfigError at start, exits 2). Anything else is a bug and main.ts prints its stack.
 import { count } from './log.js';
 
 export class AgentError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    readonly soft: boolean,
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -14,24 +13,24 @@ export class AgentError extends Error {
   }
 }
 
-/** soft: this cluster keeps its last good routes, retried next tick. */
+/** This cluster keeps its last good routes, retried next tick. */
 export class TraefikError extends AgentError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_TRAEFIK', message, true, options);
+    super('ERR_TRAEFIK', message, options);
   }
 }
 
-/** soft: HAProxy answered something unexpected; nothing committed, retried next tick. */
+/** HAProxy answered something unexpected; nothing committed, retried next tick. */
 export class HaproxyReplyError extends AgentError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_HAPROXY', message, true, options);
+    super('ERR_HAPROXY', message, options);
   }
 }
 
-/** soft: a step before the live apply (haproxy -c, backend check, file write) failed; live maps unchanged. */
+/** A step before the live apply (haproxy -c, backend check, file write) failed; live maps unchanged. */
 export class ApplyError extends AgentError {
   constructor(readonly step: string, message: string, options?: { cause?: unknown }) {
-    super('ERR_APPLY', message, true, options);
+    super('ERR_APPLY', message, options);
   }
 }
 
@@ -42,13 +41,13 @@ export class ConfigError extends AgentError {
     readonly problems: readonly string[],
     readonly kind: 'missing' | 'invalid' = 'invalid',
   ) {
-    super('ERR_CONFIG', kind === 'missing' ? `config ${path} does not exist` : `config ${path} is invalid (${count(problems.length, 'problem', 'problems')})`, false);
+    super('ERR_CONFIG', kind === 'missing' ? `config ${path} does not exist` : `config ${path} is invalid (${count(problems.length, 'problem', 'problems')})`);
   }
 }
 
 /** bad command line: exit 2 with the usage line. */
 export class UsageError extends AgentError {
   constructor(message: string) {
-    super('ERR_USAGE', message, false);
+    super('ERR_USAGE', message);
   }
 }

@@ -10,12 +10,13 @@ import {
   trackFailovers,
   unhealthyClaims,
   type ClaimCount,
-  type DownBackend,
   type Failover,
 } from './core/failover.js';
 import { byteOrder } from './core/order.js';
+import type { HealthReport } from './core/report.js';
 import type { Route, Router, ServiceHealth } from './core/types.js';
 import type { Log } from './log.js';
+import { failoverLine } from './output.js';
 
 export type FailoverState = { claims: Map<string, ClaimCount>; failovers: Map<string, Failover> };
 export type HealthFacts = {
@@ -25,7 +26,6 @@ export type HealthFacts = {
   readonly answered: Readonly<Record<string, { readonly ok: boolean }>>;
   readonly backendStatus: ReadonlyMap<string, string> | undefined;
 };
-export type HealthReport = { failovers: Failover[]; unhealthyClaims: number; downBackends: DownBackend[] };
 
 /** Count this sync's observations into `state.claims`; returns the claims that count as unhealthy (for mergeDesired). */
 export function assessClaims(config: Config, state: FailoverState, facts: HealthFacts): Set<string> {
@@ -49,7 +49,7 @@ export function followFailovers(
   choice: { readonly failedOver: readonly FailedOver[]; readonly conflicts: readonly Conflict[]; readonly at: string; readonly backendStatus: ReadonlyMap<string, string> | undefined },
 ): HealthReport {
   const t = trackFailovers(state.failovers, config.failover.enabled ? choice.failedOver : [], choice.conflicts, state.claims, config.failover, choice.at);
-  for (const f of t.started) log.warn(`failover: ${f.map} ${f.host} ${f.from} → ${f.to}: ${f.reason}`);
+  for (const f of t.started) log.warn(failoverLine(f));
   for (const e of t.ended) {
     const f = e.failover;
     const why = config.failover.enabled ? e.why : 'failover is turned off in the config';

@@ -4,7 +4,7 @@
 import { HELP, USAGE, parseCommand, type Command } from './cli.js';
 import { configProblemLine, readConfig, type Config } from './config.js';
 import { renderSnippet } from './core/snippet.js';
-import { formatStatus, healthProblems, type Status } from './core/status.js';
+import { healthProblems, type Status } from './core/status.js';
 // daemon.js (chokidar, node-cron), deps.js and preflight.js (got) load only for the verbs that use them: `status`,
 // `snippet` and `--help` start without them (a cold start on a small router is mostly module loading).
 import type { Daemon } from './daemon.js';
@@ -14,7 +14,7 @@ import { askControl, controlPathFor, holdControl, type Control, type Hello } fro
 import { readStatus, recordStatus } from './io/statusfile.js';
 import { createLog, type Log } from './log.js';
 import { newSyncState, type SyncReport } from './sync.js';
-import { formatPlan } from './report.js';
+import { checkLine, formatPlan, formatPlanJson, formatStatus, formatStatusJson } from './output.js';
 import { VERSION } from './version.js';
 
 const out = (s: string) => process.stdout.write(s);
@@ -53,7 +53,7 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'check': {
         const { preflight } = await import('./preflight.js');
         const problems = await preflight(config, out, { path: cmd.config, warnings });
-        for (const p of problems) err(`problem: ${p}\n`);
+        for (const p of problems) err(checkLine('problem', p));
         return problems.length ? 1 : 0;
       }
       case 'sync':
@@ -104,7 +104,7 @@ async function syncHere(config: Config, log: Log, cmd: SyncCommand): Promise<num
 }
 
 function printReport(report: SyncReport, cmd: SyncCommand): number {
-  out(cmd.json ? JSON.stringify(jsonReport(report), null, 2) + '\n' : formatPlan(report, cmd.dryRun));
+  out(cmd.json ? formatPlanJson(report) : formatPlan(report, cmd.dryRun));
   return report.error !== undefined || report.held?.length ? 1 : 0;
 }
 
@@ -138,31 +138,16 @@ async function syncViaDaemon(path: string, daemon: Hello, cmd: SyncCommand): Pro
   err(`routeagent: the daemon (pid ${daemon.pid}) drives these maps; asked it to sync${cmd.force ? ' with --force' : ''}\n`);
   const report = await askControl(path, { op: 'sync', force: cmd.force }, DAEMON_REPLY_MS).catch((e: unknown) => {
     if (!(e instanceof AgentError)) throw e;
-    throw new AgentError(e.code, `${e.message}; the daemon (pid ${daemon.pid}) may still run the sync: see its log`, false);
+    throw new AgentError(e.code, `${e.message}; the daemon (pid ${daemon.pid}) may still run the sync: see its log`);
   });
   if (report === undefined) return undefined;
-  if (!isSyncReport(report)) throw new AgentError('ERR_CONTROL', `control socket ${path}: the daemon (pid ${daemon.pid}) answered the sync without a report; see its log`, false);
+  if (!isSyncReport(report)) throw new AgentError('ERR_CONTROL', `control socket ${path}: the daemon (pid ${daemon.pid}) answered the sync without a report; see its log`);
   return printReport(report, cmd);
 }
 
 function isSyncReport(v: unknown): v is SyncReport {
   const r = v as SyncReport;
   return typeof r === 'object' && r !== null && typeof r.maps === 'object' && typeof r.plan === 'object' && typeof r.clusters === 'object';
-}
-
-/** Exactly the `sync --json` shape of shared/DESIGN.md (plus `held`/`error` when they apply). */
-function jsonReport(r: SyncReport) {
-  return {
-    maps: r.maps,
-    plan: r.plan,
-    conflicts: r.conflicts,
-    skipped: r.skipped,
-    clusters: Object.fromEntries(Object.entries(r.clusters).map(([n, c]) => [n, { ok: c.ok, routers: c.routers, ...(c.error !== undefined ? { error: c.error } : {}) }])),
-    applied: r.applied,
-    failovers: r.failovers,
-    ...(r.held ? { held: r.held } : {}),
-    ...(r.error !== undefined ? { error: r.error } : {}),
-  };
 }
 
 const STATUS_MAX_AGE_SEC = 600;
@@ -174,7 +159,7 @@ async function status(config: Config, json: boolean): Promise<number> {
     return 1;
   }
   const problems = healthProblems(s, Date.now(), STATUS_MAX_AGE_SEC);
-  out(json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s, problems));
+  out(json ? formatStatusJson(s) : formatStatus(s, problems));
   return problems.length ? 1 : 0;
 }
 

@@ -8,16 +8,16 @@ import type { Mirror } from './core/peerstate.js';
 import { digest } from './core/peerstate.js';
 import { planMap, summarisePlan } from './core/plan.js';
 import { renderMap } from './core/render.js';
-import { MAP_NAMES, type Entry, type MapName } from './core/types.js';
+import { MAP_NAMES } from './core/maps.js';
+import type { Entry, MapName } from './core/types.js';
 import { AgentError } from './errors.js';
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './io/files.js';
-import type { ApplyOutcome, SyncDeps, SyncReport, SyncState } from './sync.js';
+import type { ApplyResult, Current } from './ports.js';
+import type { SyncDeps, SyncReport, SyncState } from './sync.js';
 
-export type MirrorDeps = Pick<SyncDeps, 'config' | 'log' | 'now' | 'readCurrent'> & {
-  /** Apply as a follower: file-only when HAProxy does not run. */
-  readonly apply: (desired: Record<MapName, readonly Entry[]>) => Promise<ApplyOutcome>;
-};
+/** A follower's HAProxy port applies file-only when HAProxy does not run (createHaproxyPort's fileOnlyWithoutHaproxy). */
+export type MirrorDeps = Pick<SyncDeps, 'config' | 'log' | 'now' | 'haproxy'>;
 export type MirrorResult = { report: SyncReport; fileOnly: boolean; mirrored: boolean };
 
 /** Make this node hold `mirror`'s maps. Never throws for expected failures: they land in `report.error`. */
@@ -44,17 +44,18 @@ export async function mirrorOnce(deps: MirrorDeps, state: SyncState, mirror: Mir
     };
   };
 
-  let current: Record<MapName, Entry[]>;
+  let read: Current;
   try {
-    current = (await deps.readCurrent(config, opts.dryRun ?? false)).maps;
+    read = await deps.haproxy.read({ dryRun: opts.dryRun ?? false });
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;
     return { report: base(undefined, { applied: false, method: 'none', error: `${e.message}; the leader's maps are not mirrored, the next sync retries` }), fileOnly: false, mirrored: false };
   }
+  const current = read.maps;
   if (opts.dryRun) return { report: base(current, { applied: false, method: 'none' }), fileOnly: false, mirrored: false };
-  let outcome: ApplyOutcome;
+  let outcome: ApplyResult;
   try {
-    outcome = await deps.apply(mirror.entries);
+    outcome = await deps.haproxy.apply(mirror.entries, read, log);
     await sameBytes(config.haproxy.maps, mirror);
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;

@@ -2,12 +2,13 @@
 // (leader: syncOnce, as a single router does) or mirror the leader (follower: mirror.ts). Also answers the peer's
 // `GET /v1/state` with the map files this node holds. Without `ha` every call is a plain syncOnce.
 import { readFile } from 'node:fs/promises';
-import { applyMaps } from './apply.js';
+import { createHaproxyPort } from './apply.js';
 import type { Config, HaConfig } from './config.js';
 import { roleOf, type CarpState, type Role } from './core/carp.js';
 import { buildPeerState, digest, mirrorOf, type PeerState } from './core/peerstate.js';
 import type { HaStatus } from './core/status.js';
-import { MAP_NAMES, type MapName } from './core/types.js';
+import { MAP_NAMES } from './core/maps.js';
+import type { MapName } from './core/types.js';
 import { AgentError } from './errors.js';
 import { readCarpState } from './io/carp.js';
 import { fetchPeerState, readToken } from './io/peer.js';
@@ -69,7 +70,7 @@ export function createPair(log: Log, state: SyncState): Pair {
       trouble = error;
       return { ...emptyReport(started, deps.now(), error, state), ha: await haStatus(deps.config, ha, peerSeen(ha, peer), false) };
     }
-    const mirrorDeps = { ...deps, apply: (desired: Parameters<typeof applyMaps>[1]) => applyMaps(deps.config.haproxy, desired, deps.log, { fileOnlyWithoutHaproxy: true }) };
+    const mirrorDeps = { ...deps, haproxy: createHaproxyPort(deps.config.haproxy, { fileOnlyWithoutHaproxy: true }) };
     const r = await mirrorOnce(mirrorDeps, state, checked.mirror, opts);
     if (r.report.error !== undefined && r.report.error !== trouble) log.warn(r.report.error);
     else if (r.mirrored && trouble !== undefined) log.info(`ha: mirroring ${ha.peer} again (its sync ${checked.mirror.at})`);

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Config } from './config.js';
 import { digest } from './core/peerstate.js';
-import { MAP_NAMES } from './core/types.js';
+import { MAP_NAMES } from './core/maps.js';
 import { AgentError } from './errors.js';
 import { readCarpState } from './io/carp.js';
 import { fetchPeerState, readToken } from './io/peer.js';

@@ -1,31 +1,31 @@
 // `routeagent check`: the config is already valid; reach each cluster, run `haproxy -c` on the running config, ask the socket
 // for the version and the loaded maps, and check that every backend the config names exists with the right mode.
 // Reads only: it stages nothing and applies nothing.
-import { readFile } from 'node:fs/promises';
 import type { Config } from './config.js';
-import { versionAtLeast, type BackendMode } from './core/reply.js';
-import { MAP_NAMES } from './core/types.js';
-import { targetOf } from './deps.js';
+import { backendFault, CLUSTER_MAPS, MAP_NAMES } from './core/maps.js';
+import { MIN_RUNTIME_VERSION, versionAtLeast, type BackendMode } from './core/reply.js';
+import type { MapName } from './core/types.js';
 import { AgentError } from './errors.js';
-import { checkConfig, parseConfigBackends } from './io/check.js';
+import { checkConfig, readConfigBackends } from './io/check.js';
 import { createRuntime } from './io/runtime.js';
 import { fetchCluster } from './io/traefik.js';
 import { readCarpState } from './io/carp.js';
 import { fetchPeerState, readToken } from './io/peer.js';
 import { count } from './log.js';
+import { checkLine } from './output.js';
 
 /** Run every check; `ok:` and `warning:` lines go to `out` as they are found, the problems are returned. */
 export async function preflight(config: Config, out: (line: string) => void, source: { path: string; warnings: readonly string[] }): Promise<string[]> {
   const problems: string[] = [];
-  const ok = (s: string) => out(`ok: ${s}\n`);
+  const ok = (s: string) => out(checkLine('ok', s));
   // The config is valid by the time check runs (main.ts exits 2 otherwise); say so, with its warnings right below.
   ok(`config ${source.path}: valid, ${count(config.clusters.length, 'cluster', 'clusters')}, ${count(config.static.length, 'static route', 'static routes')}`);
-  for (const w of source.warnings) out(`warning: ${w}\n`);
+  for (const w of source.warnings) out(checkLine('warning', w));
   // Reached in parallel, reported in config order: the output of two runs on the same world is the same.
   const reached = await Promise.all(
     config.clusters.map(async (c) => {
       try {
-        const r = await fetchCluster(targetOf(c));
+        const r = await fetchCluster(c);
         const http = r.routers.filter((x) => x.kind === 'http').length;
         return { ok: `cluster ${c.name}: ${c.api} answered${r.version ? ` (Traefik ${r.version})` : ''}, ${count(http, 'HTTP router', 'HTTP routers')} and ${count(r.routers.length - http, 'TCP router', 'TCP routers')}, rules read as ${r.syntax}` };
       } catch (e) {
@@ -54,11 +54,11 @@ export async function preflight(config: Config, out: (line: string) => void, sou
   const runtime = createRuntime(h.socket, { timeoutMs: h.timeoutMs });
   try {
     const info = await runtime.info();
-    const live = versionAtLeast(info.version, '2.4');
+    const live = versionAtLeast(info.version, MIN_RUNTIME_VERSION);
     ok(`haproxy socket ${h.socket}: HAProxy ${info.version} (pid ${info.pid})${live ? ', live map updates supported' : ''}`);
     if (!live) {
-      const msg = `HAProxy ${info.version} has no prepare/commit map (needs 2.4)`;
-      if (h.reload) out(`warning: ${msg}; changes will be applied with "${h.reload}"\n`);
+      const msg = `HAProxy ${info.version} has no prepare/commit map (needs ${MIN_RUNTIME_VERSION})`;
+      if (h.reload) out(checkLine('warning', `${msg}; changes will be applied with "${h.reload}"`));
       else problems.push(`${msg} and haproxy.reload is not set: changes cannot be applied`);
     }
     modes = await runtime.backends();
@@ -67,21 +67,27 @@ export async function preflight(config: Config, out: (line: string) => void, sou
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;
     problems.push(`${e.message}${h.reload ? '' : '; without the socket and without haproxy.reload, changes cannot be applied'}`);
-    modes = await readFile(h.config, 'utf8').then(parseConfigBackends, () => undefined);
+    modes = await readConfigBackends(h.config).catch(() => undefined);
   }
-  if (modes) {
-    const want: [string, string, BackendMode][] = [
-      ...config.clusters.flatMap((c) => [[`cluster ${c.name} sni`, c.backends.sni, 'tcp'] as [string, string, BackendMode], ...(c.backends.hosts ? [[`cluster ${c.name} hosts`, c.backends.hosts, 'http'] as [string, string, BackendMode]] : [])]),
-      ...config.static.flatMap((s) => MAP_NAMES.flatMap((m) => (s.backends[m] ? [[`static ${s.host} ${m}`, s.backends[m]!, m === 'sni' ? 'tcp' : 'http'] as [string, string, BackendMode]] : []))),
-    ];
-    for (const [what, backend, mode] of want) {
-      const actual = modes.get(backend);
-      if (actual === undefined) problems.push(`${what}: backend "${backend}" does not exist in HAProxy (pfSense names it <name>_ipvANY, and writes it only when a frontend uses it)`);
-      else if (actual !== mode) problems.push(`${what}: backend "${backend}" is mode ${actual}, needs mode ${mode}`);
-    }
-    if (want.every(([, b, m]) => modes!.get(b) === m)) ok(`${count(want.length, 'backend exists', 'backends exist')} with the right mode`);
-  }
+  if (modes) problems.push(...backendProblems(config, modes, ok));
   if (config.ha) problems.push(...(await checkPair(config.ha, ok)));
+  return problems;
+}
+
+/** Every backend the config names (clusters', then static routes') exists with the mode its map needs. */
+function backendProblems(config: Config, modes: ReadonlyMap<string, BackendMode>, ok: (s: string) => void): string[] {
+  const want: [string, string, MapName][] = [
+    ...config.clusters.flatMap((c) => CLUSTER_MAPS.flatMap((m): [string, string, MapName][] => (c.backends[m] ? [[`cluster ${c.name} ${m}`, c.backends[m], m]] : []))),
+    ...config.static.flatMap((s) => MAP_NAMES.flatMap((m): [string, string, MapName][] => (s.backends[m] ? [[`static ${s.host} ${m}`, s.backends[m], m]] : []))),
+  ];
+  const problems = want.flatMap(([what, backend, map]) => {
+    const fault = backendFault(map, backend, modes);
+    if (fault?.kind === 'missing') return [`${what}: backend "${backend}" does not exist in HAProxy (pfSense names it <name>_ipvANY, and writes it only when a frontend uses it)`];
+    if (fault?.kind === 'mode') return [`${what}: backend "${backend}" is mode ${fault.actual}, needs mode ${fault.need}`];
+    return [];
+  });
+  if (problems.length === 0) ok(`${count(want.length, 'backend exists', 'backends exist')} with the right mode`);
+
   return problems;
 }
 

@@ -1,65 +1,49 @@
 // One sync: fetch → routes → merge → plan → guard → apply → report. Reads like the pipeline (shared/DESIGN.md).
-// Decides nothing about *when* it runs (daemon.ts) and formats nothing for the terminal (cli output lives in main.ts).
+// Runs between two ports (ports.ts): Traefik's `fetch`, and HAProxy's `read` then `apply` of the value `read` returned.
+// Decides nothing about *when* it runs (daemon.ts) and formats nothing for the terminal (output.ts).
 import type { Config } from './config.js';
 import { mergeDesired, type Conflict } from './core/desired.js';
 import { isExposed } from './core/hosts.js';
+import { MAP_NAMES, perMap } from './core/maps.js';
 import { guardReason, isEmptyPlan, planMap, summarisePlan, type MapPlan } from './core/plan.js';
+import type { ApplyMethod, ClusterReport, HealthReport, SyncReport } from './core/report.js';
 import { routesFromRouters } from './core/routes.js';
-import { MAP_NAMES, type Entry, type MapName, type Route, type Router, type ServiceHealth, type Skipped, type Syntax } from './core/types.js';
+import type { Cluster, Entry, MapName, Route, Router, ServiceHealth, Skipped, Syntax } from './core/types.js';
 import { AgentError } from './errors.js';
-import { assessClaims, followFailovers, type FailoverState, type HealthReport } from './failover.js';
+import { assessClaims, followFailovers, type FailoverState } from './failover.js';
+import type { ClusterRouters, FetchResult } from './io/traefik.js';
 import { count, type Log } from './log.js';
+import { conflictLine } from './output.js';
+import type { Current, HaproxyPort, TraefikPort } from './ports.js';
+
+export type { SyncReport } from './core/report.js';
 
 /** A cluster's last good answer (or, before any answer, what the map files say it serves). */
 export type Snapshot =
   | { readonly kind: 'fetched'; readonly routers: readonly Router[]; readonly syntax: Syntax; readonly services?: ServiceHealth; readonly at: number }
   | { readonly kind: 'seeded'; readonly routes: readonly Route[]; readonly at: number };
-export type FetchResult = { ok: true; value: { routers: Router[]; syntax: Syntax; services?: ServiceHealth } } | { ok: false; error: Error };
-/** What HAProxy serves now, and (read from the runtime) each backend's `show stat` status for failover. */
-export type Current = { maps: Record<MapName, Entry[]>; backendStatus?: ReadonlyMap<string, string> };
-/** One cluster's good answer. The fetcher may return the very object it was handed as `last` (an identical answer). */
-export type Fetched = Extract<FetchResult, { ok: true }>['value'];
-export type ApplyOutcome = { applied: boolean; method: 'runtime' | 'reload' | 'none'; changed: MapName[]; notes: string[] };
 
+/** What one sync runs with: built per sync (deps.ts) from the config in force; tests swap a port. */
 export type SyncDeps = {
   readonly config: Config;
   readonly log: Log;
   readonly now: () => number;
-  /** `last`: each cluster's last good answer, until it fails; the fetcher reads less when it has one (shared/DESIGN.md). */
-  readonly fetchAll: (config: Config, last: ReadonlyMap<string, Fetched>) => Promise<Map<string, FetchResult>>;
-  /** What HAProxy serves now: the runtime when reachable, else the files (dry runs read only the files). */
-  readonly readCurrent: (config: Config, dryRun: boolean) => Promise<Current>;
-  readonly apply: (config: Config, desired: Record<MapName, readonly Entry[]>, log: Log) => Promise<ApplyOutcome>;
+  readonly traefik: TraefikPort;
+  readonly haproxy: HaproxyPort;
 };
 export type SyncState = {
   snapshots: Map<string, Snapshot>;
   conflicts: Map<string, Conflict>;
   skipped: Set<string>;
-  /** Each cluster's last good answer while it keeps answering: handed back to the fetcher as `last`. */
-  reads: Map<string, Fetched>;
+  /** Each cluster's last good answer while it keeps answering: handed back to the fetcher as `last`. The fetcher may
+   * return that very object (an identical answer), so what was derived from it is reused. */
+  reads: Map<string, ClusterRouters>;
   /** Each cluster's routes, and the inputs they came from: the same routers and settings give the same routes. */
   routes: Map<string, RoutesMemo>;
   guard?: GuardEpisode;
 } & FailoverState;
 type RoutesMemo = { readonly routers: readonly Router[]; readonly syntax: Syntax; readonly settings: string; readonly result: { routes: Route[]; skipped: Skipped[] } };
 export type SyncOptions = { readonly dryRun?: boolean; readonly force?: boolean };
-
-export type ClusterReport = { ok: boolean; routers: number; error?: string; staleSince?: string };
-export type SyncReport = {
-  at: string;
-  durationMs: number;
-  maps: Record<MapName, Record<string, string>>;
-  /** Entries HAProxy serves after this sync (the desired ones only when applied); absent when its maps could not be read. */
-  served?: Record<MapName, number>;
-  plan: Record<MapName, { add: Entry[]; change: MapPlan['change'][number][]; remove: Entry[] }>;
-  conflicts: Conflict[];
-  skipped: Skipped[];
-  clusters: Record<string, ClusterReport>;
-  applied: boolean;
-  method: ApplyOutcome['method'];
-  held?: string[];
-  error?: string;
-} & HealthReport;
 
 export function newSyncState(): SyncState {
   return { snapshots: new Map(), conflicts: new Map(), skipped: new Set(), reads: new Map(), routes: new Map(), claims: new Map(), failovers: new Map() };
@@ -73,8 +57,8 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   const { config, log } = deps;
   const started = deps.now();
   const [fetched, read] = await Promise.all([
-    deps.fetchAll(config, state.reads),
-    deps.readCurrent(config, opts.dryRun ?? false).then(
+    deps.traefik.fetch(state.reads),
+    deps.haproxy.read({ dryRun: opts.dryRun ?? false }).then(
       (current): Current => current,
       (e: unknown) => {
         if (e instanceof AgentError) return { error: e };
@@ -89,7 +73,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
     const clusters = updateSnapshots(deps, state, fetched, undefined, started);
     const plans = MAP_NAMES.map((m) => planMap(m, [], []));
     const health = { failovers: [...state.failovers.values()], unhealthyClaims: 0, downBackends: [] };
-    return report(deps, { maps: { hosts: [], sni: [] }, plans, conflicts: [], skipped: [], clusters, started, health }, { applied: false, method: 'none', error });
+    return report(deps, { maps: perMap(() => []), plans, conflicts: [], skipped: [], clusters, started, health }, { applied: false, method: 'none', error });
   }
   const current = read.maps;
   const clusters = updateSnapshots(deps, state, fetched, current, started);
@@ -124,7 +108,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   for (const n of guard.notices) log[n.level](n.message);
   if (held.length) return report(deps, base, { applied: false, method: 'none', held });
   try {
-    const outcome = await deps.apply(config, maps, log);
+    const outcome = await deps.haproxy.apply(maps, read, log);
     if (outcome.applied || !plans.every(isEmptyPlan)) {
       log.info(`sync: ${plans.map(summarisePlan).join(', ')}; ${outcome.applied ? `applied by ${outcome.method}` : 'nothing applied'} in ${deps.now() - started} ms`);
     }
@@ -139,7 +123,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
 function updateSnapshots(
   deps: SyncDeps,
   state: SyncState,
-  fetched: Map<string, FetchResult>,
+  fetched: ReadonlyMap<string, FetchResult>,
   current: Record<MapName, Entry[]> | undefined, // undefined: HAProxy's maps could not be read, so nothing can be seeded
   started: number,
 ): Record<string, ClusterReport> {
@@ -184,7 +168,7 @@ function updateSnapshots(
 
 // routesFromRouters is pure: the same routers (the very array, which the fetcher returns again for an identical answer),
 // syntax and settings give the same routes, so a cluster whose answer did not change costs nothing here.
-function clusterRoutes(state: SyncState, cluster: Config['clusters'][number], snap: Extract<Snapshot, { kind: 'fetched' }>, expose: Config['expose']) {
+function clusterRoutes(state: SyncState, cluster: Cluster, snap: Extract<Snapshot, { kind: 'fetched' }>, expose: Config['expose']) {
   const settings = JSON.stringify([cluster.backends, cluster.entryPoints ?? null, expose]);
   const memo = state.routes.get(cluster.name);
   if (memo && memo.routers === snap.routers && memo.syntax === snap.syntax && memo.settings === settings) return memo.result;
@@ -215,7 +199,7 @@ function logConflicts(log: Log, state: SyncState, conflicts: readonly Conflict[]
   for (const [key, c] of now) {
     const before = state.conflicts.get(key);
     if (!before || before.winner !== c.winner || before.claimants.join() !== c.claimants.join()) {
-      log.warn(`conflict: ${c.host} (${c.map}) claimed by ${c.claimants.join(', ')}; routing to ${c.winner}`);
+      log.warn(conflictLine(c, 'routing'));
     }
   }
   for (const [key, c] of state.conflicts) {
@@ -246,7 +230,7 @@ type Base = {
   current?: Record<MapName, Entry[]>; // what HAProxy served before this sync; undefined when it could not be read
 };
 
-function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: ApplyOutcome['method']; held?: string[]; error?: string }): SyncReport {
+function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: ApplyMethod; held?: string[]; error?: string }): SyncReport {
   const maps = Object.fromEntries(MAP_NAMES.map((m) => [m, Object.fromEntries(b.maps[m].map((e) => [e.key, e.backend]))])) as SyncReport['maps'];
   const plan = Object.fromEntries(b.plans.map((p) => [p.map, { add: [...p.add], change: [...p.change], remove: [...p.remove] }])) as SyncReport['plan'];
   // Unless this sync applied its plan, HAProxy still serves what it served before (an apply that failed part-way is

@@ -5,7 +5,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { applyMaps, readLive, type HaproxySettings } from '../agent/apply.js';
+import { applyMaps, readLive } from '../agent/apply.js';
+import type { HaproxyConfig as HaproxySettings } from '../agent/config.js';
 import { ApplyError, HaproxyReplyError } from '../agent/errors.js';
 import { createLog } from '../agent/log.js';
 import { parseMapText, renderMap, sameEntries } from '../agent/core/render.js';
@@ -271,14 +272,14 @@ it('what readLive dumped is reused by applyMaps while HAProxy is the same proces
   const real = createRuntime(h.socket);
   let dumps = 0;
   const counting: Runtime = { ...real, showMap: (path, version) => (dumps++, real.showMap(path, version)) };
-  const { seen } = await readLive(settings(h), { runtime: counting });
-  assert.ok(seen);
+  const current = await readLive(settings(h), { runtime: counting });
+  assert.ok(current.process);
   dumps = 0;
-  assert.equal(await applyMaps(settings(h), desired, capture().log, { runtime: counting, seen }), { applied: false, method: 'none', changed: [], notes: [] });
+  assert.equal(await applyMaps(settings(h), desired, capture().log, { runtime: counting, current }), { applied: false, method: 'none', changed: [], notes: [] });
   assert.is(dumps, 0, 'no second dump of the same maps');
   // A different process (restarted since readLive): its maps are dumped, not taken from the old one.
-  const other = { ...seen!, info: { ...seen!.info, pid: seen!.info.pid + 1 } };
-  assert.equal(await applyMaps(settings(h), desired, capture().log, { runtime: counting, seen: other }), { applied: false, method: 'none', changed: [], notes: [] });
+  const other = { ...current, process: { ...current.process!, info: { ...current.process!.info, pid: current.process!.info.pid + 1 } } };
+  assert.equal(await applyMaps(settings(h), desired, capture().log, { runtime: counting, current: other }), { applied: false, method: 'none', changed: [], notes: [] });
   assert.is(dumps, 2); // both maps, dumped from the process that is running now
 });
 

@@ -9,7 +9,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../agent/config.js';
-import { formatStatus, statusFromReport, type ReportLike, type Status } from '../agent/core/status.js';
+import { statusFromReport, type Status } from '../agent/core/status.js';
+import { formatStatus } from '../agent/output.js';
+
+type ReportLike = Parameters<typeof statusFromReport>[0];
 import { GUARD_REMIND_MS, guardNotices, type GuardEpisode } from '../agent/sync.js';
 import { assertBuilt, killAll, runBundle } from './harness/agent.js';
 import { skipUnless } from './harness/tools.js';

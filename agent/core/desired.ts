@@ -8,11 +8,11 @@
 //   otherwise                      → highest priority, ties by config order
 // With failover, the rules above choose among the healthy claimants only (a pin yields to health alone); when every
 // claimant is unhealthy the current owner keeps the host: health never removes a host nor moves it to another dead cluster.
-import type { Entry, MapName, Route } from './types.js';
-import { MAP_NAMES } from './types.js';
+import { MAP_NAMES } from './maps.js';
+import type { Cluster, Entry, MapName, Route } from './types.js';
 import { byteOrder } from './order.js';
 
-export type MergeCluster = { readonly name: string; readonly priority: number; readonly backends: Partial<Record<MapName, string>> };
+type MergeCluster = Pick<Cluster, 'name' | 'priority' | 'backends'>;
 export type Conflict = { readonly host: string; readonly map: MapName; readonly claimants: readonly string[]; readonly winner: string };
 /** A contested host whose policy winner (`from`) is unhealthy, so it goes to `to`. */
 export type FailedOver = { readonly host: string; readonly map: MapName; readonly from: string; readonly to: string };

@@ -9,7 +9,8 @@
 import { claimKey, type Conflict, type FailedOver } from './desired.js';
 import { byteOrder } from './order.js';
 import { isBackendDown } from './reply.js';
-import { MAP_NAMES, type MapName, type Route, type Router, type ServiceHealth } from './types.js';
+import { MAP_NAMES } from './maps.js';
+import type { Cluster, MapName, Route, Router, ServiceHealth } from './types.js';
 
 export type FailoverSettings = { readonly enabled: boolean; readonly downAfter: number; readonly upAfter: number };
 
@@ -23,7 +24,7 @@ export type FailoverEnd = { readonly failover: Failover; readonly why: string; r
 /** A cluster backend that HAProxy's health checks report as routing nothing. */
 export type DownBackend = { readonly cluster: string; readonly map: MapName; readonly backend: string; readonly status: string };
 
-export type HealthCluster = { readonly name: string; readonly backends: Partial<Record<MapName, string>> };
+type HealthCluster = Pick<Cluster, 'name' | 'backends'>;
 /** What one sync knows about each cluster's health. */
 export type HealthInput = {
   readonly clusters: readonly HealthCluster[];

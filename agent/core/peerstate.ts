@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import type { Role, CarpState } from './carp.js';
 import type { ClaimCount, Failover } from './failover.js';
 import { parseMapText, renderMap } from './render.js';
-import { MAP_NAMES, type Entry, type MapName } from './types.js';
+import { MAP_NAMES } from './maps.js';
+import type { Entry, MapName } from './types.js';
 
 export type PeerMap = { readonly text: string; readonly sha256: string };
 export type PeerFailover = { readonly claims: [string, ClaimCount][]; readonly failovers: [string, Failover][] };

@@ -104,7 +104,7 @@ function compareEntries(a: Entry, b: Entry): number {
   return byteOrder(a.key, b.key) || byteOrder(a.backend, b.backend);
 }
 
-// eslint-disable-next-line no-control-regex
+// A character beyond ASCII: then a line's UTF-8 bytes are more than its characters.
 const NON_ASCII = /[^\x00-\x7f]/;
 
 function utf8Length(s: string, from: number, to: number): number {

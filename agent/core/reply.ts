@@ -13,19 +13,8 @@ export type MapListing = {
 };
 export type BackendMode = 'http' | 'tcp';
 
-/** Known reply texts (first line, trailing blank line removed). Success of a write command is a lone "\n". */
-export const KNOWN_REPLIES = {
-  unknownMap: 'Unknown map identifier. Please use #<id> or <file>.',
-  versionInFuture: "Version number in the future, please use 'prepare map' before.",
-  versionOutOfRange: 'Version number out of range.',
-  missingVersion: 'Missing version number.',
-  entryNotFound: 'entry not found.',
-  keyNotFound: 'Key not found.',
-  addMapArity: "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload",
-  unknownCommand: 'Unknown command, but maybe one of the following ones is a better match:',
-  permissionDenied: 'Permission denied',
-} as const;
-export type KnownReply = keyof typeof KNOWN_REPLIES;
+/** prepare/add @v/commit map exist from HAProxy 2.4 on (notes §1): older versions are applied by reload. */
+export const MIN_RUNTIME_VERSION = '2.4';
 
 /** HAProxy closes the connection without a byte when a payload exceeds tune.bufsize (notes §3): never a success. */
 const EMPTY_REPLY = 'empty reply (HAProxy closed the connection)';
@@ -33,15 +22,6 @@ const EMPTY_REPLY = 'empty reply (HAProxy closed the connection)';
 /** A write command succeeded: the reply is only newlines ("\n"). A zero-byte reply is a failure, not a success. */
 export function isOk(reply: string): boolean {
   return reply.length > 0 && reply.replace(/\r?\n/g, '') === '';
-}
-
-/** Which known error text the reply carries, if any. */
-export function knownReply(reply: string): KnownReply | undefined {
-  const first = firstLine(reply);
-  for (const [name, text] of Object.entries(KNOWN_REPLIES) as [KnownReply, string][]) {
-    if (first.startsWith(text)) return name;
-  }
-  return undefined;
 }
 
 /** The reply as one short line for operator messages: its first non-blank line, or a note that it was empty. */

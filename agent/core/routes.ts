@@ -2,18 +2,15 @@
 // Pure: routers in, routes and the reasons for everything skipped out. Does not resolve conflicts between clusters.
 import { isExposed, normaliseHost, type Expose } from './hosts.js';
 import { parseRule } from './rules.js';
-import type { MapName, Route, Router, Skipped, Syntax } from './types.js';
+import type { Cluster, MapName, Route, Router, Skipped, Syntax } from './types.js';
 import { byteOrder } from './order.js';
 
-export type ClusterSpec = {
-  readonly name: string;
-  readonly backends: { readonly sni: string; readonly hosts?: string };
-  readonly entryPoints?: readonly string[];
-};
+/** What of a cluster decides its routes. */
+type RouteCluster = Pick<Cluster, 'name' | 'backends' | 'entryPoints'>;
 
 /** Turn one cluster's routers into routes; `syntax` is the server's default rule syntax. */
 export function routesFromRouters(
-  cluster: ClusterSpec,
+  cluster: RouteCluster,
   routers: readonly Router[],
   syntax: Syntax,
   expose: Expose,
@@ -72,7 +69,7 @@ export function routesFromRouters(
 
 // HTTP router with tls → HTTPS through the :443 passthrough (sni) and, when the cluster has a hosts backend, :80 (hosts:
 // redirect or ACME HTTP-01). HTTP without tls → hosts only. TCP with HostSNI needs tls (passthrough or terminated) → sni.
-function mapsFor(r: Router, cluster: ClusterSpec): MapName[] {
+function mapsFor(r: Router, cluster: RouteCluster): MapName[] {
   if (r.kind === 'tcp') return r.tls ? ['sni'] : [];
   const maps: MapName[] = [];
   if (cluster.backends.hosts !== undefined) maps.push('hosts');

@@ -2,6 +2,7 @@
 // OPNsense's os-haproxy plugin ("Option pass-through" of two Public Services) or a plain HAProxy (both frontends whole).
 // Pure. Every dynamic use_backend is guarded with `-m found`: an unguarded one ends rule evaluation for every request, so
 // the use_backend lines after it (pfSense's own ACLs, a second map) never run (opnsense/core#8121).
+import { MAP_KINDS } from './maps.js';
 import type { MapName } from './types.js';
 
 export type SnippetTarget = 'pfsense' | 'opnsense' | 'haproxy';
@@ -22,9 +23,10 @@ export function isSnippetTarget(name: string): name is SnippetTarget {
 }
 
 function frontendLines(maps: Readonly<Record<MapName, string>>): FrontendLines {
-  const sni = `req.ssl_sni,lower,map(${maps.sni})`;
-  const host = `req.hdr(host),field(1,:),lower,map(${maps.hosts})`;
-  const hostTls = `req.hdr(host),field(1,:),lower,map(${maps.sni})`;
+  const sni = `${MAP_KINDS.sni.sample},map(${maps.sni})`;
+  const host = `${MAP_KINDS.hosts.sample},map(${maps.hosts})`;
+  // On :80 a host that is in the sni map serves TLS: looked up by its Host header, it is redirected to https.
+  const hostTls = `${MAP_KINDS.hosts.sample},map(${maps.sni})`;
   return {
     tls: ['tcp-request inspect-delay 5s', 'tcp-request content accept if { req.ssl_hello_type 1 }', `use_backend %[${sni}] if { ${sni} -m found }`],
     http: [

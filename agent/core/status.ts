@@ -1,10 +1,11 @@
-// The status file's content: the last sync's outcome, what `routeagent status` prints, and whether that is healthy.
-// Pure: built from a SyncReport and the previous status; the caller writes and reads the file.
-import { count } from '../log.js';
+// The status file's content: the last sync's outcome, and whether that is healthy.
+// Pure: built from a SyncReport and the previous status; the caller writes and reads the file, output.ts prints it.
 import type { CarpState, Role } from './carp.js';
 import type { Conflict } from './desired.js';
 import type { DownBackend, Failover } from './failover.js';
-import { MAP_NAMES, type MapName } from './types.js';
+import { MAP_NAMES } from './maps.js';
+import type { ApplyMethod, HealthReport, SyncReport } from './report.js';
+import type { MapName } from './types.js';
 
 /** A node of a CARP pair: its role, its CARP state, what it knows of its peer, and the SHA-256 of each map file it holds. */
 export type HaStatus = {
@@ -31,7 +32,7 @@ export type Status = {
   outcome: 'ok' | 'failed' | 'held';
   durationMs: number;
   applied: boolean;
-  method: 'runtime' | 'reload' | 'none';
+  method: ApplyMethod;
   clusters: Record<string, ClusterStatus>;
   /** What HAProxy serves after this sync: the applied plan, or the maps it kept when nothing was applied. */
   entries: Record<MapName, number>;
@@ -50,27 +51,13 @@ export type Status = {
   ha?: HaStatus;
 };
 
-export type ReportLike = {
-  at: string;
-  durationMs: number;
-  maps: Record<MapName, Record<string, string>>;
-  /** Entries HAProxy serves after the sync; absent when its maps could not be read (the previous status's count stands). */
-  served?: Record<MapName, number>;
-  conflicts: Conflict[];
-  skipped: readonly unknown[];
-  clusters: Record<string, { ok: boolean; routers: number; error?: string; staleSince?: string }>;
-  applied: boolean;
-  method: 'runtime' | 'reload' | 'none';
-  held?: string[];
-  error?: string;
-  failovers?: Failover[];
-  unhealthyClaims?: number;
-  downBackends?: DownBackend[];
-  ha?: HaStatus;
-};
+/** What of a sync report the status keeps (the skipped routers only as a count; failover fields absent in older reports). */
+type StatusInput = Pick<SyncReport, 'at' | 'durationMs' | 'maps' | 'served' | 'conflicts' | 'clusters' | 'applied' | 'method' | 'held' | 'error'> & {
+  readonly skipped: readonly unknown[];
+} & Partial<HealthReport> & { readonly ha?: HaStatus };
 
 /** Status after a sync; `lastSuccess` carries over from the previous status when this one failed. */
-export function statusFromReport(r: ReportLike, previous?: Status): Status {
+export function statusFromReport(r: StatusInput, previous?: Status): Status {
   const outcome = r.error !== undefined ? 'failed' : r.held?.length ? 'held' : 'ok';
   const clusters = Object.fromEntries(
     Object.entries(r.clusters).map(([name, c]) => [
@@ -120,38 +107,10 @@ export function healthProblems(s: Status, nowMs: number, maxAgeSec: number): str
   return problems;
 }
 
-/** A short human summary for `routeagent status`. */
-export function formatStatus(s: Status, problems: readonly string[]): string {
-  const entries = (e: Record<MapName, number>) => MAP_NAMES.map((m) => `${m} ${count(e[m], 'entry', 'entries')}`).join(', ');
-  const lines = [
-    `${problems.length ? 'unhealthy' : 'healthy'}: last sync ${s.at} ${s.outcome}${s.applied ? ` (applied by ${s.method})` : ''}, ${s.durationMs} ms`,
-    `maps: HAProxy serves ${entries(s.entries)}; ${count(s.conflicts.length, 'conflict', 'conflicts')}, ${count(s.skipped, 'router', 'routers')} skipped`,
-    ...(s.heldEntries ? [`held plan: ${entries(s.heldEntries)}; not applied while the guard holds it`] : []),
-    ...Object.entries(s.clusters).map(([name, c]) => `cluster ${name}: ${c.state === 'ok' ? 'ok' : `stale since ${c.since ?? '?'}`}, ${count(c.routers, 'router', 'routers')}`),
-    ...s.conflicts.map((c) => `conflict: ${c.host} (${c.map}) claimed by ${c.claimants.join(', ')}; routed to ${c.winner}`),
-    ...(s.failovers ?? []).map((f) => `failover: ${f.map} ${f.host} ${f.from} → ${f.to} since ${f.since}: ${f.reason}`),
-    ...(s.ha ? haLines(s.ha) : []),
-    ...(s.lastSuccess && s.outcome !== 'ok' ? [`last success: ${s.lastSuccess}`] : []),
-    ...problems.map((p) => `problem: ${p}`),
-  ];
-  return lines.join('\n') + '\n';
-}
-
 // A follower that cannot mirror already failed its sync (lastError says why); these are what only the pair can show.
 function haProblems(ha: HaStatus): string[] {
   const problems: string[] = [];
   if (ha.carp === 'missing') problems.push(`ha: CARP vhid ${ha.vhid} is not in the ifconfig output; this node follows until it is MASTER`);
   if (ha.role === 'leader' && ha.peer.role === 'leader') problems.push(`ha: the peer ${ha.peer.url} leads too (CARP MASTER on both nodes?); both apply their own decisions`);
   return problems;
-}
-
-function haLines(ha: HaStatus): string[] {
-  const peer = ha.peer;
-  const reach = peer.reachable === undefined ? 'not asked' : peer.reachable ? `reachable${peer.role ? ` (${peer.role})` : ''}` : `unreachable: ${peer.error ?? '?'}`;
-  const mirror = peer.lastMirror ? `; last mirror ${peer.lastMirror.at} of the leader's sync ${peer.lastMirror.leaderAt}` : '';
-  return [
-    `ha: ${ha.role} (CARP vhid ${ha.vhid} ${ha.carp === 'missing' ? 'not found' : ha.carp})${ha.fileOnly ? '; file-only: HAProxy is not running on this node' : ''}`,
-    `ha: peer ${peer.url} ${reach}${mirror}`,
-    ...MAP_NAMES.map((m) => `map ${m}: sha256 ${ha.digests[m]}`),
-  ];
 }

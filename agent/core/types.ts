@@ -1,9 +1,31 @@
 // The shared vocabulary of routeagent (see shared/DESIGN.md "Vocabulary").
-// Types only, plus the list of map names; no behaviour lives here.
+// Types only; no behaviour lives here. The map kinds themselves are a table in maps.ts.
+import type { MAP_KINDS } from './maps.js';
 
-/** The two maps routeagent owns: `hosts` (Host header → backend) and `sni` (TLS SNI → backend). */
-export type MapName = 'hosts' | 'sni';
-export const MAP_NAMES: readonly MapName[] = ['hosts', 'sni'];
+/** The maps routeagent owns: `hosts` (Host header → backend) and `sni` (TLS SNI → backend), one row each in MAP_KINDS. */
+export type MapName = keyof typeof MAP_KINDS;
+
+/** The maps every cluster must name a backend for (`required` in MAP_KINDS); the others are optional. */
+type RequiredMap = { [M in MapName]: (typeof MAP_KINDS)[M]['required'] extends true ? M : never }[MapName];
+/** A cluster's HAProxy backend per map: where the hosts it serves are routed. */
+export type Backends = { readonly [M in RequiredMap]: string } & { readonly [M in Exclude<MapName, RequiredMap>]?: string };
+/** How routeagent authenticates to a cluster's Traefik API: basic or bearer, each secret inline or from a file. */
+export type Auth =
+  | { readonly username: string; readonly password?: string; readonly passwordFile?: string }
+  | { readonly token?: string; readonly tokenFile?: string };
+
+/** One cluster (one Traefik API) as the config resolves it; every layer takes this type, or a Pick of it. */
+export type Cluster = {
+  readonly name: string;
+  readonly api: string;
+  readonly backends: Backends;
+  readonly priority: number;
+  readonly entryPoints?: readonly string[];
+  readonly auth?: Auth;
+  readonly tls?: { readonly ca?: string; readonly insecureSkipVerify?: boolean };
+  readonly timeoutMs: number;
+  readonly syntax?: Syntax;
+};
 
 /** One `key value` line of a map. */
 export type Entry = { readonly key: string; readonly backend: string };

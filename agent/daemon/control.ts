@@ -12,7 +12,7 @@ export async function takeControl(config: Config): Promise<Control> {
   const path = controlPathFor(config.haproxy.maps.hosts);
   const held = await holdControl(path, { pid: process.pid, role: 'daemon', version: VERSION });
   if (held.kind === 'held') return held.control;
-  throw new AgentError('ERR_LOCKED', `control socket ${path}: ${describeHolder(held.holder)} drives these maps; exiting`, false);
+  throw new AgentError('ERR_LOCKED', `control socket ${path}: ${describeHolder(held.holder)} drives these maps; exiting`);
 }
 
 /** Answer the CLI's requests: `sync` waits for a sync that starts after it, `status` is the daemon's own. */

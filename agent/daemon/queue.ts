@@ -58,9 +58,9 @@ export function createSyncQueue<R>(run: RunSync<R>): SyncQueue<R> {
 }
 
 function unexpectedError(): AgentError {
-  return new AgentError('ERR_SYNC', 'the sync failed unexpectedly; see the daemon log', false);
+  return new AgentError('ERR_SYNC', 'the sync failed unexpectedly; see the daemon log');
 }
 
 function stoppingError(): AgentError {
-  return new AgentError('ERR_STOPPING', 'the daemon is stopping; no sync run for this request', false);
+  return new AgentError('ERR_STOPPING', 'the daemon is stopping; no sync run for this request');
 }

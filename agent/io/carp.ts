@@ -12,7 +12,7 @@ export function readCarpState(ifconfig: string, vhid: number): Promise<CarpState
       if (!err) return resolve(carpState(stdout, vhid));
       const e = err as NodeJS.ErrnoException & { killed?: boolean };
       const why = e.killed ? `no exit within ${IFCONFIG_TIMEOUT_MS} ms` : typeof e.code === 'string' ? e.code : `exit ${String(e.code)}`;
-      reject(new AgentError('ERR_CARP', `ha: cannot read the CARP state: "${ifconfig}" failed (${why})`, true));
+      reject(new AgentError('ERR_CARP', `ha: cannot read the CARP state: "${ifconfig}" failed (${why})`));
     });
   });
 }

@@ -1,12 +1,13 @@
 // `haproxy -c` on the running config with staged maps swapped in, so a map is validated before it goes live;
-// plus parseConfigBackends, the offline stand-in for `show stat` when the socket cannot be reached.
+// plus parseConfigBackends/readConfigBackends, the offline stand-in for `show stat` when the socket cannot be reached.
 // `-c` opens and parses every map file but does not check that map values name backends (notes/haproxy-runtime.md §4).
 import { execFile } from 'node:child_process';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import type { BackendMode } from '../core/reply.js';
-import { MAP_NAMES, type MapName } from '../core/types.js';
+import { MAP_NAMES, perMap } from '../core/maps.js';
+import type { MapName } from '../core/types.js';
 
 export type CheckInput = {
   readonly bin: string;
@@ -20,13 +21,13 @@ export type CheckResult = { readonly ok: boolean; readonly alerts: string[]; rea
 /** Run `<bin> -c -f <copy>` where the copy loads the staged maps; never touches the live config or maps. */
 export async function checkConfig(input: CheckInput): Promise<CheckResult> {
   const text = await readConfig(input.config);
-  const loaded = { hosts: false, sni: false } as Record<MapName, boolean>;
+  const loaded = perMap(() => false);
   let copy = text;
   for (const m of MAP_NAMES) {
     loaded[m] = pathPattern(input.mapPaths[m]).test(text);
     copy = copy.replace(pathPattern(input.mapPaths[m]), () => input.staged[m]);
   }
-  const copyPath = join(dirname(input.staged.hosts), `.${basename(input.config)}.check-${process.pid}.cfg`);
+  const copyPath = join(dirname(input.staged[MAP_NAMES[0]!]), `.${basename(input.config)}.check-${process.pid}.cfg`);
   try {
     await writeFile(copyPath, copy, { mode: 0o600 });
   } catch (err) {
@@ -76,6 +77,15 @@ export function parseConfigBackends(text: string): Map<string, BackendMode> {
   }
   close();
   return backends;
+}
+
+/** The backends of the config file at `path` and their modes; what apply checks against when the socket is gone. */
+export async function readConfigBackends(path: string): Promise<Map<string, BackendMode>> {
+  try {
+    return parseConfigBackends(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new ApplyError('backends', `haproxy config ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); live maps unchanged`);
+  }
 }
 
 async function readConfig(path: string): Promise<string> {

@@ -82,7 +82,7 @@ export async function holdControl(path: string, hello: Hello): Promise<Held> {
     const holder = await liveHolder(path);
     if (holder !== undefined) return { kind: 'busy', holder };
   }
-  throw new AgentError('ERR_CONTROL', `control socket ${path}: could not be taken (another agent keeps replacing it); exiting`, false);
+  throw new AgentError('ERR_CONTROL', `control socket ${path}: could not be taken (another agent keeps replacing it); exiting`);
 }
 
 /**
@@ -97,22 +97,22 @@ export async function askControl(path: string, request: Request, timeoutMs: numb
   try {
     parsed = JSON.parse(reply);
   } catch {
-    throw new AgentError('ERR_CONTROL', `control socket ${path}: ${request.op}: the holder answered something that is not JSON; nothing done`, false);
+    throw new AgentError('ERR_CONTROL', `control socket ${path}: ${request.op}: the holder answered something that is not JSON; nothing done`);
   }
   const r = parsed as { ok?: unknown; result?: unknown; error?: unknown };
   if (r.ok === true) return r.result;
-  throw new AgentError('ERR_CONTROL', `control socket ${path}: ${request.op}: ${typeof r.error === 'string' ? r.error : 'refused'}`, false);
+  throw new AgentError('ERR_CONTROL', `control socket ${path}: ${request.op}: ${typeof r.error === 'string' ? r.error : 'refused'}`);
 }
 
 function checkPathLength(path: string): void {
   const bytes = Buffer.byteLength(path);
   if (bytes > MAX_PATH_BYTES) {
-    throw new AgentError('ERR_CONTROL', `control socket ${path}: path is ${bytes} bytes, more than the ${MAX_PATH_BYTES} a unix socket allows (FreeBSD); move the maps to a shorter folder`, false);
+    throw new AgentError('ERR_CONTROL', `control socket ${path}: path is ${bytes} bytes, more than the ${MAX_PATH_BYTES} a unix socket allows (FreeBSD); move the maps to a shorter folder`);
   }
 }
 
 function cannotCreate(path: string, e: unknown): AgentError {
-  return new AgentError('ERR_CONTROL', `control socket ${path}: cannot create (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, false);
+  return new AgentError('ERR_CONTROL', `control socket ${path}: cannot create (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
 }
 
 /** The live holder's hello, or undefined when the file is stale (and then removed, unless it changed meanwhile). */
@@ -122,12 +122,12 @@ async function liveHolder(path: string): Promise<Hello | undefined> {
   try {
     const hello = await askControl(path, { op: 'hello' }, HELLO_MS);
     if (isHello(hello)) return hello;
-    if (hello !== undefined) throw new AgentError('ERR_CONTROL', 'its hello is not a routeagent hello', false);
+    if (hello !== undefined) throw new AgentError('ERR_CONTROL', 'its hello is not a routeagent hello');
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;
     // It accepted the connection, so something lives there, even if it does not answer as a routeagent does.
     const why = e.message.replace(`control socket ${path}: `, '');
-    throw new AgentError('ERR_LOCKED', `control socket ${path}: held by a process that does not answer as routeagent does (${why}); exiting`, false);
+    throw new AgentError('ERR_LOCKED', `control socket ${path}: held by a process that does not answer as routeagent does (${why}); exiting`);
   }
   // Stale. Remove only the file judged stale: a racer may have replaced it with its own live socket meanwhile.
   const now = await lstat(path).catch(() => undefined);
@@ -169,7 +169,7 @@ function servedRequests(hello: Hello): { server: Server; serve: (h: Handlers) =>
     if (req.op === 'hello') return hello;
     const h = await handlers;
     const handler = req.op === 'sync' ? h.sync && (() => h.sync!(req.force)) : h.status;
-    if (!handler) throw new AgentError('ERR_CONTROL', `a ${hello.role === 'sync' ? 'one-shot routeagent sync' : 'routeagent daemon'} (pid ${hello.pid}) does not take ${req.op} requests`, false);
+    if (!handler) throw new AgentError('ERR_CONTROL', `a ${hello.role === 'sync' ? 'one-shot routeagent sync' : 'routeagent daemon'} (pid ${hello.pid}) does not take ${req.op} requests`);
     return handler();
   };
   const unanswered = new Set<Socket>();
@@ -234,7 +234,7 @@ function exchange(path: string, text: string, timeoutMs: number): Promise<string
       conn.destroy();
       f();
     };
-    const fail = (why: string) => settle(() => reject(new AgentError('ERR_CONTROL', `control socket ${path}: ${why}`, false)));
+    const fail = (why: string) => settle(() => reject(new AgentError('ERR_CONTROL', `control socket ${path}: ${why}`)));
     const timer = setTimeout(() => fail(`no answer within ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
     const conn = createConnection(path, () => conn.write(text));
     conn.on('error', (e: NodeJS.ErrnoException) => {

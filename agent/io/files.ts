@@ -5,7 +5,8 @@ import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { parseMapText } from '../core/render.js';
-import type { Entry } from '../core/types.js';
+import { MAP_NAMES } from '../core/maps.js';
+import type { Entry, MapName } from '../core/types.js';
 
 /** Write `text` to `path` atomically: readers see the old file or the new one, never a part. */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
@@ -45,6 +46,12 @@ export async function readMapFile(path: string): Promise<Entry[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new ApplyError('read', `map file ${path}: cannot read (${reason(err)})`, { cause: err });
   }
+}
+
+/** Read every map file (see readMapFile). */
+export async function readMapFiles(paths: Readonly<Record<MapName, string>>): Promise<Record<MapName, Entry[]>> {
+  const maps = await Promise.all(MAP_NAMES.map((m) => readMapFile(paths[m])));
+  return Object.fromEntries(MAP_NAMES.map((m, i) => [m, maps[i]!])) as Record<MapName, Entry[]>;
 }
 
 // What an agent killed mid-apply leaves next to the maps: `.<name>.tmp-<pid>` and `.<name>.staged-<pid>` (siblingPath),

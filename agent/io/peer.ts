@@ -13,7 +13,7 @@ const MAX_BODY_BYTES = 64 << 20;
 /** soft: the peer did not answer, refused the token or answered something that is not a state document. */
 export class PeerError extends AgentError {
   constructor(message: string, readonly why: 'unreachable' | 'token' | 'answer') {
-    super('ERR_PEER', message, true);
+    super('ERR_PEER', message);
   }
 }
 
@@ -23,10 +23,10 @@ export async function readToken(path: string): Promise<string> {
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new AgentError('ERR_TOKEN', `ha token file ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, true);
+    throw new AgentError('ERR_TOKEN', `ha token file ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   const token = text.trim();
-  if (!token) throw new AgentError('ERR_TOKEN', `ha token file ${path}: empty`, true);
+  if (!token) throw new AgentError('ERR_TOKEN', `ha token file ${path}: empty`);
   return token;
 }
 

@@ -1,7 +1,8 @@
 // The status file: written atomically after every sync, read by `routeagent status` and `service routeagent status`.
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { statusFromReport, type ReportLike, type Status } from '../core/status.js';
+import type { SyncReport } from '../core/report.js';
+import { statusFromReport, type Status } from '../core/status.js';
 import { writeFileAtomic } from './files.js';
 
 export async function readStatus(path: string): Promise<Status | undefined> {
@@ -14,7 +15,7 @@ export async function readStatus(path: string): Promise<Status | undefined> {
 }
 
 /** Fold a sync report into the status file; returns what was written. */
-export async function recordStatus(path: string, report: ReportLike, previous?: Status): Promise<Status> {
+export async function recordStatus(path: string, report: SyncReport, previous?: Status): Promise<Status> {
   const status = statusFromReport(report, previous ?? (await readStatus(path)));
   await mkdir(dirname(path), { recursive: true });
   await writeFileAtomic(path, JSON.stringify(status, null, 2) + '\n');

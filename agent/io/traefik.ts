@@ -8,19 +8,12 @@ import { readFile } from 'node:fs/promises';
 import got, { RequestError, type Response } from 'got';
 import type { ErrorObject } from 'ajv';
 import { reportsTcpServerStatus, routersFromRawdata, serviceHealth, syntaxFromVersion, type Rawdata } from '../core/traefik-body.js';
-import type { Router, ServiceHealth, Syntax } from '../core/types.js';
+import type { Auth, Cluster, Router, ServiceHealth, Syntax } from '../core/types.js';
 import { TraefikError } from '../errors.js';
 import { validateRawdata, validateVersion } from '../generated/validators.js';
 
-export type ClusterAuth = { username: string; password?: string; passwordFile?: string } | { token?: string; tokenFile?: string };
-export type ClusterTarget = {
-  name: string;
-  api: string; // where Traefik's /api lives, e.g. http://10.0.0.1:9000/api
-  auth?: ClusterAuth;
-  tls?: { ca?: string /* path to a PEM file */; insecureSkipVerify?: boolean };
-  timeoutMs: number;
-  syntax?: Syntax;
-};
+/** What of a cluster the client reads: `api` is where Traefik's /api lives (http://10.0.0.1:9000/api), `tls.ca` a PEM file. */
+export type ClusterTarget = Pick<Cluster, 'name' | 'api' | 'auth' | 'tls' | 'timeoutMs' | 'syntax'>;
 export type FetchOptions = {
   maxBodyBytes?: number; // default 64 MiB: /rawdata of ~100,000 routers with their services (~560 bytes each)
 };
@@ -109,7 +102,7 @@ async function createClient(target: ClusterTarget, limits: { maxBodyBytes: numbe
     throw new TraefikError(`traefik[${cluster}]: api is not a valid URL`);
   }
   // userinfo in the URL is honoured as basic auth but never printed
-  const userinfo: ClusterAuth | undefined = url.username === '' ? undefined : { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  const userinfo: Auth | undefined = url.username === '' ? undefined : { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
   const base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
   const fail = (what: string) => new TraefikError(`traefik[${cluster}]: ${base}: ${what}`);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw fail('api must be an http or https URL');

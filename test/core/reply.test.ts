@@ -1,12 +1,11 @@
 // Parses real HAProxy 2.6.12 replies (recorded from a running haproxy, and the ones quoted in
-// shared/notes/haproxy-runtime.md §2) into data; every error text of the known-replies table is recognised.
+// shared/notes/haproxy-runtime.md §2) into data; every error text HAProxy 2.6 printed is a failure, described by its first line.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   createListMatcher,
   describeReply,
   isOk,
-  knownReply,
   listsExactly,
   parseMapList,
   parsePrepare,
@@ -137,19 +136,25 @@ ok('a write command succeeded only on a reply of newlines', () => {
   assert.not.ok(isOk(UNKNOWN_MAP));
   assert.not.ok(isOk('New version created: 1\n\n'));
 });
-ok('recognises every error text HAProxy 2.6 printed', () => {
+ok('every error text HAProxy 2.6 printed is a failure, described by its first line', () => {
   const cases: [string, string][] = [
-    [UNKNOWN_MAP, 'unknownMap'],
-    ["Version number in the future, please use 'prepare map' before.\n\n", 'versionInFuture'],
-    ['Version number out of range.\n\n', 'versionOutOfRange'],
-    ['Missing version number.\n\n', 'missingVersion'],
-    ['entry not found.\n\n', 'entryNotFound'],
-    ['Key not found.\n\n', 'keyNotFound'],
-    ["'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n\n", 'addMapArity'],
-    ['Unknown command, but maybe one of the following ones is a better match:\n  add map\n\n', 'unknownCommand'],
+    [UNKNOWN_MAP, 'Unknown map identifier. Please use #<id> or <file>.'],
+    ["Version number in the future, please use 'prepare map' before.\n\n", "Version number in the future, please use 'prepare map' before."],
+    ['Version number out of range.\n\n', 'Version number out of range.'],
+    ['Missing version number.\n\n', 'Missing version number.'],
+    ['entry not found.\n\n', 'entry not found.'],
+    ['Key not found.\n\n', 'Key not found.'],
+    [
+      "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n\n",
+      "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload",
+    ],
+    ['Unknown command, but maybe one of the following ones is a better match:\n  add map\n\n', 'Unknown command, but maybe one of the following ones is a better match:'],
   ];
-  for (const [reply, name] of cases) assert.is(knownReply(reply), name, reply);
-  assert.is(knownReply('\n'), undefined);
+  for (const [reply, first] of cases) {
+    assert.is(isOk(reply), false, reply);
+    assert.is(describeReply(reply), first, reply);
+  }
+  assert.is(isOk('\n'), true);
 });
 ok('describeReply gives one line for operator messages', () => {
   assert.is(describeReply(UNKNOWN_MAP), 'Unknown map identifier. Please use #<id> or <file>.');

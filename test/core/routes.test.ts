@@ -1,9 +1,10 @@
 // routesFromRouters: which routers count, which map they feed, and why the others are skipped.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { routesFromRouters, type ClusterSpec } from '../../agent/core/routes.js';
+import { routesFromRouters } from '../../agent/core/routes.js';
 import type { Router } from '../../agent/core/types.js';
 
+type ClusterSpec = Parameters<typeof routesFromRouters>[0];
 const cluster: ClusterSpec = { name: 'hades', backends: { sni: 'hades_https', hosts: 'hades_http' } };
 const expose = { domains: ['technis.io'], hosts: [], exclude: ['secret.technis.io'] };
 const http = (name: string, rule: string, extra: Partial<Router> = {}): Router => ({ kind: 'http', name, provider: name.split('@')[1]!, rule, status: 'enabled', using: ['websecure'], ...extra });

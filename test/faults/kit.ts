@@ -30,7 +30,7 @@ export function captureLog(): { lines: string[]; log: Log; clear(): void } {
   return { lines, log: createLog((l) => lines.push(l.trimEnd()), 'debug'), clear: () => void lines.splice(0) };
 }
 
-/** A sync as the daemon runs it: the config is read from disk each time; `edit` swaps edges of the real deps. */
+/** A sync as the daemon runs it: the config is read from disk each time; `edit` may swap a port (traefik, haproxy) of the real deps. */
 export function syncer(w: World, log: Log, state: SyncState = newSyncState()) {
   return {
     state,
