@@ -104,7 +104,8 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   if (opts.dryRun) return report(deps, base, { applied: false, method: 'none' });
   const held = opts.force ? [] : heldBack(config, plans, current);
   const guard = guardNotices(state.guard, held, deps.now());
-  state.guard = guard.episode;
+  if (guard.episode) state.guard = guard.episode;
+  else delete state.guard;
   for (const n of guard.notices) log[n.level](n.message);
   if (held.length) return report(deps, base, { applied: false, method: 'none', held });
   try {

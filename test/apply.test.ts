@@ -27,7 +27,7 @@ test.before(async (ctx) => {
 });
 test.after.each(async (ctx) => {
   await ctx.h?.stop();
-  ctx.h = undefined;
+  delete ctx.h;
 });
 test.after(async (ctx) => {
   for (const u of ctx.ups) await u.close();

@@ -97,9 +97,11 @@ status('while the guard holds, entries are what HAProxy serves and heldEntries t
 });
 
 status('an applied sync has no held plan; a sync that could not read the maps keeps the previous count', () => {
-  const applied = statusFromReport({ ...heldReport, served: { hosts: 1, sni: 1 }, applied: true, method: 'runtime', held: undefined });
+  const { held: _held, ...withoutHeld } = heldReport;
+  const { served: _served, ...withoutServed } = withoutHeld;
+  const applied = statusFromReport({ ...withoutHeld, served: { hosts: 1, sni: 1 }, applied: true, method: 'runtime' });
   assert.equal([applied.outcome, applied.entries, 'heldEntries' in applied], ['ok', { hosts: 1, sni: 1 }, false]);
-  const unread = statusFromReport({ ...heldReport, maps: { hosts: {}, sni: {} }, served: undefined, held: undefined, error: 'map file …: cannot read' }, applied);
+  const unread = statusFromReport({ ...withoutServed, maps: { hosts: {}, sni: {} }, error: 'map file …: cannot read' }, applied);
   assert.equal(unread.entries, { hosts: 1, sni: 1 });
 });
 

@@ -23,7 +23,7 @@ export function createSchedule(log: Log, tick: () => void): Schedule {
 }
 
 // node-cron's own notices (a missed tick while the machine was busy) go through our log: one line, level first.
-function cronLog(log: Log): NonNullable<Parameters<typeof cron>[2]>['logger'] {
+function cronLog(log: Log): NonNullable<NonNullable<Parameters<typeof cron>[2]>['logger']> {
   const text = (m: string | Error) => `schedule: ${m instanceof Error ? m.message : m}`;
   return { info: (m) => log.debug(text(m)), warn: (m) => log.warn(text(m)), error: (m) => log.error(text(m)), debug: (m) => log.debug(text(m)) };
 }

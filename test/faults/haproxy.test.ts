@@ -57,8 +57,8 @@ test.after.each(async (ctx) => {
   await ctx.proxy?.close();
   await ctx.restarted?.stop();
   await ctx.w?.close();
-  ctx.proxy = undefined;
-  ctx.restarted = undefined;
+  delete ctx.proxy;
+  delete ctx.restarted;
 });
 
 /** The lines the sync logged at warn level. */
@@ -228,7 +228,7 @@ if (!missing) {
     assert.equal(now.file, NEW);
     assertEach(now, [OLD, NEW]);
     await ctx.proxy.close();
-    ctx.proxy = undefined;
+    delete ctx.proxy;
     ctx.restarted = await restartHaproxy(w);
     await converges(ctx, false);
   });

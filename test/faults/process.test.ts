@@ -56,9 +56,9 @@ test.before.each(async (ctx) => {
 test.after.each(async (ctx) => {
   for (const a of ctx.agents) await a.kill();
   await ctx.proxy?.close();
-  ctx.proxy = undefined;
+  delete ctx.proxy;
   if (ctx.mounted) await sh(`umount ${ctx.mounted}`);
-  ctx.mounted = undefined;
+  delete ctx.mounted;
   await ctx.w?.close();
 });
 
@@ -158,7 +158,7 @@ if (!missing) {
     assert.equal(now.live.hosts, BIG_V.hosts, 'hosts was committed');
     assert.equal(now.live.sni, OLD.sni, 'sni was prepared, never committed');
     await ctx.proxy.close();
-    ctx.proxy = undefined;
+    delete ctx.proxy;
     const again = await restartConverges(ctx); // nothing staged was left: the files were already renamed
     assert.ok(again.lines.includes(`warn haproxy: map sni: HAProxy's live entries differ from ${w.haproxy.mapPaths.sni} (drift); repairing`), again.lines.join('\n'));
   });
@@ -183,7 +183,7 @@ if (!missing) {
     assert.ok(cap.lines.includes(`warn ${error}`), cap.lines.join('\n'));
     assertEach(await mapsNow(w), [OLD]);
     await sh(`umount ${dir}`);
-    ctx.mounted = undefined;
+    delete ctx.mounted;
     assert.ok((await sync.run()).applied);
     assert.equal((await mapsNow(w)).live.sni, ['a.technis.io hades_https_ipvANY', 'b.technis.io hades_https_ipvANY']);
   });

@@ -30,7 +30,7 @@ test.before.each(async (ctx) => {
 });
 test.after.each(async (ctx) => {
   await ctx.daemon?.stop();
-  ctx.daemon = undefined;
+  delete ctx.daemon;
   await ctx.w?.close();
 });
 
