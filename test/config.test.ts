@@ -1,4 +1,4 @@
-// parseConfig / readConfig: the DESIGN.md example is valid, defaults live in one place, every problem is reported at once.
+// parseConfig / readConfig: the example configs (a fixture, and the README's) are valid, defaults live in one place, every problem is reported at once.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,11 +12,18 @@ const example = JSON.parse(readFileSync(new URL('./fixtures/configs/design-examp
 const minimal = { clusters: [{ name: 'a', api: 'http://127.0.0.1:9000/api', backends: { sni: 'a_https' } }], expose: { domains: ['example.com'] } };
 
 const valid = suite('parseConfig: valid');
-valid('the example in DESIGN.md is valid', () => {
+valid('the two-cluster example config is valid', () => {
   const r = parseConfig(example);
   assert.is(r.errors, undefined);
   assert.is(r.config!.clusters[1]!.priority, 0);
   assert.equal(r.config!.pins, { 'grafana.technis.io': 'illmatic' });
+});
+valid("the README's example config (under Configuration) is valid", () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Configuration\n'));
+  const block = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(block, 'a json block under ## Configuration');
+  assert.equal(parseConfig(JSON.parse(block)).errors, undefined);
 });
 valid('a minimal config gets every default', () => {
   const r = parseConfig(minimal);
