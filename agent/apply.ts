@@ -86,7 +86,7 @@ export async function applyMaps(h: HaproxyConfig, desired: Desired, log: Log, de
   try {
     for (const m of changed) staged[m] = await stageFile(h.maps[m], texts[m]!);
     await checkStaged(h, changed, staged, note); // 3. haproxy -c on the running config, loading the staged maps
-    await checkBackends(h, changed, desired, live ? runtime : undefined); // 4. -c does not check map values (notes §4)
+    await checkBackends(h, changed, desired, live ? runtime : undefined); // 4. -c does not check that map values name backends
 
     // 5. How to make it live: runtime replace needs a reachable socket, HAProxy >= 2.4 and the map loaded.
     const reasons = whyNotLive(h, changed, live, probed);
@@ -100,7 +100,7 @@ export async function applyMaps(h: HaproxyConfig, desired: Desired, log: Log, de
       );
     }
 
-    // 6. Disk first: from here a reload by anyone yields the new maps (notes §8 step 2).
+    // 6. Disk first: from here a reload by anyone yields the new maps (HAProxy reads map files only when it starts).
     for (const m of changed) await promoteFile(staged[m], h.maps[m]);
     promoted = true;
 

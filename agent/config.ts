@@ -184,7 +184,7 @@ function crossFieldRules(c: Config): string[] {
   }
   if (c.haproxy.maps.hosts === c.haproxy.maps.sni) errors.push(`/haproxy/maps: hosts and sni must be different files`);
   for (const [map, path] of Object.entries(c.haproxy.maps)) {
-    // pfSense deletes /var/etc/haproxy on every Apply and at boot (notes/haproxy-runtime.md §5).
+    // pfSense deletes /var/etc/haproxy on every Apply and at boot (pfSense rewrites that folder from its GUI config).
     if (path.startsWith('/var/etc/haproxy')) errors.push(`/haproxy/maps/${map}: ${path} is inside /var/etc/haproxy, which pfSense wipes on every Apply`);
     // OPNsense's os-haproxy rewrites its own Map Files under /tmp/haproxy/mapfiles at every start and reload (setup.sh).
     if (path.startsWith('/tmp/haproxy/')) {

@@ -1,5 +1,5 @@
 // One line per event, level first. Under daemon(8) every line becomes one syslog message at one priority,
-// so the level lives in the text (shared/notes/freebsd-rcd.md §3). Newlines inside a message are flattened.
+// so the level lives in the text (daemon(8) -S sends each line to syslog at one priority). Newlines inside a message are flattened.
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 export type Log = { readonly [L in Level]: (message: string) => void };

@@ -1,4 +1,4 @@
-// One sync: fetch → routes → merge → plan → guard → apply → report. Reads like the pipeline (shared/DESIGN.md).
+// One sync: fetch → routes → merge → plan → guard → apply → report. Reads like the pipeline drawn in ARCHITECTURE.md.
 // Runs between two ports (ports.ts): Traefik's `fetch`, and HAProxy's `read` then `apply` of the value `read` returned.
 // Decides nothing about *when* it runs (daemon.ts) and formats nothing for the terminal (output.ts).
 import type { Config } from './config.js';

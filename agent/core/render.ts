@@ -1,6 +1,6 @@
 // Map text: render entries to the file/payload format, parse it back, split it into runtime payload chunks.
 // Pure. renderMap is the last line of defence against map-line injection: it refuses any key or backend
-// that could split a line, start a comment or carry whitespace (shared/notes/haproxy-runtime.md §3, §7.5).
+// that could split a line, start a comment or carry whitespace.
 import type { Entry } from './types.js';
 import { byteOrder } from './order.js';
 
@@ -40,7 +40,7 @@ export function renderMap(entries: readonly Entry[]): string {
 }
 
 /**
- * Map text → entries, read the way HAProxy reads a map file (notes §4): `#` in column 0 is a comment, blank lines
+ * Map text → entries, read the way HAProxy reads a map file (pattern.c, HAProxy 2.6): `#` in column 0 is a comment, blank lines
  * are skipped, leading blanks are ignored, the key ends at the first blank, the value is the rest minus trailing blanks.
  */
 export function parseMapText(text: string): Entry[] {

@@ -1,4 +1,4 @@
-// All knowledge of HAProxy's runtime-API reply text lives here (shared/notes/haproxy-runtime.md §2, verified on 2.6).
+// All knowledge of HAProxy's runtime-API reply text lives here (verified on HAProxy 2.6).
 // Pure: parsers take the raw reply (as read to EOF from one connection) and return data, or undefined when the
 // reply is not the expected shape; io/runtime.ts turns that into an error naming the command and the reply.
 import type { Entry } from './types.js';
@@ -13,10 +13,10 @@ export type MapListing = {
 };
 export type BackendMode = 'http' | 'tcp';
 
-/** prepare/add @v/commit map exist from HAProxy 2.4 on (notes §1): older versions are applied by reload. */
+/** prepare/add @v/commit map exist from HAProxy 2.4 on: older versions are applied by reload. */
 export const MIN_RUNTIME_VERSION = '2.4';
 
-/** HAProxy closes the connection without a byte when a payload exceeds tune.bufsize (notes §3): never a success. */
+/** HAProxy closes the connection without a byte when a payload exceeds tune.bufsize: never a success. */
 const EMPTY_REPLY = 'empty reply (HAProxy closed the connection)';
 
 /** A write command succeeded: the reply is only newlines ("\n"). A zero-byte reply is a failure, not a success. */

@@ -1,4 +1,4 @@
-// Which routers become routes (shared/DESIGN.md "Which routers become routes"), for one cluster.
+// Which routers become routes (README "Which routers become routes"), for one cluster.
 // Pure: routers in, routes and the reasons for everything skipped out. Does not resolve conflicts between clusters.
 import { isExposed, normaliseHost, type Expose } from './hosts.js';
 import { parseRule } from './rules.js';

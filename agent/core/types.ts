@@ -1,4 +1,4 @@
-// The shared vocabulary of routeagent (see shared/DESIGN.md "Vocabulary").
+// The shared vocabulary of routeagent (ARCHITECTURE.md, "Vocabulary").
 // Types only; no behaviour lives here. The map kinds themselves are a table in maps.ts.
 import type { MAP_KINDS } from './maps.js';
 

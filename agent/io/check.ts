@@ -1,6 +1,6 @@
 // `haproxy -c` on the running config with staged maps swapped in, so a map is validated before it goes live;
 // plus parseConfigBackends/readConfigBackends, the offline stand-in for `show stat` when the socket cannot be reached.
-// `-c` opens and parses every map file but does not check that map values name backends (notes/haproxy-runtime.md §4).
+// `-c` opens and parses every map file but does not check that map values name backends (HAProxy 2.6, verified).
 import { execFile } from 'node:child_process';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';

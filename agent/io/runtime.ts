@@ -1,5 +1,5 @@
 // HAProxy runtime API client: one connection per command (write, half-close, read to EOF), bounded by timeoutMs,
-// and replaceMap, the atomic prepare → add @v → verify @v → commit sequence (shared/notes/haproxy-runtime.md §8).
+// and replaceMap, the atomic prepare → add @v → verify @v → commit sequence (HAProxy management guide, "prepare map" / "commit map").
 // Reply text is interpreted only by core/reply.ts; this file knows sockets and the order of commands.
 import { createConnection, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
@@ -50,7 +50,7 @@ const CONNECT_ERRORS: Record<string, string> = {
 export function createRuntime(address: string, options: RuntimeOptions = {}): Runtime {
   const timeoutMs = options.timeoutMs ?? 5000;
   const maxPayloadBytes = options.maxPayloadBytes ?? 8000;
-  let queue: Promise<unknown> = Promise.resolve(); // one replaceMap at a time: versions are shared per map (notes §7.9)
+  let queue: Promise<unknown> = Promise.resolve(); // one replaceMap at a time: versions are shared per map
 
   const send = async (cmd: string, payload?: string): Promise<string> => text(await exchange(address, cmd, payload, timeoutMs));
 
@@ -165,7 +165,7 @@ function exchange(address: string, cmd: string, payload: string | undefined, tim
       timeoutMs,
     );
     socket.on('connect', () => {
-      // The payload ends with an empty line; then half-close so HAProxy (and a master CLI) knows we are done (notes §3).
+      // The payload ends with an empty line; then half-close so HAProxy (and a master CLI) knows we are done (management guide §9.4, payloads).
       socket.end(payload === undefined ? `${cmd}\n` : `${cmd}\n${payload}${payload.endsWith('\n') ? '' : '\n'}\n`);
     });
     socket.on('data', (data: Buffer) => {

@@ -2,7 +2,7 @@
 // routers and services in one unpaginated answer; /version (the default rule syntax) only when the cluster is first
 // reached, comes back or moves. An answer byte-identical to the last good one is not parsed again: the last value is
 // returned as it was. Every failure is one TraefikError line naming the cluster and the URL, never a credential.
-// It neither logs nor retries: the caller keeps the cluster's last good snapshot (shared/DESIGN.md "Unreachable clusters").
+// It neither logs nor retries: the caller keeps the cluster's last good snapshot (README "What happens when…").
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import got, { RequestError, type Response } from 'got';

@@ -1,5 +1,5 @@
 // The baseline for "apply cost": the least a client can do to replace a map atomically over HAProxy's stats socket.
-// Same protocol as routeagent (one connection per command, payload chunks of at most 8,000 bytes, notes §3/§8)
+// Same protocol as routeagent (one connection per command, payload chunks of at most 8,000 bytes)
 // but no checks: no verification, no error parsing beyond the version number.
 import { createConnection } from 'node:net';
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // daemon(8) stand-in for test/rcd, installed as <root>/usr/sbin/daemon: the supervisor behaviour that rc.d/routeagent
-// relies on (shared notes/freebsd-rcd.md §3). -P: supervisor pidfile; -p: child pidfile, rewritten at every (re)start;
+// relies on (FreeBSD daemon(8)). -P: supervisor pidfile; -p: child pidfile, rewritten at every (re)start;
 // -r / -R n: restart the child n s after it exits; -T/-l/-s: child output to "syslog" (<root>/var/log/messages);
 // -t: title, which ps shows as "daemon: <title>[<child pid>] (daemon)". SIGTERM goes on to the child, restarts stop, and
 // both pidfiles are removed once the child has exited. SIGHUP is not forwarded. Exit 3 when -P names a live supervisor.
