@@ -22,28 +22,37 @@ import { app, httpRouter, tcpRouter } from './harness/world.js';
 const repo = new URL('..', import.meta.url).pathname;
 const readme = readFileSync(join(repo, 'README.md'), 'utf8');
 
-const links = suite('README.md links');
+// The two documents a reader gets: the README (running it) and ARCHITECTURE.md (changing it).
+for (const doc of ['README.md', 'ARCHITECTURE.md']) {
+  const text = readFileSync(join(repo, doc), 'utf8');
+  const links = suite(`${doc} links`);
 
-links('every relative link resolves to a file or folder in the repository', () => {
-  const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z][a-z0-9+.-]*:/i.test(t));
-  assert.ok(targets.length > 0, 'no relative links found: the pattern is wrong');
-  const broken = targets.filter((t) => !t.startsWith('#') && !existsSync(join(repo, decodeURI(t.split('#')[0]!))));
-  assert.equal(broken, []);
+  links('every relative link resolves to a file or folder in the repository', () => {
+    const targets = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z][a-z0-9+.-]*:/i.test(t));
+    const broken = targets.filter((t) => !t.startsWith('#') && !existsSync(join(repo, decodeURI(t.split('#')[0]!))));
+    assert.equal(broken, []);
+  });
+
+  links('every repository path in backticks exists (agent/, test/, rc.d/, demo/, bench/, schemas/, scripts/, .ci/)', () => {
+    const paths = [...text.matchAll(/`((?:agent|test|rc\.d|demo|bench|schemas|scripts|\.ci)\/[^`\s]*)`/g)].map((m) => m[1]!);
+    assert.ok(paths.length > 0, 'no repository paths found: the pattern is wrong');
+    // globs (`test/**/*.test.ts`) and placeholders (`<name>`) name no single file
+    const missing = paths.filter((p) => !/[*{<]/.test(p) && !existsSync(join(repo, p)));
+    assert.equal(missing, []);
+  });
+
+  links('no reference to design notes outside the repository', () => {
+    assert.not.match(text, /DESIGN\.md|shared\/|notes\//);
+  });
+
+  links.run();
+}
+
+const architecture = suite('README.md and ARCHITECTURE.md');
+architecture('the README sends whoever changes routeagent to ARCHITECTURE.md', () => {
+  assert.match(readme, /\]\(ARCHITECTURE\.md\)/);
 });
-
-links('every repository path in backticks exists (agent/, test/, rc.d/, demo/, bench/, schemas/, .ci/)', () => {
-  const paths = [...readme.matchAll(/`((?:agent|test|rc\.d|demo|bench|schemas|\.ci)\/[^`\s]*)`/g)].map((m) => m[1]!);
-  assert.ok(paths.length > 0, 'no repository paths found: the pattern is wrong');
-  // globs (`test/**/*.test.ts`) and placeholders (`<name>`) name no single file
-  const missing = paths.filter((p) => !/[*{<]/.test(p) && !existsSync(join(repo, p)));
-  assert.equal(missing, []);
-});
-
-links('no reference to design notes outside the repository', () => {
-  assert.not.match(readme, /DESIGN\.md|shared\/|notes\//);
-});
-
-links.run();
+architecture.run();
 
 // --- the plain HAProxy config -------------------------------------------------------------------------------------------
 
