@@ -1,7 +1,7 @@
 // The daemon's lifecycle: start (config, control socket, schedule, config watch, metrics server, first sync), reload
 // (a new config in force, or the old one kept) and stop (drain the queue, close everything). It decides *when* to sync
 // through its parts in daemon/: queue.ts (one sync at a time, requests answered by the next one), triggers.ts (schedule,
-// config watch), signals.ts (wired by main.ts), control.ts (the socket's requests), runner.ts (one sync and its status),
+// config watch, CARP watch), signals.ts (wired by main.ts), control.ts (the socket's requests), runner.ts (one sync and its status),
 // metrics-server.ts. It does not decide *what* to sync (sync.ts) and never exits the process (main.ts does).
 import type { FSWatcher } from 'chokidar';
 import { configProblemLine, readConfig, type Config } from './config.js';
@@ -10,7 +10,7 @@ import { serveDaemon, takeControl } from './daemon/control.js';
 import { createMetricsServer, type MetricsServer } from './daemon/metrics-server.js';
 import { createSyncQueue, type SyncQueue } from './daemon/queue.js';
 import { createSyncRunner } from './daemon/runner.js';
-import { createSchedule, watchConfig, type Schedule } from './daemon/triggers.js';
+import { createSchedule, watchCarp, watchConfig, type CarpWatch, type Schedule } from './daemon/triggers.js';
 import { createSyncDeps } from './deps.js';
 import { AgentError, ConfigError } from './errors.js';
 import { controlPathFor, type Control } from './io/control.js';
@@ -50,6 +50,8 @@ type Parts = {
   readonly metrics: MetricsServer;
   /** A CARP pair (config `ha`): leads or mirrors; otherwise a plain syncOnce. */
   readonly pair: Pair;
+  /** A CARP pair: a role flip syncs at once, not at the next schedule tick. */
+  readonly carp: CarpWatch;
   watcher?: FSWatcher | undefined;
 };
 
@@ -79,6 +81,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     schedule: createSchedule(log, () => queue.trigger('schedule')),
     metrics: createMetricsServer(log, () => renderMetrics(runner.counters, runner.status())),
     pair,
+    carp: watchCarp(log, pair.role, (reason) => queue.trigger(reason)),
   };
   const reload = (reason: string) => reloadConfig(d, reason);
   d.watcher = watchConfig(opts.configPath, log, reload);
@@ -86,6 +89,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   d.schedule.restart(config.schedule);
   await d.metrics.restart(config.metrics);
   await pair.serve(config);
+  d.carp.restart(config.ha);
   log.info(`daemon: started (pid ${process.pid}), ${config.clusters.length} clusters, schedule "${config.schedule}"`);
   queue.trigger('start');
 
@@ -114,6 +118,7 @@ async function reloadConfig(d: Parts, reason: string): Promise<boolean> {
     if (scheduleChanged) d.schedule.restart(d.config.schedule);
     if (metricsChanged) await d.metrics.restart(d.config.metrics);
     await d.pair.serve(d.config);
+    d.carp.restart(d.config.ha);
     log.info(`config ${path}: reloaded (${reason})`);
     d.queue.trigger(`config ${reason}`);
     return true;
@@ -129,6 +134,7 @@ async function reloadConfig(d: Parts, reason: string): Promise<boolean> {
 async function stopDaemon(d: Parts): Promise<void> {
   const drained = d.queue.close();
   d.schedule.stop();
+  d.carp.stop();
   await d.watcher?.close();
   d.watcher = undefined;
   await drained;

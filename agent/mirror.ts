@@ -24,13 +24,15 @@ export type MirrorResult = { report: SyncReport; fileOnly: boolean; mirrored: bo
 export async function mirrorOnce(deps: MirrorDeps, state: SyncState, mirror: Mirror, opts: { dryRun?: boolean } = {}): Promise<MirrorResult> {
   const { config, log } = deps;
   const started = deps.now();
-  const base = (current: Record<MapName, Entry[]> | undefined, outcome: Pick<SyncReport, 'applied' | 'method'> & { error?: string }): SyncReport => {
+  const base = (current: Record<MapName, Entry[]> | undefined, outcome: Pick<SyncReport, 'applied' | 'method'> & { error?: string; notes?: readonly string[] }): SyncReport => {
     const plans = MAP_NAMES.map((m) => planMap(m, current?.[m] ?? [], mirror.entries[m]));
+    // Applied live, or written file-only: the mirrored maps are what HAProxy serves (or will, started from the files).
+    const served = outcome.applied || outcome.notes?.includes(FILE_ONLY) ? mirror.entries : current;
     return {
       at: new Date(started).toISOString(),
       durationMs: deps.now() - started,
       maps: Object.fromEntries(MAP_NAMES.map((m) => [m, Object.fromEntries(mirror.entries[m].map((e) => [e.key, e.backend]))])) as SyncReport['maps'],
-      ...(current ? { served: Object.fromEntries(MAP_NAMES.map((m) => [m, (outcome.applied ? mirror.entries : current)[m].length])) as Record<MapName, number> } : {}),
+      ...(served ? { served: Object.fromEntries(MAP_NAMES.map((m) => [m, served[m].length])) as Record<MapName, number> } : {}),
       plan: Object.fromEntries(plans.map((p) => [p.map, { add: [...p.add], change: [...p.change], remove: [...p.remove] }])) as SyncReport['plan'],
       conflicts: [],
       skipped: [],

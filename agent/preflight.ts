@@ -91,18 +91,26 @@ function backendProblems(config: Config, modes: ReadonlyMap<string, BackendMode>
   return problems;
 }
 
-// A CARP pair: the vhid must show in ifconfig (else this node only ever follows), the token must be readable, the peer reachable.
+// A CARP pair: the vhid must show in ifconfig (else this node only ever follows), the token must be readable, the peer
+// reachable. Each is checked on its own: an ifconfig that fails says nothing about the token or the peer.
 async function checkPair(ha: NonNullable<Config['ha']>, ok: (s: string) => void): Promise<string[]> {
   const problems: string[] = [];
-  try {
+  const attempt = async (step: () => Promise<void>) => {
+    try {
+      await step();
+    } catch (e) {
+      if (!(e instanceof AgentError)) throw e;
+      problems.push(e.message);
+    }
+  };
+  await attempt(async () => {
     const carp = await readCarpState(ha.ifconfig, ha.vhid);
     if (carp === 'missing') problems.push(`ha: CARP vhid ${ha.vhid} is not in the "${ha.ifconfig}" output; this node would only follow`);
     else ok(`ha: CARP vhid ${ha.vhid} is ${carp}: this node ${carp === 'MASTER' ? 'leads' : 'follows'}`);
+  });
+  await attempt(async () => {
     const peer = await fetchPeerState(ha.peer, await readToken(ha.tokenFile));
     ok(`ha: peer ${ha.peer} answered: ${peer.role} (CARP ${peer.carp})`);
-  } catch (e) {
-    if (!(e instanceof AgentError)) throw e;
-    problems.push(e.message);
-  }
+  });
   return problems;
 }

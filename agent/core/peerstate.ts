@@ -76,6 +76,19 @@ export function mirrorOf(s: PeerState): { mirror: Mirror } | { error: string } {
   return { mirror: { at: s.at, entries, digests, failover: s.failover } };
 }
 
+/**
+ * The first mirrored entry that this node's own allowlist refuses (`allowed` says no: not exposed here and not one of
+ * this node's static routes), as the reason not to mirror; undefined when every entry is allowed. All or nothing: a
+ * follower never serves a host its operator did not allow, nor a part of the leader's decision.
+ */
+export function refusedEntry(mirror: Mirror, allowed: (map: MapName, host: string) => boolean): string | undefined {
+  for (const m of MAP_NAMES) {
+    const e = mirror.entries[m].find((x) => !allowed(m, x.key));
+    if (e) return `map ${m}: host ${e.key} is not exposed by this node's config (expose, static) and would be public here`;
+  }
+  return undefined;
+}
+
 function isClaim(v: unknown): boolean {
   if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string') return false;
   const c = v[1] as Record<string, unknown> | null;

@@ -38,6 +38,7 @@ export async function fetchPeerState(peer: string, token: string, timeoutMs = PE
     throw new PeerError(`${where}: unreachable (${e.message})`, 'unreachable');
   });
   if (status === 401) throw new PeerError(`${where}: refused our token (401); ha.tokenFile must hold the same secret on both nodes`, 'token');
+  if (status === 503) throw new PeerError(`${where}: has no state to share (503: ${reasonOf(body)})`, 'answer');
   if (status !== 200) throw new PeerError(`${where}: answered HTTP ${status} to GET /v1/state`, 'answer');
   let json: unknown;
   try {
@@ -48,6 +49,12 @@ export async function fetchPeerState(peer: string, token: string, timeoutMs = PE
   const parsed = parsePeerState(json);
   if ('error' in parsed) throw new PeerError(`${where}: not a state document (${parsed.error})`, 'answer');
   return parsed.state;
+}
+
+// The peer's one-line reason, as printable text of bounded length: it lands in our log and status.
+function reasonOf(body: string): string {
+  const line = body.split('\n')[0]!.replace(/[^\x20-\x7e]/g, '?').trim().slice(0, 200);
+  return line || 'no reason given';
 }
 
 function get(url: URL, token: string, timeoutMs: number): Promise<{ status: number; body: string }> {

@@ -1,13 +1,16 @@
 // The daemon's own triggers with the real node-cron and chokidar: a schedule ticks (every second here), a restart
 // replaces it rather than adding one (node-cron's task registry), and stop ends it; the config watch reloads on a change
-// and on re-creation, and only warns on deletion.
-import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+// and on re-creation, and only warns on deletion; the CARP watch asks for a sync once when the CARP state gives another
+// role than the last sync's (a fake ifconfig script prints the state the test writes).
+import { chmod, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getTasks } from 'node-cron';
-import { createSchedule, watchConfig } from '../../agent/daemon/triggers.js';
+import type { HaConfig } from '../../agent/config.js';
+import type { Role } from '../../agent/core/carp.js';
+import { createSchedule, watchCarp, watchConfig } from '../../agent/daemon/triggers.js';
 import { createLog } from '../../agent/log.js';
 import { until } from '../harness/wait.js';
 
@@ -63,6 +66,40 @@ test('the config watch reloads on a change and a re-creation, and only warns on 
     assert.equal(reloads, ['file changed', 'file created']);
   } finally {
     await watcher.close();
+  }
+});
+
+test('the CARP watch asks for a sync once when the role flips, and not while the last sync has that role', async () => {
+  const carp = join(dir, 'carp');
+  const runs = join(dir, 'runs');
+  const ifconfig = join(dir, 'ifconfig');
+  await writeFile(ifconfig, `#!/bin/sh\necho x >> '${runs}'\ncat '${carp}'\n`);
+  await chmod(ifconfig, 0o755);
+  await writeFile(carp, '\tcarp: BACKUP vhid 10 advbase 1 advskew 0\n');
+  const ha: HaConfig = { vhid: 10, peer: 'http://127.0.0.1:9', listen: { address: '127.0.0.1', port: 0 }, tokenFile: join(dir, 'token'), ifconfig };
+  const polls = async () => (await readFile(runs, 'utf8').catch(() => '')).length / 2;
+  let synced: Role = 'follower';
+  const flips: string[] = [];
+  const watch = watchCarp(log, () => synced, (reason) => flips.push(reason), 20);
+  watch.restart(ha);
+  try {
+    await until('a few polls', async () => (await polls()) >= 3);
+    assert.equal(flips, []);
+    await writeFile(carp, '\tcarp: MASTER vhid 10 advbase 1 advskew 0\n');
+    await until('a flip', () => flips.length > 0);
+    const seen = await polls();
+    await until('three more polls', async () => (await polls()) >= seen + 3);
+    assert.equal(flips, ['CARP MASTER'], 'asked once while the sync has not run');
+    synced = 'leader';
+    await writeFile(carp, '');
+    await until('the flip back', () => flips.length > 1);
+    assert.equal(flips, ['CARP MASTER', 'CARP missing']);
+    assert.equal(lines, [
+      'info ha: CARP vhid 10 is now MASTER; syncing now to lead',
+      `info ha: CARP vhid 10 is gone from the "${ifconfig}" output; syncing now to follow`,
+    ]);
+  } finally {
+    watch.stop();
   }
 });
 
