@@ -2,4 +2,5 @@
 import type { BuildOptions, Plugin } from 'esbuild';
 export declare const lazyBuiltins: Plugin;
 export declare const lazyPackages: Plugin;
+export declare const icuOnDemand: Plugin;
 export declare const bundleOptions: BuildOptions;

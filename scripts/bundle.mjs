@@ -1,6 +1,7 @@
 // Build step (run by build.sh): bundle agent/main.ts and its dependencies into one file, dist/routeagent.js, that runs
 // with plain node >= 20. Also imported by bench/lib/bundle.ts, so the bench measures the code exactly as it ships.
 import { builtinModules, createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -87,6 +88,68 @@ export const lazyPackages = {
   },
 };
 
+/**
+ * Creating any Intl formatter maps ICU's locale data out of the node binary: ~8 MiB of RSS that stays for the life of
+ * the daemon (more than a bare node's whole heap). Two dependencies create one that routeagent does not need:
+ * - node-cron reads the wall-clock parts of every tick through `Intl.DateTimeFormat('en-US', …).formatToParts`, also
+ *   when the task names no time zone. Then the parts are the process's local time, which Date's own getters give
+ *   without ICU; with a time zone, node-cron's code runs unchanged.
+ * - @sindresorhus/is (got's option checks) builds two `Intl.ListFormat`s at load, only to word an error message: they
+ *   are built when first used instead.
+ * The build fails if a dependency's text moved, rather than silently shipping without the stand-in.
+ */
+const ICU_STAND_INS = [
+  {
+    file: /[/\\]node_modules[/\\]node-cron[/\\]dist[/\\]_shared\.js$/,
+    replace: [
+      ["formatter = new Intl.DateTimeFormat('en-US', dftOptions);", "formatter = timezone ? new Intl.DateTimeFormat('en-US', dftOptions) : __localPartsFormatter;"],
+      ["formatter = new Intl.DateTimeFormat('en-US', {\n            timeZone: timezone,", "formatter = !timezone ? __localOffsetFormatter : new Intl.DateTimeFormat('en-US', {\n            timeZone: timezone,"],
+    ],
+    // What node-cron's two en-US formatters answer for the local zone: 2-digit fields, hour 0–23, short weekday; the
+    // offset as GMT, GMT+2 or GMT-3:30.
+    prelude: `
+const __pad2 = (n) => String(n).padStart(2, '0');
+const __weekdays = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const __localPartsFormatter = { formatToParts: (d) => [
+  { type: 'weekday', value: __weekdays[d.getDay()] }, { type: 'month', value: __pad2(d.getMonth() + 1) },
+  { type: 'day', value: __pad2(d.getDate()) }, { type: 'year', value: String(d.getFullYear()) },
+  { type: 'hour', value: __pad2(d.getHours()) }, { type: 'minute', value: __pad2(d.getMinutes()) },
+  { type: 'second', value: __pad2(d.getSeconds()) },
+] };
+const __localOffsetFormatter = { formatToParts: (d) => {
+  const east = -d.getTimezoneOffset();
+  const abs = Math.abs(east);
+  const name = east === 0 ? 'GMT' : 'GMT' + (east < 0 ? '-' : '+') + Math.floor(abs / 60) + (abs % 60 ? ':' + __pad2(abs % 60) : '');
+  return [{ type: 'timeZoneName', value: name }];
+} };
+`,
+  },
+  {
+    file: /[/\\]node_modules[/\\]@sindresorhus[/\\]is[/\\]distribution[/\\]index\.js$/,
+    replace: [
+      ["const andFormatter = new Intl.ListFormat('en', { style: 'long', type: 'conjunction' });", "let __and; const andFormatter = { format: (v) => (__and ??= new Intl.ListFormat('en', { style: 'long', type: 'conjunction' })).format(v) };"],
+      ["const orFormatter = new Intl.ListFormat('en', { style: 'long', type: 'disjunction' });", "let __or; const orFormatter = { format: (v) => (__or ??= new Intl.ListFormat('en', { style: 'long', type: 'disjunction' })).format(v) };"],
+    ],
+    prelude: '',
+  },
+];
+
+export const icuOnDemand = {
+  name: 'icu-on-demand',
+  setup(b) {
+    for (const { file, replace, prelude } of ICU_STAND_INS) {
+      b.onLoad({ filter: file }, async (args) => {
+        let text = await readFile(args.path, 'utf8');
+        for (const [from, to] of replace) {
+          if (!text.includes(from)) throw new Error(`${args.path} changed: no \`${from.split('\n')[0]}\` to stand in for (scripts/bundle.mjs ICU_STAND_INS)`);
+          text = text.replace(from, to);
+        }
+        return { contents: prelude + text, loader: 'js' };
+      });
+    }
+  },
+};
+
 /** esbuild options shared by the agent bundle and the bench worker; `require` comes from the banner's createRequire. */
 export const bundleOptions = {
   bundle: true,
@@ -95,7 +158,7 @@ export const bundleOptions = {
   format: 'esm',
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [lazyPackages, lazyBuiltins],
+  plugins: [icuOnDemand, lazyPackages, lazyBuiltins],
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

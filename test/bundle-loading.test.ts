@@ -1,6 +1,7 @@
 // What the built bundle loads, and when (scripts/bundle.mjs): `status` and `--help` start without got's Node built-ins,
 // and got, loaded for a sync, still reaches an https Traefik through the stand-ins (tls.checkServerIdentity runs in the
-// handshake, so a certificate is still checked). Spawns dist/routeagent.js as a user runs it; openssl makes the CA.
+// handshake, so a certificate is still checked), and the daemon's schedule ticks without building an Intl formatter
+// (which maps ~8 MiB of ICU data). Spawns dist/routeagent.js as a user runs it; openssl makes the CA.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertBuilt, killAll, runBundle } from './harness/agent.js';
+import { assertBuilt, killAll, runBundle, startAgent } from './harness/agent.js';
 import { skipUnless } from './harness/tools.js';
 
 const noOpenssl = skipUnless('bundle: a dry-run sync over https', 'openssl');
@@ -43,6 +44,14 @@ test.before(async () => {
   writeFileSync(
     join(dir, 'loaded.mjs'),
     "process.on('exit', () => process.stderr.write(`loaded: ${process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).join(' ')}\\n`));\n",
+  );
+  // Logs every Intl formatter the process builds (one "intl: <kind>" line each), then builds it as asked.
+  writeFileSync(
+    join(dir, 'intl.mjs'),
+    "for (const kind of ['DateTimeFormat', 'ListFormat', 'NumberFormat', 'Collator']) {\n" +
+      '  const Real = Intl[kind];\n' +
+      '  Intl[kind] = function (...a) { process.stderr.write(`intl: ${kind}\\n`); return new Real(...a); };\n' +
+      '}\n',
   );
   if (noOpenssl) return; // skipUnless counted it (and fails it under CI)
   pki = join(dir, 'pki');
@@ -93,6 +102,21 @@ test('a dry-run sync over https trusts tls.ca and refuses the same server withou
   const refused = await runBundle(['sync', '--dry-run', '--json', '--config', writeConfig('refused.json')]);
   const failed = JSON.parse(refused.stdout) as { clusters: Record<string, { ok: boolean; error?: string }> };
   assert.equal(failed.clusters['hades'], { ok: false, routers: 0, error: `traefik[hades]: GET ${api}/version: TLS: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)` });
+});
+
+test('the daemon syncs on its schedule without building an Intl formatter', async () => {
+  const config = writeConfig('scheduled.json');
+  const json = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+  writeFileSync(config, JSON.stringify({ ...json, schedule: '*/1 * * * * *' }));
+  const agent = startAgent(['run', '--config', config], { env: { NODE_OPTIONS: `--import=${join(dir, 'intl.mjs')}`, ROUTEAGENT_DEBUG: '1' } });
+  try {
+    // Two ticks: node-cron reads the wall clock to match each one and to find the next.
+    const first = await agent.waitFor('debug sync: starting (schedule)', { timeoutMs: 30_000 });
+    await agent.waitFor('debug sync: starting (schedule)', { from: first + 1, timeoutMs: 30_000 });
+  } finally {
+    await agent.stop();
+  }
+  assert.equal(agent.lines.filter((l) => l.startsWith('intl: ')), [], agent.lines.join('\n'));
 });
 
 test.run();

@@ -4,7 +4,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { HaproxyReplyError } from '../errors.js';
-import { byKey, renderMap, sameEntries, splitPayload } from '../core/render.js';
+import { byKey, renderPayload, sameEntries } from '../core/render.js';
 import {
   createListMatcher,
   describeReply,
@@ -70,8 +70,8 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
 
   async function replace(path: string, entries: readonly Entry[]): Promise<ReplaceResult> {
     const arg = mapArg(path);
-    const chunks = splitPayload(renderMap(entries), maxPayloadBytes);
     const sorted = byKey(entries); // the order HAProxy lists them in: the order they were added
+    const chunks = renderPayload(sorted, maxPayloadBytes);
     const version = await run(`prepare map ${arg}`, parsePrepare).catch((err: Error) => {
       throw new HaproxyReplyError(`${err.message}; live map unchanged`, { cause: err });
     });

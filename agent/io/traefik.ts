@@ -51,9 +51,11 @@ export async function fetchCluster(target: ClusterTarget, opts: FetchOptions = {
   const version = target.syntax === undefined ? (known ?? (await fetchVersion(client))) : undefined;
   const syntax = target.syntax ?? version!.syntax;
   const url = `${client.base}/rawdata`;
-  const { text, digest } = await getBody(client, url);
+  // Not destructured: reading `text` decodes the body, which an unchanged answer never needs.
+  const answer = await getBody(client, url);
+  const digest = answer.digest;
   if (last !== undefined && digest === last.digest && syntax === last.syntax && last.api === target.api) return last;
-  const body = parseJson(client, url, text);
+  const body = parseJson(client, url, answer.text);
   const problems = schemaProblems('rawdata', body);
   if (problems.length > 0) throw schemaError(client, url, 'rawdata', problems);
   const rawdata = body as Rawdata;
@@ -186,14 +188,25 @@ async function getBody(client: Client, url: string): Promise<{ text: string; dig
   } finally {
     stream.destroy();
   }
-  // The text is decoded lazily: an unchanged answer is never turned into a string.
+  // The text is decoded lazily: an unchanged answer is never turned into a string. Once decoded, the chunks go.
   let text: string | undefined;
   return {
     get text() {
-      return (text ??= Buffer.concat(chunks).toString('utf8'));
+      text ??= decodeChunks(chunks);
+      chunks.length = 0;
+      return text;
     },
     digest: hash.digest('hex'),
   };
+}
+
+// Chunk by chunk rather than through Buffer.concat: a body-sized copy (MiBs) is a C-heap allocation that glibc keeps
+// mapped after it is freed. ignoreBOM keeps a BOM in the text, as Buffer#toString does (JSON.parse then rejects it).
+function decodeChunks(chunks: readonly Buffer[]): string {
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  let text = '';
+  for (const chunk of chunks) text += decoder.decode(chunk, { stream: true });
+  return text + decoder.decode();
 }
 
 function parseJson(client: Client, url: string, text: string): unknown {

@@ -1,8 +1,9 @@
 // renderMap writes sorted, validated `key value` lines and refuses anything that could inject a map line;
-// parseMapText reads files as HAProxy does; splitPayload cuts at line boundaries under the byte limit.
+// parseMapText reads files as HAProxy does; splitPayload cuts at line boundaries under the byte limit, and renderPayload
+// builds the same chunks from sorted entries in one pass, with renderMap's refusals.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { byKey, parseMapText, renderMap, sameEntries, splitPayload } from '../../agent/core/render.js';
+import { byKey, parseMapText, renderMap, renderPayload, sameEntries, splitPayload } from '../../agent/core/render.js';
 
 const render = suite('renderMap');
 render('sorts by key, one `key value` line each', () => {
@@ -88,6 +89,30 @@ split('empty text gives no chunks; the default limit is 8000 bytes', () => {
   assert.equal(chunks.map((c) => Buffer.byteLength(c)), [7979, 7979, 4242]);
 });
 split.run();
+
+const payload = suite('renderPayload');
+payload('gives the chunks splitPayload cuts from renderMap, at any limit', () => {
+  const entries = Array.from({ length: 1000 }, (_, i) => ({ key: `host-${String(i).padStart(4, '0')}.example.com`, backend: `be_app${i % 3}` }));
+  for (const maxBytes of [30, 31, 1000, 8000, 100_000]) {
+    assert.equal(renderPayload(byKey(entries), maxBytes), splitPayload(renderMap(entries), maxBytes), `maxBytes ${maxBytes}`);
+  }
+  assert.equal(renderPayload([]), []);
+});
+payload('refuses what renderMap refuses, and a line over the limit', () => {
+  const refusal = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'no error';
+  };
+  for (const entries of [[{ key: 'a.test', backend: 'be_a' }, { key: 'a.test', backend: 'be_b' }], [{ key: 'A.test', backend: 'be_a' }], [{ key: 'a.test', backend: 'be a' }]]) {
+    assert.is(refusal(() => renderPayload(entries)), refusal(() => renderMap(entries)));
+  }
+  assert.throws(() => renderPayload([{ key: 'abcdefg', backend: 'h' }], 6), (e: Error) => e.message === 'map line of 10 bytes exceeds the 6-byte payload limit');
+});
+payload.run();
 
 const same = suite('sameEntries');
 same('ignores order, counts duplicates, compares values exactly', () => {
