@@ -13,7 +13,7 @@ import { AgentError, ConfigError } from './errors.js';
 import { askControl, controlPathFor, holdControl, type Control, type Hello } from './io/control.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
 import { createLog, type Log } from './log.js';
-import { newSyncState, type SyncReport } from './sync.js';
+import type { SyncReport } from './sync.js';
 import { checkLine, formatPlan, formatPlanJson, formatStatus, formatStatusJson } from './output.js';
 import { VERSION } from './version.js';
 
@@ -96,7 +96,7 @@ async function sync(config: Config, log: Log, cmd: SyncCommand): Promise<number>
 }
 
 async function syncHere(config: Config, log: Log, cmd: SyncCommand): Promise<number> {
-  const [{ createSyncDeps }, { createPair }] = await Promise.all([import('./deps.js'), import('./pair.js')]);
+  const [{ createSyncDeps }, { createPair }, { newSyncState }] = await Promise.all([import('./deps.js'), import('./pair.js'), import('./sync.js')]);
   const quiet = cmd.json ? createLog(err, 'warn') : log;
   const report = await createPair(quiet, newSyncState()).sync(createSyncDeps(config, quiet), { dryRun: cmd.dryRun, force: cmd.force });
   if (!cmd.dryRun) await recordStatus(config.statusFile, report).catch((e: Error) => log.warn(`status ${config.statusFile}: cannot write (${e.message})`));
