@@ -80,20 +80,6 @@ test('a socket file left by a process killed -9 is stale: taken over', async () 
   assert.equal(await askControl(path, { op: 'hello' }, 5000), me);
 });
 
-test('a reused pid does not matter: a stale socket and an old lock file naming a live process; that process is untouched', async () => {
-  const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
-  try {
-    await staleSocket(path);
-    await writeFile(join(dir, '.routeagent.lock'), `${sleeper.pid} daemon ${Math.round(Date.now() / 1000)}\n`); // an older agent's lock
-    await hold();
-    await new Promise((r) => setTimeout(r, 200));
-    assert.is(sleeper.exitCode, null);
-    assert.is(sleeper.signalCode, null);
-  } finally {
-    await killed(sleeper);
-  }
-});
-
 // A live holder whose event loop is busy (blocked reading its stdin) with a listen queue of 1: the kernel queues two
 // connections, then refuses more (Linux: EAGAIN; FreeBSD: ECONNREFUSED) until the holder accepts again.
 const BUSY_HOLDER = `
