@@ -11,7 +11,7 @@ import { ApplyError, HaproxyReplyError } from './errors.js';
 import { checkConfig, readConfigBackends } from './io/check.js';
 import { discardFile, discardLeftovers, promoteFile, readMapFile, readMapFiles, stageFile } from './io/files.js';
 import { runReload } from './io/reload.js';
-import { createRuntime, isUnreachable, type Runtime } from './io/runtime.js';
+import { createRuntime, isNothingListening, isUnreachable, type Runtime } from './io/runtime.js';
 import { count, type Log } from './log.js';
 import type { ApplyResult, Current, HaproxyPort } from './ports.js';
 
@@ -24,6 +24,8 @@ export const FILE_ONLY = 'file-only: HAProxy is not running on this node';
 const CHECK_TIMEOUT_MS = 30_000;
 
 type Live = { readonly info: ShowInfo; readonly loaded: ReadonlySet<string> };
+/** Why the socket could not be reached, and whether nothing listens there (no file, or nobody accepts on it). */
+type Unreached = { readonly why: string; readonly nothingListens: boolean };
 type Note = (level: 'info' | 'warn', text: string) => void;
 type Desired = Record<MapName, readonly Entry[]>;
 
@@ -44,7 +46,7 @@ export function createHaproxyPort(h: HaproxyConfig, opts: { readonly fileOnlyWit
 export async function readLive(h: HaproxyConfig, deps: ApplyDeps = {}): Promise<Current> {
   const runtime = deps.runtime ?? createRuntime(h.socket, { timeoutMs: h.timeoutMs });
   const probed = await probe(runtime).catch(noReply);
-  const live = typeof probed === 'string' ? undefined : probed;
+  const live = probed && 'info' in probed ? probed : undefined;
   const maps = {} as Record<MapName, Entry[]>;
   const shownMaps: Partial<Record<MapName, Entry[]>> = {};
   for (const m of MAP_NAMES) {
@@ -75,7 +77,8 @@ export async function applyMaps(h: HaproxyConfig, desired: Desired, log: Log, de
 
   // 1. What differs: desired vs the file, and desired vs HAProxy (runtime ≠ file is drift, repaired too).
   const probed = await beforeLive(probe(runtime));
-  const live = typeof probed === 'string' ? undefined : probed;
+  const live = 'info' in probed ? probed : undefined;
+  if (deps.fileOnlyWithoutHaproxy === true) mustBeFileOnlyOrLive(probed);
   const changed = await changedMaps(h, desired, runtime, live, deps.current, note);
   if (changed.length === 0) return { applied: false, method: 'none', changed, notes };
 
@@ -92,7 +95,7 @@ export async function applyMaps(h: HaproxyConfig, desired: Desired, log: Log, de
     const reasons = whyNotLive(h, changed, live, probed);
     // A CARP follower's HAProxy may be stopped on purpose (pfSense "Carp monitor" starts it from the files on failover):
     // the files are all it needs, and a reload command would start HAProxy on the backup.
-    const fileOnly = !live && deps.fileOnlyWithoutHaproxy === true;
+    const fileOnly = !live && deps.fileOnlyWithoutHaproxy === true; // nothing listens: mustBeFileOnlyOrLive let it through
     if (reasons.size > 0 && !h.reload && !fileOnly) {
       throw new ApplyError(
         'reload',
@@ -192,11 +195,18 @@ async function checkBackends(h: HaproxyConfig, changed: readonly MapName[], desi
   }
 }
 
-function whyNotLive(h: HaproxyConfig, changed: readonly MapName[], live: Live | undefined, probed: Live | string): Set<string> {
+// File-only is for a node where HAProxy does not run. A socket that exists but cannot be used (EACCES, EPERM, ENOTSOCK)
+// may belong to a running HAProxy that would keep serving old maps while this node reports itself healthy.
+function mustBeFileOnlyOrLive(probed: Live | Unreached): void {
+  if ('info' in probed || probed.nothingListens) return;
+  throw new ApplyError('socket', `${probed.why}; HAProxy may be running on this node, so the maps are not written file-only; live maps unchanged, the next sync retries`);
+}
+
+function whyNotLive(h: HaproxyConfig, changed: readonly MapName[], live: Live | undefined, probed: Live | Unreached): Set<string> {
   const reasons = new Set<string>();
   for (const m of changed) {
     const why = !live
-      ? (probed as string)
+      ? (probed as Unreached).why
       : !versionAtLeast(live.info.version, MIN_RUNTIME_VERSION)
         ? `HAProxy ${live.info.version} has no prepare/commit map (needs ${MIN_RUNTIME_VERSION})`
         : !live.loaded.has(h.maps[m])
@@ -229,13 +239,13 @@ async function replaceLive(h: HaproxyConfig, changed: readonly MapName[], desire
 }
 
 /** show info + show map, or why the socket cannot be reached (a late or odd reply propagates as an error). */
-async function probe(runtime: Runtime): Promise<Live | string> {
+async function probe(runtime: Runtime): Promise<Live | Unreached> {
   try {
     const info = await runtime.info();
     const maps = await runtime.listMaps();
     return { info, loaded: new Set(maps.map((m) => m.path)) };
   } catch (err) {
-    if (isUnreachable(err)) return (err as Error).message;
+    if (isUnreachable(err)) return { why: (err as Error).message, nothingListens: isNothingListening(err) };
     throw err;
   }
 }

@@ -7,6 +7,7 @@ import {
   claimProblems,
   countClaims,
   downBackends,
+  routedAwayClaims,
   trackFailovers,
   unhealthyClaims,
   type ClaimCount,
@@ -14,7 +15,7 @@ import {
 } from './core/failover.js';
 import { byteOrder } from './core/order.js';
 import type { HealthReport } from './core/report.js';
-import type { Route, Router, ServiceHealth } from './core/types.js';
+import type { Entry, MapName, Route, Router, ServiceHealth } from './core/types.js';
 import type { Log } from './log.js';
 import { failoverLine } from './output.js';
 
@@ -25,6 +26,8 @@ export type HealthFacts = {
   readonly snapshots: ReadonlyMap<string, { readonly kind: string; readonly routers?: readonly Router[]; readonly services?: ServiceHealth }>;
   readonly answered: Readonly<Record<string, { readonly ok: boolean }>>;
   readonly backendStatus: ReadonlyMap<string, string> | undefined;
+  /** What HAProxy serves now: after a restart, the only record of a failover that started before it. */
+  readonly current: Readonly<Record<MapName, readonly Entry[]>>;
 };
 
 /** Count this sync's observations into `state.claims`; returns the claims that count as unhealthy (for mergeDesired). */
@@ -37,7 +40,8 @@ export function assessClaims(config: Config, state: FailoverState, facts: Health
   for (const [name, s] of facts.snapshots) if (s.routers) snapshots.set(name, { routers: s.routers, ...(s.services ? { services: s.services } : {}) });
   const stale = new Set(Object.entries(facts.answered).filter(([, c]) => !c.ok).map(([name]) => name));
   const problems = claimProblems(facts.routes, { clusters: config.clusters, stale, backendStatus: facts.backendStatus, snapshots });
-  state.claims = countClaims(state.claims, problems, config.failover);
+  const routedAway = routedAwayClaims(facts.routes, facts.current, config.clusters);
+  state.claims = countClaims(state.claims, problems, config.failover, routedAway);
   return unhealthyClaims(state.claims);
 }
 

@@ -91,7 +91,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
     routes.push(...r.routes);
     skipped.push(...r.skipped);
   }
-  const unhealthy = assessClaims(config, state, { routes, snapshots: state.snapshots, answered: clusters, backendStatus: read.backendStatus });
+  const unhealthy = assessClaims(config, state, { routes, snapshots: state.snapshots, answered: clusters, backendStatus: read.backendStatus, current });
   const merge = { clusters: config.clusters, routes, static: config.static, pins: config.pins, policy: config.conflicts, current, unhealthy };
   const { maps, conflicts, failedOver } = mergeDesired(merge);
   logConflicts(log, state, conflicts);

@@ -210,6 +210,35 @@ it('socket missing and no reload command: nothing applied, the error says what t
   assert.equal(await mapsDir(h), ['hosts.map', 'sni.map']);
 });
 
+it('file-only (a CARP follower) only when nothing listens: no socket writes the files, EACCES is an apply error', async (ctx) => {
+  const h = await start(ctx);
+  const desired = desiredOf([on('a.example.test', 'be_app1')]);
+  // Root (as the tests run) is never denied a unix socket: the EACCES that a non-root agent gets is simulated on every command.
+  const real = createRuntime(h.socket);
+  const denied = new HaproxyReplyError(`haproxy: socket ${h.socket}: permission denied (run routeagent as root or fix the socket mode)`, {
+    cause: Object.assign(new Error('connect EACCES'), { code: 'EACCES' }),
+  });
+  const deny = async (): Promise<never> => {
+    throw denied;
+  };
+  const noAccess: Runtime = { ...real, send: deny, info: deny, listMaps: deny, showMap: deny, backends: deny, backendStatus: deny };
+  const err = await applyMaps(settings(h), desired, capture().log, { runtime: noAccess, fileOnlyWithoutHaproxy: true }).catch((e: unknown) => e);
+  assert.instance(err, ApplyError);
+  assert.is((err as ApplyError).step, 'socket');
+  assert.is(
+    (err as Error).message,
+    `${denied.message}; HAProxy may be running on this node, so the maps are not written file-only; live maps unchanged, the next sync retries`,
+  );
+  assert.is(await fileOf(h.mapPaths.hosts), '');
+  assert.equal(await mapsDir(h), ['hosts.map', 'sni.map']);
+
+  // No socket (HAProxy stopped, e.g. pfSense's Carp monitor on the backup): the files are all it needs.
+  const stopped = settings(h, { socket: join(h.dir, 'gone.sock') });
+  const refused = await applyMaps(stopped, desired, capture().log, { fileOnlyWithoutHaproxy: true });
+  assert.equal(refused, { applied: false, method: 'none', changed: ['hosts'], notes: ['file-only: HAProxy is not running on this node'] });
+  assert.is(await fileOf(h.mapPaths.hosts), 'a.example.test be_app1\n');
+});
+
 it('map not loaded by the running config: files written, reload command run, both reasons noted', async (ctx) => {
   const h = await start(ctx, { loadMaps: false });
   const stub = await stubReload(h);

@@ -8,13 +8,13 @@
 // file, and never signals a process named by a file (a reused pid survives).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { access, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { askControl } from '../agent/io/control.js';
 import { createRuntime } from '../agent/io/runtime.js';
-import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './harness/agent.js';
+import { assertBuilt, BUNDLE, killAll, runBundle, startAgent, until, type Agent } from './harness/agent.js';
 import { freePort, haproxyMissing } from './harness/haproxy.js';
 import { app, startWorld, tcpRouter, type World } from './harness/world.js';
 
@@ -98,6 +98,36 @@ async function metricsMatchStatus(expect: Record<string, number> = {}): Promise<
 }
 
 /** A unix socket file whose process was killed -9, as a daemon killed by SIGKILL or the OOM killer leaves it. */
+// Inside a new PID namespace pids are handed out in order, and ns_last_pid picks the next one: a SIGKILLed daemon's pid is
+// given to a `sleep`, for real. Each step prints key=value; the namespace (and all in it) ends with the script.
+const REUSE_SCRIPT = `
+bundle=$1; config=$2; out=$3
+started() { i=0; until grep -q 'daemon: started' "$1"; do i=$((i+1)); [ $i -lt 600 ] || { echo "$1 never started"; cat "$1"; exit 3; }; sleep 0.05; done; }
+reuse() { echo $(($1 - 1)) > /proc/sys/kernel/ns_last_pid; sleep 300 & }
+node "$bundle" run --config "$config" > "$out/run1.log" 2>&1 & d=$!; started "$out/run1.log"
+kill -9 $d; wait $d; echo daemon1=$d
+reuse $d; s1=$!; echo reused1=$s1
+node "$bundle" sync --config "$config" > "$out/sync.log" 2>&1; echo sync=$?
+node "$bundle" run --config "$config" > "$out/run2.log" 2>&1 & d=$!; started "$out/run2.log"
+kill -9 $d; wait $d; echo daemon2=$d
+reuse $d; s2=$!; echo reused2=$s2
+node "$bundle" run --config "$config" > "$out/run3.log" 2>&1 & d=$!; started "$out/run3.log"; echo run3=started
+node "$bundle" sync --config "$config" > "$out/sync3.log" 2>&1; echo sync3=$?
+kill -TERM $d; wait $d; echo run3exit=$?
+echo sleeper1=$(cat /proc/$s1/comm); echo sleeper2=$(cat /proc/$s2/comm)
+`;
+const pidNamespaces = spawnSync('unshare', ['-p', '-f', '--mount-proc', 'true'], { stdio: 'ignore' }).status === 0;
+function runReuse(configPath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('unshare', ['-p', '-f', '--mount-proc', 'sh', '-c', REUSE_SCRIPT, 'reuse', BUNDLE, configPath, w.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 async function staleSocket(at: string): Promise<void> {
   const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(at)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
@@ -480,6 +510,20 @@ if (missing) {
       sleeper.kill('SIGKILL');
       for (const f of legacy) await rm(f, { force: true });
     }
+  });
+
+  daemon('a daemon killed -9 whose pid a live process now has (a real reuse, in a PID namespace): `sync` signals nothing, `run` starts', async () => {
+    if (!pidNamespaces) return void console.log('  skipped: no PID namespace here (unshare -p needs root); the reuse is covered by the stale-lock test above');
+    const r = await runReuse(w.configPath);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    const facts = Object.fromEntries(lines(r.stdout).filter((l) => l.includes('=')).map((l) => l.split('=', 2) as [string, string]));
+    assert.is(facts['reused1'], facts['daemon1'], 'the sleeper has the killed daemon\'s pid');
+    assert.is(facts['reused2'], facts['daemon2'], 'the second sleeper has the second killed daemon\'s pid');
+    assert.is(facts['sync'], '0', 'a one-shot sync over the stale socket');
+    assert.is(facts['run3'], 'started', '`run` starts while the stale socket\'s pid is alive');
+    assert.is(facts['sync3'], '0', '`sync` asks the new daemon');
+    assert.is(facts['run3exit'], '0');
+    assert.equal([facts['sleeper1'], facts['sleeper2']], ['sleep', 'sleep'], 'both processes that got a dead daemon\'s pid were never signalled');
   });
 
   daemon('a SIGUSR2 or SIGHUP that arrives while the daemon is starting does not kill it', async () => {

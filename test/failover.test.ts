@@ -10,7 +10,7 @@ import { createSyncDeps } from '../agent/deps.js';
 import { createLog } from '../agent/log.js';
 import { newSyncState, syncOnce, type SyncDeps, type SyncReport, type SyncState } from '../agent/sync.js';
 import { createRuntime } from '../agent/io/runtime.js';
-import { until } from './harness/agent.js';
+import { runBundle, until } from './harness/agent.js';
 import { skipUnless } from './harness/tools.js';
 import { startTlsUpstream } from './harness/upstream.js';
 import { app, startWorld, tcpRouter, type ClusterName, type World } from './harness/world.js';
@@ -193,6 +193,43 @@ if (!missing) {
     assert.equal([r.failovers, r.unhealthyClaims], [[], 0]);
     assert.equal(failoverLines(), []);
     w.clusters.illmatic.traefik.setFault('/api/rawdata', undefined);
+    await w.writeConfig();
+  });
+
+  fo('a restart or a one-shot sync during a failover keeps the host on the surviving cluster: no request reaches the dead one', async () => {
+    await w.writeConfig({ conflicts: 'priority' }); // illmatic (priority 20) is preferred
+    assert.is((await sync()).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
+    const restart = await stopTls('illmatic');
+    assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
+    assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+    const unchanged = { add: [], change: [], remove: [] };
+
+    // `routeagent sync` with no daemon: a new process, with no counters, while illmatic's backend is still DOWN.
+    for (let i = 0; i < 3; i++) {
+      const ran = await runBundle(['sync', '--json', '--config', w.configPath]);
+      assert.is(ran.code, 0, ran.stderr);
+      const r = JSON.parse(ran.stdout) as SyncReport;
+      assert.is(r.maps.sni['grafana.technis.io'], 'hades_https_ipvANY', `one-shot ${i + 1}`);
+      assert.equal([r.plan.sni, r.plan.hosts, r.applied], [unchanged, unchanged, false], `one-shot ${i + 1} changes nothing`);
+      assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+    }
+
+    // A restarted daemon's first syncs: a fresh state, the failover read from the maps and logged once with why.
+    state = newSyncState();
+    lines = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await sync();
+      assert.equal([r.plan.sni, r.plan.hosts, r.applied], [unchanged, unchanged, false], `sync ${i + 1} after the restart changes nothing`);
+      assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+    }
+    assert.equal(failoverLines(), [
+      "warn failover: sni grafana.technis.io illmatic → hades: illmatic's backend illmatic_https_ipvANY is DOWN in HAProxy; the current maps already route around it",
+    ]);
+
+    await restart();
+    assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'hades_https_ipvANY', 'healthy for 2 syncs: not yet back');
+    assert.is((await sync()).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY', 'priority returns after upAfter (3) healthy syncs');
+    assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
     await w.writeConfig();
   });
 }

@@ -6,16 +6,26 @@
 //   healthy  healthy  unhealthy  unhealthy  healthy  healthy  healthy
 //   healthy  healthy  healthy    UNHEALTHY  UNHEALTHY UNHEALTHY healthy
 // so a claim that flaps every sync never reaches downAfter: the host never moves back and forth.
+// The counters live in memory only. A fresh start (a restart, a one-shot sync) reads the earlier failovers from the maps:
+// an unhealthy claim first seen while the current maps route its host to another cluster counts as unhealthy at once,
+// or the first sync would send the host back to the dead cluster until downAfter syncs moved it away again.
 import { claimKey, type Conflict, type FailedOver } from './desired.js';
 import { byteOrder } from './order.js';
 import { isBackendDown } from './reply.js';
 import { MAP_NAMES } from './maps.js';
-import type { Cluster, MapName, Route, Router, ServiceHealth } from './types.js';
+import type { Cluster, Entry, MapName, Route, Router, ServiceHealth } from './types.js';
 
 export type FailoverSettings = { readonly enabled: boolean; readonly downAfter: number; readonly upAfter: number };
 
 /** One claim's counters: consecutive unhealthy (`down`) and healthy (`up`) syncs, whether it counts as unhealthy, and the last why. */
-export type ClaimCount = { readonly down: number; readonly up: number; readonly unhealthy: boolean; readonly reason: string };
+export type ClaimCount = {
+  readonly down: number;
+  readonly up: number;
+  readonly unhealthy: boolean;
+  readonly reason: string;
+  /** Counted unhealthy at its first observation because the current maps already routed its host elsewhere. */
+  readonly routedAround?: true;
+};
 
 /** A host that routes away from its preferred cluster `from` because that claim is unhealthy; `since` is the sync that started it. */
 export type Failover = { readonly host: string; readonly map: MapName; readonly from: string; readonly to: string; readonly reason: string; readonly since: string };
@@ -25,6 +35,7 @@ export type FailoverEnd = { readonly failover: Failover; readonly why: string; r
 export type DownBackend = { readonly cluster: string; readonly map: MapName; readonly backend: string; readonly status: string };
 
 type HealthCluster = Pick<Cluster, 'name' | 'backends'>;
+type CurrentMaps = Readonly<Record<MapName, readonly Entry[]>>;
 /** What one sync knows about each cluster's health. */
 export type HealthInput = {
   readonly clusters: readonly HealthCluster[];
@@ -87,8 +98,30 @@ export function qualifiedService(service: string, provider: string): string {
   return service.includes('@') ? service : `${service}@${provider}`;
 }
 
-/** One claim's counters after this sync's observation (`problem` undefined: healthy). undefined: healthy and settled (dropped). */
-export function stepClaim(prev: ClaimCount | undefined, problem: string | undefined, s: FailoverSettings): ClaimCount | undefined {
+/** The claims whose host the current maps route to another backend than the claim's cluster's: the record of a failover. */
+export function routedAwayClaims(routes: readonly Route[], current: CurrentMaps, clusters: readonly HealthCluster[]): Set<string> {
+  const backendOf = new Map(clusters.map((c) => [c.name, c.backends]));
+  const served = perMapBackends(current);
+  const away = new Set<string>();
+  for (const r of routes) {
+    const now = served[r.map].get(r.host);
+    if (now !== undefined && now !== backendOf.get(r.cluster)?.[r.map]) away.add(claimKey(r.map, r.host, r.cluster));
+  }
+  return away;
+}
+
+function perMapBackends(current: CurrentMaps): Record<MapName, Map<string, string>> {
+  const out = {} as Record<MapName, Map<string, string>>;
+  for (const m of MAP_NAMES) out[m] = new Map(current[m].map((e) => [e.key, e.backend]));
+  return out;
+}
+
+/**
+ * One claim's counters after this sync's observation (`problem` undefined: healthy). undefined: healthy and settled (dropped).
+ * `routedAround`: the current maps route the claim's host elsewhere; an unhealthy claim without counters then counts as unhealthy.
+ */
+export function stepClaim(prev: ClaimCount | undefined, problem: string | undefined, s: FailoverSettings, routedAround = false): ClaimCount | undefined {
+  if (prev === undefined && problem !== undefined && routedAround) return { down: 1, up: 0, unhealthy: true, reason: problem, routedAround: true };
   const was = prev ?? { down: 0, up: 0, unhealthy: false, reason: '' };
   if (problem !== undefined) {
     const down = was.down + 1;
@@ -98,10 +131,18 @@ export function stepClaim(prev: ClaimCount | undefined, problem: string | undefi
   return was.unhealthy && up < s.upAfter ? { down: 0, up, unhealthy: true, reason: was.reason } : undefined;
 }
 
-/** Every claim's counters after this sync. Only claims that are or were lately unhealthy are kept: most hosts cost nothing. */
-export function countClaims(prev: ReadonlyMap<string, ClaimCount>, problems: ReadonlyMap<string, string>, s: FailoverSettings): Map<string, ClaimCount> {
+/**
+ * Every claim's counters after this sync. Only claims that are or were lately unhealthy are kept: most hosts cost nothing.
+ * `routedAway` (routedAwayClaims): claims whose host the current maps route elsewhere.
+ */
+export function countClaims(
+  prev: ReadonlyMap<string, ClaimCount>,
+  problems: ReadonlyMap<string, string>,
+  s: FailoverSettings,
+  routedAway: ReadonlySet<string> = new Set(),
+): Map<string, ClaimCount> {
   const next = new Map<string, ClaimCount>();
-  for (const [key, reason] of problems) next.set(key, stepClaim(prev.get(key), reason, s)!);
+  for (const [key, reason] of problems) next.set(key, stepClaim(prev.get(key), reason, s, routedAway.has(key))!);
   for (const [key, count] of prev) {
     if (problems.has(key)) continue;
     const stepped = stepClaim(count, undefined, s);
@@ -140,7 +181,7 @@ export function trackFailovers(
       continue;
     }
     const count = counts.get(claimKey(f.map, f.host, f.from));
-    const failover = { host: f.host, map: f.map, from: f.from, to: f.to, reason: count ? `${count.reason} for ${count.down} syncs` : 'unhealthy', since: at };
+    const failover = { host: f.host, map: f.map, from: f.from, to: f.to, reason: count ? failoverReason(count) : 'unhealthy', since: at };
     next.set(key, failover);
     started.push(failover);
   }
@@ -157,4 +198,8 @@ export function trackFailovers(
   }
   const order = (a: Failover, b: Failover) => byteOrder(a.host, b.host) || byteOrder(a.map, b.map);
   return { active: next, started: started.sort(order), ended: ended.sort((a, b) => order(a.failover, b.failover)) };
+}
+
+function failoverReason(count: ClaimCount): string {
+  return count.routedAround ? `${count.reason}; the current maps already route around it` : `${count.reason} for ${count.down} syncs`;
 }

@@ -29,6 +29,12 @@ const MAX_LINE_BYTES = 64 * 1024;
 /** A client that connects and says nothing is dropped after this long. */
 const IDLE_MS = 10_000;
 const HELLO_MS = 5_000;
+/**
+ * Waits before asking again when a connect is refused (ECONNREFUSED) or the listen queue is full (EAGAIN, Linux). FreeBSD
+ * answers ECONNREFUSED when a live holder's listen queue is full (a daemon busy in a sync): only a refusal that lasts
+ * through all of these (about 1.5 s) means nobody listens.
+ */
+const RETRY_DELAYS_MS = [50, 100, 200, 400, 800];
 
 export function controlPathFor(mapPath: string): string {
   return join(dirname(mapPath), '.routeagent.sock');
@@ -91,7 +97,7 @@ export async function holdControl(path: string, hello: Hello): Promise<Held> {
  */
 export async function askControl(path: string, request: Request, timeoutMs: number): Promise<unknown> {
   checkPathLength(path);
-  const reply = await exchange(path, JSON.stringify(request) + '\n', timeoutMs);
+  const reply = await exchangeRetrying(path, JSON.stringify(request) + '\n', timeoutMs);
   if (reply === undefined) return undefined;
   let parsed: unknown;
   try {
@@ -223,8 +229,29 @@ function readLine(conn: Socket): Promise<string | undefined> {
   });
 }
 
-/** Send `text`, return the first line of the reply; undefined when nobody listens (ENOENT, ECONNREFUSED). */
-function exchange(path: string, text: string, timeoutMs: number): Promise<string | undefined> {
+/**
+ * exchange, asked again with backoff while the connect is refused or the queue is full: undefined when nobody listens (no
+ * file, or refused every time). A queue that stays full is a live holder that cannot answer now: an error, never "stale".
+ */
+async function exchangeRetrying(path: string, text: string, timeoutMs: number): Promise<string | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const reply = await exchange(path, text, timeoutMs);
+    if (reply.kind === 'line') return reply.line;
+    if (reply.kind === 'ENOENT') return undefined;
+    const delay = RETRY_DELAYS_MS[attempt];
+    if (delay === undefined) {
+      if (reply.kind === 'ECONNREFUSED') return undefined;
+      throw new AgentError('ERR_CONTROL', `control socket ${path}: its listen queue stayed full (EAGAIN) for ${RETRY_DELAYS_MS.length + 1} attempts`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+type Exchanged = { readonly kind: 'line'; readonly line: string } | { readonly kind: 'ENOENT' | 'ECONNREFUSED' | 'EAGAIN' };
+const NOT_CONNECTED = new Set(['ENOENT', 'ECONNREFUSED', 'EAGAIN']);
+
+/** Send `text`, return the first line of the reply, or the connect error that says nobody (or nobody now) takes it. */
+function exchange(path: string, text: string, timeoutMs: number): Promise<Exchanged> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (f: () => void) => {
@@ -238,9 +265,10 @@ function exchange(path: string, text: string, timeoutMs: number): Promise<string
     const timer = setTimeout(() => fail(`no answer within ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
     const conn = createConnection(path, () => conn.write(text));
     conn.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') settle(() => resolve(undefined));
-      else fail(`${e.code ?? e.message}`);
+      const code = e.code;
+      if (code !== undefined && NOT_CONNECTED.has(code) && !conn.bytesWritten) settle(() => resolve({ kind: code as 'ENOENT' | 'ECONNREFUSED' | 'EAGAIN' }));
+      else fail(`${code ?? e.message}`);
     });
-    void readLine(conn).then((line) => (line === undefined ? fail('the holder closed the connection without an answer') : settle(() => resolve(line))));
+    void readLine(conn).then((line) => (line === undefined ? fail('the holder closed the connection without an answer') : settle(() => resolve({ kind: 'line', line }))));
   });
 }

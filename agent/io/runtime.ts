@@ -126,8 +126,18 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
 
 /** Did this error come from not reaching the socket at all (as opposed to a bad or late reply)? */
 export function isUnreachable(err: unknown): boolean {
-  const code = ((err as { cause?: NodeJS.ErrnoException } | undefined)?.cause)?.code;
+  const code = connectCode(err);
   return err instanceof HaproxyReplyError && code !== undefined && code in CONNECT_ERRORS;
+}
+
+/** Did nothing listen on the socket (no file, or a file nobody accepts on)? EACCES, ENOTSOCK… mean something may run there. */
+export function isNothingListening(err: unknown): boolean {
+  const code = connectCode(err);
+  return err instanceof HaproxyReplyError && (code === 'ENOENT' || code === 'ECONNREFUSED');
+}
+
+function connectCode(err: unknown): string | undefined {
+  return ((err as { cause?: NodeJS.ErrnoException } | undefined)?.cause)?.code;
 }
 
 /** A map path as a CLI argument: the CLI splits words on blanks and `;`, so such paths cannot be named safely. */

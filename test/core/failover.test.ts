@@ -8,6 +8,7 @@ import {
   countClaims,
   downBackends,
   qualifiedService,
+  routedAwayClaims,
   stepClaim,
   trackFailovers,
   unhealthyClaims,
@@ -54,6 +55,42 @@ hysteresis('countClaims steps every known claim and keeps only those not settled
   assert.equal([...unhealthyClaims(counts)], [a]);
 });
 hysteresis.run();
+
+const fresh = suite('a fresh start (restart, one-shot sync): the maps are the record of an earlier failover');
+const hadesSni = claimKey('sni', 'grafana.technis.io', 'hades');
+const illmaticSni = claimKey('sni', 'grafana.technis.io', 'illmatic');
+const grafanaRoutes: Route[] = [
+  { map: 'sni', host: 'grafana.technis.io', cluster: 'hades', router: 'grafana@kubernetescrd' },
+  { map: 'sni', host: 'grafana.technis.io', cluster: 'illmatic', router: 'g@file' },
+  { map: 'hosts', host: 'grafana.technis.io', cluster: 'hades', router: 'grafana@kubernetescrd' },
+];
+const twoClusters = [{ name: 'hades', backends: { sni: 'hades_https', hosts: 'hades_http' } }, { name: 'illmatic', backends: { sni: 'illmatic_https' } }];
+fresh('routedAwayClaims: the claims whose host the current maps route to another backend', () => {
+  const current = { hosts: [{ key: 'grafana.technis.io', backend: 'hades_http' }], sni: [{ key: 'grafana.technis.io', backend: 'illmatic_https' }] };
+  assert.equal([...routedAwayClaims(grafanaRoutes, current, twoClusters)], [hadesSni]);
+  assert.equal([...routedAwayClaims(grafanaRoutes, { hosts: [], sni: [] }, twoClusters)], [], 'a host the maps do not serve is routed nowhere');
+});
+fresh('an unhealthy claim first seen routed around counts as unhealthy at once; one still routed to stays counted normally', () => {
+  const counts = countClaims(new Map(), new Map([[hadesSni, "hades's API unreachable"], [illmaticSni, "illmatic's API unreachable"]]), settings, new Set([hadesSni]));
+  assert.equal(counts.get(hadesSni), { down: 1, up: 0, unhealthy: true, reason: "hades's API unreachable", routedAround: true });
+  assert.equal(counts.get(illmaticSni), { down: 1, up: 0, unhealthy: false, reason: "illmatic's API unreachable" });
+});
+fresh('routed around but healthy, or already counted: the usual hysteresis', () => {
+  assert.is(stepClaim(undefined, undefined, settings, true), undefined);
+  const recovering = { down: 0, up: 1, unhealthy: true, reason: 'x' };
+  assert.equal(stepClaim(recovering, 'x', settings, true), { down: 1, up: 0, unhealthy: true, reason: 'x' });
+  const once = { down: 1, up: 0, unhealthy: false, reason: 'x' };
+  assert.equal(stepClaim(once, 'x', settings, true), { down: 2, up: 0, unhealthy: true, reason: 'x' });
+});
+fresh('the failover it keeps says why: the maps already route around the claim', () => {
+  const counts = new Map([[hadesSni, { down: 1, up: 0, unhealthy: true, reason: "hades's API unreachable", routedAround: true as const }]]);
+  const conflicts: Conflict[] = [{ host: 'grafana.technis.io', map: 'sni', claimants: ['hades', 'illmatic'], winner: 'illmatic' }];
+  const t = trackFailovers(new Map(), [{ host: 'grafana.technis.io', map: 'sni', from: 'hades', to: 'illmatic' }], conflicts, counts, settings, 't0');
+  assert.equal(t.started, [
+    { host: 'grafana.technis.io', map: 'sni', from: 'hades', to: 'illmatic', reason: "hades's API unreachable; the current maps already route around it", since: 't0' },
+  ]);
+});
+fresh.run();
 
 const why = suite('claimProblems: why a claim is unhealthy');
 const hades = { name: 'hades', backends: { sni: 'hades_https', hosts: 'hades_http' } };

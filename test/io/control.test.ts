@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { askControl, controlPathFor, holdControl, parseRequest, type Control, type Hello } from '../../agent/io/control.js';
@@ -80,17 +80,45 @@ test('a socket file left by a process killed -9 is stale: taken over', async () 
   assert.equal(await askControl(path, { op: 'hello' }, 5000), me);
 });
 
-test('a reused pid does not matter: a stale socket and an old lock file naming a live process; that process is untouched', async () => {
-  const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+// A live holder whose event loop is busy (blocked reading its stdin) with a listen queue of 1: the kernel queues two
+// connections, then refuses more (Linux: EAGAIN; FreeBSD: ECONNREFUSED) until the holder accepts again.
+const BUSY_HOLDER = `
+const fs = require('fs');
+const hello = JSON.stringify({ ok: true, result: { pid: process.pid, role: 'daemon', version: '0.1.0' } }) + '\\n';
+const server = require('net').createServer((c) => { c.on('error', () => {}); c.on('data', () => c.end(hello)); });
+server.listen({ path: process.argv[1], backlog: 1 }, () => { console.log('up'); fs.readSync(0, Buffer.alloc(1)); });`;
+
+/** Connect until the kernel refuses: the holder's queue is then full. Returns the queued connections, to close later. */
+async function fillQueue(at: string): Promise<Socket[]> {
+  const queued: Socket[] = [];
+  for (let i = 0; i < 100; i++) {
+    const c = createConnection(at);
+    c.on('error', () => undefined);
+    const ok = await new Promise<boolean>((resolve) => {
+      c.once('connect', () => resolve(true));
+      c.once('error', () => resolve(false));
+    });
+    if (!ok) return queued;
+    queued.push(c);
+  }
+  throw new Error(`the listen queue of ${at} never filled`);
+}
+
+test('a live holder whose listen queue is full is asked again, never judged stale: its socket stays, it is named', async () => {
+  const busy = spawn(process.execPath, ['-e', BUSY_HOLDER, path], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const queued: Socket[] = [];
   try {
-    await staleSocket(path);
-    await writeFile(join(dir, '.routeagent.lock'), `${sleeper.pid} daemon ${Math.round(Date.now() / 1000)}\n`); // an older agent's lock
-    await hold();
-    await new Promise((r) => setTimeout(r, 200));
-    assert.is(sleeper.exitCode, null);
-    assert.is(sleeper.signalCode, null);
+    await new Promise<void>((resolve) => busy.stdout!.once('data', () => resolve()));
+    const before = await stat(path);
+    queued.push(...(await fillQueue(path)));
+    const second = holdControl(path, me).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 100)); // let the first attempt meet the full queue
+    busy.stdin!.write('go'); // the holder's loop runs again and accepts
+    assert.equal(await second, { kind: 'busy', holder: { pid: busy.pid, role: 'daemon', version: '0.1.0' } });
+    assert.is((await stat(path)).ino, before.ino, 'the live holder keeps its socket');
   } finally {
-    await killed(sleeper);
+    for (const c of queued) c.destroy();
+    await killed(busy);
   }
 });
 
