@@ -1,7 +1,7 @@
 // Command line → Command. Pure: no process, no I/O; main.ts runs the command and owns the exit code.
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH } from './config.js';
-import { DEFAULT_SNIPPET_TARGET, SNIPPET_TARGETS, isSnippetTarget, type SnippetTarget } from './core/snippet.js';
+import { DEFAULT_SNIPPET_TARGET, isSnippetTarget, SNIPPET_TARGETS, type SnippetTarget } from './core/snippet.js';
 import { UsageError } from './errors.js';
 
 export type Command =
@@ -37,27 +37,7 @@ const FLAGS: Record<string, readonly string[]> = {
 
 /** Parse argv (without node and the script); throws UsageError with a one-line reason. */
 export function parseCommand(argv: readonly string[]): Command {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-        force: { type: 'boolean' },
-        peer: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean' },
-        target: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, ''));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseArgv(argv);
   if (values.help || positionals[0] === 'help') return { verb: 'help' };
   if (values.version) return { verb: 'version' };
   const verb = positionals[0];
@@ -66,7 +46,8 @@ export function parseCommand(argv: readonly string[]): Command {
   if (!allowed) throw new UsageError(`unknown command "${verb}"`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
   for (const flag of ['dry-run', 'json', 'force', 'peer', 'target'] as const) {
-    if (values[flag] !== undefined && values[flag] !== false && !allowed.includes(flag)) throw new UsageError(`${verb} does not take --${flag}`);
+    if (values[flag] !== undefined && values[flag] !== false && !allowed.includes(flag))
+      throw new UsageError(`${verb} does not take --${flag}`);
   }
   if (values.config === '') throw new UsageError('--config needs a file path');
   const config = values.config ?? DEFAULT_CONFIG_PATH;
@@ -89,4 +70,27 @@ function snippetTarget(name: string | undefined): SnippetTarget {
   if (name === undefined) return DEFAULT_SNIPPET_TARGET;
   if (!isSnippetTarget(name)) throw new UsageError(`unknown target "${name}" (valid: ${SNIPPET_TARGETS.join(', ')})`);
   return name;
+}
+
+// node's parseArgs, its error cut to one line (usage errors print one line and the usage).
+function parseArgv(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+        force: { type: 'boolean' },
+        peer: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+        target: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, ''));
+  }
 }

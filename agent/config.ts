@@ -3,12 +3,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { ErrorObject } from 'ajv';
 import { validate as validateCron } from 'node-cron';
-import { asciiLower, normaliseHost, type Expose } from './core/hosts.js';
+import schema from '../schemas/config.schema.json' with { type: 'json' }; // read for "did you mean": the keys allowed where one is unknown
+import { asciiLower, type Expose, normaliseHost } from './core/hosts.js';
 import { DEFAULT_MAP_DIR, MAP_KINDS, perMap } from './core/maps.js';
 import type { Cluster, MapName } from './core/types.js';
 import { ConfigError } from './errors.js';
 import { validateConfig as validateWritten } from './generated/validators.js'; // schemas/config.schema.json, compiled by build.sh
-import schema from '../schemas/config.schema.json' with { type: 'json' }; // read for "did you mean": the keys allowed where one is unknown
 
 export const DEFAULT_CONFIG_PATH = '/usr/local/etc/routeagent/config.json';
 
@@ -54,7 +54,8 @@ export function describeSchemaErrors(errors: readonly ErrorObject[]): string[] {
       const near = nearestKey(key, knownKeys(e.schemaPath));
       return `${where}: unknown property "${key}"${near ? `; did you mean "${near}"?` : ''}`;
     }
-    if (e.keyword === 'enum') return `${where}: must be one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    if (e.keyword === 'enum')
+      return `${where}: must be one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     return `${where}: ${e.message ?? 'is invalid'}`;
   });
 }
@@ -70,7 +71,9 @@ function knownKeys(schemaPath: string): string[] {
 
 /** The known key a typo most likely meant: the closest within 2 edits (case ignored), when only one is that close. */
 export function nearestKey(key: string, known: readonly string[]): string | undefined {
-  const scored = known.map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) })).filter((x) => x.d <= Math.min(2, Math.floor(x.k.length / 2)));
+  const scored = known
+    .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
+    .filter((x) => x.d <= Math.min(2, Math.floor(x.k.length / 2)));
   const best = Math.min(...scored.map((x) => x.d));
   const at = scored.filter((x) => x.d === best);
   return at.length === 1 ? at[0]!.k : undefined;
@@ -148,20 +151,25 @@ function crossFieldRules(c: Config): string[] {
     else names.set(cl.name, i);
     for (const [map, backend] of Object.entries(cl.backends) as [MapName, string][]) {
       const other = owner.get(backend);
-      if (other !== undefined && other !== cl.name) errors.push(`/clusters/${i}/backends/${map}: backend "${backend}" is also used by cluster "${other}"`);
+      if (other !== undefined && other !== cl.name)
+        errors.push(`/clusters/${i}/backends/${map}: backend "${backend}" is also used by cluster "${other}"`);
       owner.set(backend, cl.name);
     }
     const url = URL.canParse(cl.api) ? new URL(cl.api) : undefined;
     // Quote the URL without anything between // and @: that part may be credentials.
-    if (!url || !url.hostname) errors.push(`/clusters/${i}/api: "${cl.api.replace(/\/\/[^/]*@/, '//…@')}" is not a valid http(s) URL`);
+    if (!url?.hostname) errors.push(`/clusters/${i}/api: "${cl.api.replace(/\/\/[^/]*@/, '//…@')}" is not a valid http(s) URL`);
     else if (url.username || url.password) errors.push(`/clusters/${i}/api: credentials in the URL are not allowed; use auth`);
     if (cl.auth) {
       const a = cl.auth as Record<string, string | undefined>;
       const basic = a['username'] !== undefined;
-      if (basic && (a['token'] !== undefined || a['tokenFile'] !== undefined)) errors.push(`/clusters/${i}/auth: use either username/password or token, not both`);
-      if (basic && (a['password'] === undefined) === (a['passwordFile'] === undefined)) errors.push(`/clusters/${i}/auth: needs exactly one of password, passwordFile`);
-      if (!basic && (a['password'] !== undefined || a['passwordFile'] !== undefined)) errors.push(`/clusters/${i}/auth: password needs a username`);
-      if (!basic && (a['token'] === undefined) === (a['tokenFile'] === undefined)) errors.push(`/clusters/${i}/auth: needs exactly one of token, tokenFile`);
+      if (basic && (a['token'] !== undefined || a['tokenFile'] !== undefined))
+        errors.push(`/clusters/${i}/auth: use either username/password or token, not both`);
+      if (basic && (a['password'] === undefined) === (a['passwordFile'] === undefined))
+        errors.push(`/clusters/${i}/auth: needs exactly one of password, passwordFile`);
+      if (!basic && (a['password'] !== undefined || a['passwordFile'] !== undefined))
+        errors.push(`/clusters/${i}/auth: password needs a username`);
+      if (!basic && (a['token'] === undefined) === (a['tokenFile'] === undefined))
+        errors.push(`/clusters/${i}/auth: needs exactly one of token, tokenFile`);
     }
   });
   const checkHost = (path: string, h: string, wildcardOk = false) => {
@@ -169,9 +177,9 @@ function crossFieldRules(c: Config): string[] {
     const r = normaliseHost(name);
     if ('error' in r) errors.push(`${path}: ${r.error}`);
   };
-  c.expose.domains.forEach((d, i) => checkHost(`/expose/domains/${i}`, d));
-  c.expose.hosts.forEach((h, i) => checkHost(`/expose/hosts/${i}`, h));
-  c.expose.exclude.forEach((h, i) => checkHost(`/expose/exclude/${i}`, h, true));
+  for (const [i, d] of c.expose.domains.entries()) checkHost(`/expose/domains/${i}`, d);
+  for (const [i, h] of c.expose.hosts.entries()) checkHost(`/expose/hosts/${i}`, h);
+  for (const [i, h] of c.expose.exclude.entries()) checkHost(`/expose/exclude/${i}`, h, true);
   const seenStatic = new Set<string>();
   c.static.forEach((s, i) => {
     checkHost(`/static/${i}/host`, s.host);
@@ -185,16 +193,20 @@ function crossFieldRules(c: Config): string[] {
   if (c.haproxy.maps.hosts === c.haproxy.maps.sni) errors.push(`/haproxy/maps: hosts and sni must be different files`);
   for (const [map, path] of Object.entries(c.haproxy.maps)) {
     // pfSense deletes /var/etc/haproxy on every Apply and at boot (pfSense rewrites that folder from its GUI config).
-    if (path.startsWith('/var/etc/haproxy')) errors.push(`/haproxy/maps/${map}: ${path} is inside /var/etc/haproxy, which pfSense wipes on every Apply`);
+    if (path.startsWith('/var/etc/haproxy'))
+      errors.push(`/haproxy/maps/${map}: ${path} is inside /var/etc/haproxy, which pfSense wipes on every Apply`);
     // OPNsense's os-haproxy rewrites its own Map Files under /tmp/haproxy/mapfiles at every start and reload (setup.sh).
     if (path.startsWith('/tmp/haproxy/')) {
-      errors.push(`/haproxy/maps/${map}: ${path} is inside /tmp/haproxy, which OPNsense's HAProxy plugin rewrites at every start and reload; keep routeagent's maps in /usr/local/etc/routeagent/maps`);
+      errors.push(
+        `/haproxy/maps/${map}: ${path} is inside /tmp/haproxy, which OPNsense's HAProxy plugin rewrites at every start and reload; keep routeagent's maps in /usr/local/etc/routeagent/maps`,
+      );
     }
   }
   if (c.ha) {
     const peer = URL.canParse(c.ha.peer) ? new URL(c.ha.peer) : undefined;
-    if (!peer || !peer.hostname) errors.push(`/ha/peer: "${c.ha.peer.replace(/\/\/[^/]*@/, '//…@')}" is not a valid http(s) URL`);
-    else if (peer.username || peer.password) errors.push('/ha/peer: credentials in the URL are not allowed; the token comes from tokenFile');
+    if (!peer?.hostname) errors.push(`/ha/peer: "${c.ha.peer.replace(/\/\/[^/]*@/, '//…@')}" is not a valid http(s) URL`);
+    else if (peer.username || peer.password)
+      errors.push('/ha/peer: credentials in the URL are not allowed; the token comes from tokenFile');
   }
   if (!validateCron(c.schedule)) errors.push(`/schedule: "${c.schedule}" is not a valid cron expression`);
   return errors;
@@ -211,7 +223,9 @@ export function configWarnings(c: Config, fileMode?: number): string[] {
   }
   const inline = c.clusters.filter((cl) => cl.auth && ('password' in cl.auth || 'token' in cl.auth)).map((cl) => cl.name);
   if (inline.length && fileMode !== undefined && (fileMode & 0o004) !== 0) {
-    warnings.push(`config is world-readable and holds secrets of cluster${inline.length > 1 ? 's' : ''} ${inline.join(', ')}; chmod 600 it or use passwordFile/tokenFile`);
+    warnings.push(
+      `config is world-readable and holds secrets of cluster${inline.length > 1 ? 's' : ''} ${inline.join(', ')}; chmod 600 it or use passwordFile/tokenFile`,
+    );
   }
   return warnings;
 }
@@ -221,7 +235,9 @@ export function configWarnings(c: Config, fileMode?: number): string[] {
 function describeJsonError(message: string, text: string): string {
   const token = /^Unexpected token '(.)', /.exec(message);
   const at = /at position (\d+)/.exec(message);
-  const what = token ? `unexpected character ${JSON.stringify(token[1])}` : message.replace(/ in JSON at position \d+$/, '').replace(/, ".*$/s, '');
+  const what = token
+    ? `unexpected character ${JSON.stringify(token[1])}`
+    : message.replace(/ in JSON at position \d+$/, '').replace(/, ".*$/s, '');
   const pos = at ? Number(at[1]) : token ? firstBadToken(text, token[1]!) : undefined;
   if (pos === undefined || pos < 0) return what;
   const before = text.slice(0, pos).split('\n');
@@ -249,7 +265,8 @@ export function configProblemLine(path: string, problem: string): string {
 
 // A newcomer's first run: say where a config comes from, not only that this one is absent.
 function missingConfigProblem(path: string): string {
-  if (path === DEFAULT_CONFIG_PATH) return `${path}: no such file; rc.d/install.sh writes a sample config there to edit, or name another file with --config FILE`;
+  if (path === DEFAULT_CONFIG_PATH)
+    return `${path}: no such file; rc.d/install.sh writes a sample config there to edit, or name another file with --config FILE`;
   return `${path}: no such file; check the path given to --config (rc.d/install.sh writes a sample config to ${DEFAULT_CONFIG_PATH})`;
 }
 

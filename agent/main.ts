@@ -1,20 +1,20 @@
 // Entry point: argv → command, wiring, signals (HUP reload, USR2 sync, TERM/INT stop). The only file that calls process.exit.
 // Exit codes: 0 ok; 1 `check` found problems, a one-shot sync failed or was guarded, `status` unhealthy; 2 bad usage or an
 // unreadable/invalid config (for every verb, `check` included: the rc.d script refuses `start` on 2 and only warns on 1).
-import { HELP, USAGE, parseCommand, type Command } from './cli.js';
-import { configProblemLine, readConfig, type Config } from './config.js';
+import { type Command, HELP, parseCommand, USAGE } from './cli.js';
+import { type Config, configProblemLine, readConfig } from './config.js';
 import { renderSnippet } from './core/snippet.js';
 import { healthProblems, type Status } from './core/status.js';
+import { catchSignals } from './daemon/signals.js';
 // daemon.js (chokidar, node-cron), deps.js and preflight.js (got) load only for the verbs that use them: `status`,
 // `snippet` and `--help` start without them (a cold start on a small router is mostly module loading).
 import type { Daemon } from './daemon.js';
-import { catchSignals } from './daemon/signals.js';
 import { AgentError, ConfigError } from './errors.js';
-import { askControl, controlPathFor, holdControl, type Control, type Hello } from './io/control.js';
+import { askControl, type Control, controlPathFor, type Hello, holdControl } from './io/control.js';
 import { readStatus, recordStatus } from './io/statusfile.js';
 import { createLog, type Log } from './log.js';
-import type { SyncReport } from './sync.js';
 import { checkLine, formatPlan, formatPlanJson, formatStatus, formatStatusJson } from './output.js';
+import type { SyncReport } from './sync.js';
 import { VERSION } from './version.js';
 
 const out = (s: string) => process.stdout.write(s);
@@ -28,8 +28,10 @@ async function main(argv: readonly string[]): Promise<number> {
     err(`routeagent: ${(e as Error).message}\n${USAGE}\n`);
     return 2;
   }
-  if (cmd.verb === 'help') return out(HELP + '\n'), 0;
-  if (cmd.verb === 'version') return out(`routeagent ${VERSION}\n`), 0;
+  if (cmd.verb === 'help' || cmd.verb === 'version') {
+    out(cmd.verb === 'help' ? `${HELP}\n` : `routeagent ${VERSION}\n`);
+    return 0;
+  }
   const log = createLog(err, process.env['ROUTEAGENT_DEBUG'] ? 'debug' : 'info');
   if (cmd.verb === 'run') return runDaemon(cmd.config, log);
 
@@ -96,10 +98,15 @@ async function sync(config: Config, log: Log, cmd: SyncCommand): Promise<number>
 }
 
 async function syncHere(config: Config, log: Log, cmd: SyncCommand): Promise<number> {
-  const [{ createSyncDeps }, { createPair }, { newSyncState }] = await Promise.all([import('./deps.js'), import('./pair.js'), import('./sync.js')]);
+  const [{ createSyncDeps }, { createPair }, { newSyncState }] = await Promise.all([
+    import('./deps.js'),
+    import('./pair.js'),
+    import('./sync.js'),
+  ]);
   const quiet = cmd.json ? createLog(err, 'warn') : log;
   const report = await createPair(quiet, newSyncState()).sync(createSyncDeps(config, quiet), { dryRun: cmd.dryRun, force: cmd.force });
-  if (!cmd.dryRun) await recordStatus(config.statusFile, report).catch((e: Error) => log.warn(`status ${config.statusFile}: cannot write (${e.message})`));
+  if (!cmd.dryRun)
+    await recordStatus(config.statusFile, report).catch((e: Error) => log.warn(`status ${config.statusFile}: cannot write (${e.message})`));
   return printReport(report, cmd);
 }
 
@@ -141,7 +148,11 @@ async function syncViaDaemon(path: string, daemon: Hello, cmd: SyncCommand): Pro
     throw new AgentError(e.code, `${e.message}; the daemon (pid ${daemon.pid}) may still run the sync: see its log`);
   });
   if (report === undefined) return undefined;
-  if (!isSyncReport(report)) throw new AgentError('ERR_CONTROL', `control socket ${path}: the daemon (pid ${daemon.pid}) answered the sync without a report; see its log`);
+  if (!isSyncReport(report))
+    throw new AgentError(
+      'ERR_CONTROL',
+      `control socket ${path}: the daemon (pid ${daemon.pid}) answered the sync without a report; see its log`,
+    );
   return printReport(report, cmd);
 }
 
@@ -204,7 +215,8 @@ async function runDaemon(configPath: string, log: Log): Promise<number> {
 
 // process.exit() drops whatever a pipe has not taken yet (a `sync --json` report of a few hundred KB, for one):
 // an empty write's callback runs once everything written before it has been flushed.
-const flushed = () => Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write('', () => resolve()))));
+const flushed = () =>
+  Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write('', () => resolve()))));
 
 main(process.argv.slice(2)).then(
   async (code) => {

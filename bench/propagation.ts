@@ -1,11 +1,11 @@
 // 1. Propagation: a router is added to, or moved between, fake Traefik clusters; how long until the first real request
 // through HAProxy (plain HTTP by Host header *and* TLS by SNI) reaches the new cluster. The real daemon (the bundle,
 // `run`) polls every second. Each change waits a random 0–1 s first, so changes land at every phase of the schedule.
-import { app, startWorld, type ClusterName } from '../test/harness/world.js';
+import { app, type ClusterName, startWorld } from '../test/harness/world.js';
 import { startDaemonProc } from './lib/daemon.js';
 import { onCleanup, once, sleep } from './lib/procs.js';
+import { ms, type Row, row, x } from './lib/report.js';
 import { median, percentile } from './lib/stats.js';
-import { ms, row, x, type Row } from './lib/report.js';
 
 export type PropagationResult = {
   changes: number;
@@ -43,7 +43,10 @@ export async function benchPropagation(opts: { changes: number; background: numb
   try {
     await daemon.waitLine(/^info sync: /, 30_000);
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
     for (let i = 0; i < opts.changes; i++) {
       await sleep(random() * INTERVAL_MS);
       let host: string;
@@ -99,8 +102,22 @@ export async function benchPropagation(opts: { changes: number; background: numb
   };
   const goalMs = INTERVAL_MS + 200;
   const rows = [
-    row('1', `propagation, ${opts.changes} changes (adds + moves), daemon schedule 1 s, ${opts.background} other routers: median`, ms(medianMs), `${x(medianMs / INTERVAL_MS)} interval`, '', null),
-    row('1', `propagation: p99 (nearest rank; with ${opts.changes} samples that is the slowest; ${timeouts} never arrived in ${TIMEOUT_MS / 1000} s)`, ms(p99Ms), `${x(p99Ms / INTERVAL_MS)} interval`, `p99 ≤ interval + 0.2 s (${x(goalMs / INTERVAL_MS)})`, p99Ms <= goalMs),
+    row(
+      '1',
+      `propagation, ${opts.changes} changes (adds + moves), daemon schedule 1 s, ${opts.background} other routers: median`,
+      ms(medianMs),
+      `${x(medianMs / INTERVAL_MS)} interval`,
+      '',
+      null,
+    ),
+    row(
+      '1',
+      `propagation: p99 (nearest rank; with ${opts.changes} samples that is the slowest; ${timeouts} never arrived in ${TIMEOUT_MS / 1000} s)`,
+      ms(p99Ms),
+      `${x(p99Ms / INTERVAL_MS)} interval`,
+      `p99 ≤ interval + 0.2 s (${x(goalMs / INTERVAL_MS)})`,
+      p99Ms <= goalMs,
+    ),
     row('1', 'daemon sync that applied a change (its own log "in N ms"): median', ms(median(daemonSyncMs)), '', '', null),
   ];
   await closeWorld();

@@ -1,20 +1,21 @@
 // applyMaps and readLive against a real haproxy with real upstreams: routing by Host and by SNI follows the maps
 // without a reload (same pid); every failed check leaves files and live maps as they were; reload is the fallback
 // when the socket is gone, the map is not loaded, or HAProxy is older than 2.4; drift is repaired.
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
+
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { applyMaps, readLive } from '../agent/apply.js';
 import type { HaproxyConfig as HaproxySettings } from '../agent/config.js';
-import { ApplyError, HaproxyReplyError } from '../agent/errors.js';
-import { createLog } from '../agent/log.js';
 import { parseMapText, renderMap, sameEntries } from '../agent/core/render.js';
 import type { Entry, MapName } from '../agent/core/types.js';
+import { ApplyError, HaproxyReplyError } from '../agent/errors.js';
 import { createRuntime, type Runtime } from '../agent/io/runtime.js';
-import { haproxyBin, printLogOnFailure, startHaproxy, type Haproxy, type HaproxyOptions } from './harness/haproxy.js';
-import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './harness/upstream.js';
+import { createLog } from '../agent/log.js';
+import { type Haproxy, type HaproxyOptions, haproxyBin, printLogOnFailure, startHaproxy } from './harness/haproxy.js';
 import { skipUnless } from './harness/tools.js';
+import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './harness/upstream.js';
 
 const missing = skipUnless('applyMaps (real haproxy)', 'haproxy', 'openssl');
 
@@ -23,7 +24,12 @@ const test = suite<Ctx>('applyMaps (real haproxy)', { ups: [] } as Ctx);
 const it = (name: string, fn: (ctx: Ctx) => Promise<void>) => test(name, (ctx) => printLogOnFailure(() => ctx.h?.log() ?? '', fn)(ctx));
 
 test.before(async (ctx) => {
-  ctx.ups = [await startHttpUpstream('app1'), await startHttpUpstream('app2'), await startTlsUpstream('tls1'), await startTlsUpstream('tls2')];
+  ctx.ups = [
+    await startHttpUpstream('app1'),
+    await startHttpUpstream('app2'),
+    await startTlsUpstream('tls1'),
+    await startTlsUpstream('tls2'),
+  ];
 });
 test.after.each(async (ctx) => {
   await ctx.h?.stop();
@@ -105,13 +111,20 @@ it('routes by Host and by SNI; a migration moves both with the same HAProxy pid 
 it('nothing to do: applied false, method none, nothing logged', async (ctx) => {
   const h = await start(ctx, { maps: { hosts: 'a.test be_app1\n' } });
   const { lines, log } = capture();
-  assert.equal(await applyMaps(settings(h), desiredOf([on('a.test', 'be_app1')]), log), { applied: false, method: 'none', changed: [], notes: [] });
+  assert.equal(await applyMaps(settings(h), desiredOf([on('a.test', 'be_app1')]), log), {
+    applied: false,
+    method: 'none',
+    changed: [],
+    notes: [],
+  });
   assert.equal(lines, []);
 });
 
 it('20,000 entries go live through many payload chunks; show map equals the file afterwards', async (ctx) => {
   const h = await start(ctx);
-  const hosts = Array.from({ length: 20_000 }, (_, i) => on(`host-${String(i).padStart(5, '0')}.bulk.example.com`, i % 2 ? 'be_app1' : 'be_app2'));
+  const hosts = Array.from({ length: 20_000 }, (_, i) =>
+    on(`host-${String(i).padStart(5, '0')}.bulk.example.com`, i % 2 ? 'be_app1' : 'be_app2'),
+  );
   const { lines, log } = capture();
   const r = await applyMaps(settings(h), desiredOf(hosts), log);
   assert.equal(r, { applied: true, method: 'runtime', changed: ['hosts'], notes: [] });
@@ -125,10 +138,17 @@ it('20,000 entries go live through many payload chunks; show map equals the file
 
 it('a backend HAProxy does not have: nothing applied, files unchanged, no staged file left', async (ctx) => {
   const h = await start(ctx, { maps: { hosts: 'app.example.test be_app1\n' } });
-  const err = await applyMaps(settings(h), desiredOf([on('app.example.test', 'be_app1'), on('new.example.test', 'be_nope')]), capture().log).catch((e: unknown) => e);
+  const err = await applyMaps(
+    settings(h),
+    desiredOf([on('app.example.test', 'be_app1'), on('new.example.test', 'be_nope')]),
+    capture().log,
+  ).catch((e: unknown) => e);
   assert.instance(err, ApplyError);
   assert.is((err as ApplyError).step, 'backends');
-  assert.is((err as Error).message, 'haproxy: map hosts: new.example.test → be_nope: no backend be_nope in HAProxy (show stat); live maps unchanged');
+  assert.is(
+    (err as Error).message,
+    'haproxy: map hosts: new.example.test → be_nope: no backend be_nope in HAProxy (show stat); live maps unchanged',
+  );
   assert.is(await fileOf(h.mapPaths.hosts), 'app.example.test be_app1\n');
   assert.equal(await createRuntime(h.socket).showMap(h.mapPaths.hosts), [on('app.example.test', 'be_app1')]);
   assert.equal(await mapsDir(h), ['hosts.map', 'sni.map']);
@@ -140,7 +160,10 @@ it('a backend of the wrong mode (sni needs tcp): nothing applied, every problem 
   const sni = [on('a.example.test', 'be_app1'), on('b.example.test', 'be_tls1'), on('c.example.test', 'be_app2')];
   const err = await applyMaps(settings(h), desiredOf([], sni), capture().log).catch((e: unknown) => e);
   assert.is((err as ApplyError).step, 'backends');
-  assert.is((err as Error).message, 'haproxy: map sni: a.example.test → be_app1: backend be_app1 is mode http, sni needs mode tcp (and 1 more); live maps unchanged');
+  assert.is(
+    (err as Error).message,
+    'haproxy: map sni: a.example.test → be_app1: backend be_app1 is mode http, sni needs mode tcp (and 1 more); live maps unchanged',
+  );
   assert.is(await fileOf(h.mapPaths.sni), '');
   assert.equal(await mapsDir(h), ['hosts.map', 'sni.map']);
 });
@@ -166,7 +189,10 @@ it('an entry that is not a DNS name: nothing staged, exact error', async (ctx) =
   const h = await start(ctx);
   const err = await applyMaps(settings(h), desiredOf([on('Bad Host', 'be_app1')]), capture().log).catch((e: unknown) => e);
   assert.is((err as ApplyError).step, 'render');
-  assert.is((err as Error).message, 'haproxy: map hosts: map entry refused: key "Bad Host" is not a lowercase DNS name; live maps unchanged');
+  assert.is(
+    (err as Error).message,
+    'haproxy: map hosts: map entry refused: key "Bad Host" is not a lowercase DNS name; live maps unchanged',
+  );
   assert.equal(await mapsDir(h), ['hosts.map', 'sni.map']);
 });
 
@@ -177,9 +203,15 @@ it('socket missing: backends checked against the config, files written, reload c
   const s = settings(h, { socket, reload: stub.command });
 
   const bad = await applyMaps(s, desiredOf([on('a.example.test', 'be_nope')]), capture().log).catch((e: unknown) => e);
-  assert.is((bad as Error).message, `haproxy: map hosts: a.example.test → be_nope: no backend be_nope in HAProxy (config ${h.cfgPath}); live maps unchanged`);
+  assert.is(
+    (bad as Error).message,
+    `haproxy: map hosts: a.example.test → be_nope: no backend be_nope in HAProxy (config ${h.cfgPath}); live maps unchanged`,
+  );
   const wrongMode = await applyMaps(s, desiredOf([], [on('a.example.test', 'be_app1')]), capture().log).catch((e: unknown) => e);
-  assert.is((wrongMode as Error).message, 'haproxy: map sni: a.example.test → be_app1: backend be_app1 is mode http, sni needs mode tcp; live maps unchanged');
+  assert.is(
+    (wrongMode as Error).message,
+    'haproxy: map sni: a.example.test → be_app1: backend be_app1 is mode http, sni needs mode tcp; live maps unchanged',
+  );
   assert.is(await stub.calls(), 0);
 
   const { lines, log } = capture();
@@ -200,7 +232,9 @@ it('socket missing: backends checked against the config, files written, reload c
 it('socket missing and no reload command: nothing applied, the error says what to do', async (ctx) => {
   const h = await start(ctx);
   const socket = join(h.dir, 'gone.sock');
-  const err = await applyMaps(settings(h, { socket }), desiredOf([on('a.example.test', 'be_app1')]), capture().log).catch((e: unknown) => e);
+  const err = await applyMaps(settings(h, { socket }), desiredOf([on('a.example.test', 'be_app1')]), capture().log).catch(
+    (e: unknown) => e,
+  );
   assert.is((err as ApplyError).step, 'reload');
   assert.is(
     (err as Error).message,
@@ -222,7 +256,9 @@ it('file-only (a CARP follower) only when nothing listens: no socket writes the 
     throw denied;
   };
   const noAccess: Runtime = { ...real, send: deny, info: deny, listMaps: deny, showMap: deny, backends: deny, backendStatus: deny };
-  const err = await applyMaps(settings(h), desired, capture().log, { runtime: noAccess, fileOnlyWithoutHaproxy: true }).catch((e: unknown) => e);
+  const err = await applyMaps(settings(h), desired, capture().log, { runtime: noAccess, fileOnlyWithoutHaproxy: true }).catch(
+    (e: unknown) => e,
+  );
   assert.instance(err, ApplyError);
   assert.is((err as ApplyError).step, 'socket');
   assert.is(
@@ -261,7 +297,9 @@ it('HAProxy older than 2.4 (version simulated): reload instead of prepare/commit
   const stub = await stubReload(h);
   const real = createRuntime(h.socket);
   const old: Runtime = { ...real, info: async () => ({ ...(await real.info()), version: '2.2.1' }) };
-  const r = await applyMaps(settings(h, { reload: stub.command }), desiredOf([on('a.example.test', 'be_app2')]), capture().log, { runtime: old });
+  const r = await applyMaps(settings(h, { reload: stub.command }), desiredOf([on('a.example.test', 'be_app2')]), capture().log, {
+    runtime: old,
+  });
   assert.equal(r, {
     applied: true,
     method: 'reload',
@@ -300,15 +338,31 @@ it('what readLive dumped is reused by applyMaps while HAProxy is the same proces
   await applyMaps(settings(h), desired, capture().log);
   const real = createRuntime(h.socket);
   let dumps = 0;
-  const counting: Runtime = { ...real, showMap: (path, version) => (dumps++, real.showMap(path, version)) };
+  const counting: Runtime = {
+    ...real,
+    showMap: (path, version) => {
+      dumps++;
+      return real.showMap(path, version);
+    },
+  };
   const current = await readLive(settings(h), { runtime: counting });
   assert.ok(current.process);
   dumps = 0;
-  assert.equal(await applyMaps(settings(h), desired, capture().log, { runtime: counting, current }), { applied: false, method: 'none', changed: [], notes: [] });
+  assert.equal(await applyMaps(settings(h), desired, capture().log, { runtime: counting, current }), {
+    applied: false,
+    method: 'none',
+    changed: [],
+    notes: [],
+  });
   assert.is(dumps, 0, 'no second dump of the same maps');
   // A different process (restarted since readLive): its maps are dumped, not taken from the old one.
   const other = { ...current, process: { ...current.process!, info: { ...current.process!.info, pid: current.process!.info.pid + 1 } } };
-  assert.equal(await applyMaps(settings(h), desired, capture().log, { runtime: counting, current: other }), { applied: false, method: 'none', changed: [], notes: [] });
+  assert.equal(await applyMaps(settings(h), desired, capture().log, { runtime: counting, current: other }), {
+    applied: false,
+    method: 'none',
+    changed: [],
+    notes: [],
+  });
   assert.is(dumps, 2); // both maps, dumped from the process that is running now
 });
 
@@ -322,7 +376,9 @@ it('a runtime apply that fails after the rename does not reload (even with a rel
       throw new HaproxyReplyError(`haproxy: commit map @1 ${path}: "Version number out of range."; not committed, live map unchanged`);
     },
   };
-  const withReload = await applyMaps(settings(h, { reload: stub.command }), desiredOf([on('a.example.test', 'be_app1')]), capture().log, { runtime: failing }).catch((e: unknown) => e);
+  const withReload = await applyMaps(settings(h, { reload: stub.command }), desiredOf([on('a.example.test', 'be_app1')]), capture().log, {
+    runtime: failing,
+  }).catch((e: unknown) => e);
   assert.instance(withReload, HaproxyReplyError);
   assert.is(
     (withReload as Error).message,
@@ -331,7 +387,9 @@ it('a runtime apply that fails after the rename does not reload (even with a rel
   assert.is(await stub.calls(), 0);
 
   // Without a reload command the error propagates; the file is already right, so the next sync sees drift and repairs it.
-  const err = await applyMaps(settings(h), desiredOf([on('a.example.test', 'be_app1')]), capture().log, { runtime: failing }).catch((e: unknown) => e);
+  const err = await applyMaps(settings(h), desiredOf([on('a.example.test', 'be_app1')]), capture().log, { runtime: failing }).catch(
+    (e: unknown) => e,
+  );
   assert.instance(err, HaproxyReplyError);
   assert.equal(await applyMaps(settings(h), desiredOf([on('a.example.test', 'be_app1')]), capture().log), {
     applied: true,
@@ -344,7 +402,9 @@ it('a runtime apply that fails after the rename does not reload (even with a rel
 it('a failing reload command: exact error naming the command and its exit', async (ctx) => {
   const h = await start(ctx, { loadMaps: false });
   const reload = 'echo "haproxy.sh: config check failed" >&2; exit 3';
-  const err = await applyMaps(settings(h, { reload }), desiredOf([on('a.example.test', 'be_app1')]), capture().log).catch((e: unknown) => e);
+  const err = await applyMaps(settings(h, { reload }), desiredOf([on('a.example.test', 'be_app1')]), capture().log).catch(
+    (e: unknown) => e,
+  );
   assert.is((err as ApplyError).step, 'reload');
   assert.is(
     (err as Error).message,

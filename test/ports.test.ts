@@ -2,19 +2,27 @@
 // receives (no state carried between them in a closure), and a dry run reads the files and applies nothing.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseConfig, type Config } from '../agent/config.js';
+import { type Config, parseConfig } from '../agent/config.js';
 import type { Entry, MapName, Router } from '../agent/core/types.js';
 import type { ClusterRouters, FetchResult } from '../agent/io/traefik.js';
 import { silentLog } from '../agent/log.js';
 import type { Current, HaproxyPort, TraefikPort } from '../agent/ports.js';
-import { newSyncState, syncOnce, type SyncDeps } from '../agent/sync.js';
+import { newSyncState, type SyncDeps, syncOnce } from '../agent/sync.js';
 
 const parsed = parseConfig({
   clusters: [{ name: 'hades', api: 'http://127.0.0.1:9/api', backends: { sni: 'hades_https_ipvANY', hosts: 'hades_http_ipvANY' } }],
   expose: { domains: ['technis.io'] },
 });
 const config = parsed.config as Config;
-const router: Router = { kind: 'http', name: 'grafana@kubernetes', provider: 'kubernetes', rule: 'Host(`grafana.technis.io`)', tls: {}, status: 'enabled', using: ['websecure'] };
+const router: Router = {
+  kind: 'http',
+  name: 'grafana@kubernetes',
+  provider: 'kubernetes',
+  rule: 'Host(`grafana.technis.io`)',
+  tls: {},
+  status: 'enabled',
+  using: ['websecure'],
+};
 const read: ClusterRouters = { routers: [router], services: {}, syntax: 'v3', api: 'http://127.0.0.1:9/api', digest: 'd1' };
 const traefik: TraefikPort = { fetch: async () => new Map<string, FetchResult>([['hades', { ok: true, value: read }]]) };
 
@@ -23,13 +31,29 @@ function recordingHaproxy(current: Current): { port: HaproxyPort; reads: boolean
   const reads: boolean[] = [];
   const applied: Applied[] = [];
   const port: HaproxyPort = {
-    read: async ({ dryRun }) => (reads.push(dryRun), current),
-    apply: async (desired, c) => (applied.push({ desired, current: c }), { applied: true, method: 'runtime', changed: ['hosts', 'sni'], notes: [] }),
+    read: async ({ dryRun }) => {
+      reads.push(dryRun);
+      return current;
+    },
+    apply: async (desired, c) => {
+      applied.push({ desired, current: c });
+      return { applied: true, method: 'runtime', changed: ['hosts', 'sni'], notes: [] };
+    },
   };
   return { port, reads, applied };
 }
-const deps = (haproxy: HaproxyPort): SyncDeps => ({ config, log: silentLog, now: () => Date.parse('2026-03-01T10:42:05Z'), traefik, haproxy });
-const empty = (): Current => ({ maps: { hosts: [], sni: [] }, source: 'runtime', process: { info: { version: '2.6.12', pid: 42, startTimeSec: 1 }, maps: { hosts: [], sni: [] } } });
+const deps = (haproxy: HaproxyPort): SyncDeps => ({
+  config,
+  log: silentLog,
+  now: () => Date.parse('2026-03-01T10:42:05Z'),
+  traefik,
+  haproxy,
+});
+const empty = (): Current => ({
+  maps: { hosts: [], sni: [] },
+  source: 'runtime',
+  process: { info: { version: '2.6.12', pid: 42, startTimeSec: 1 }, maps: { hosts: [], sni: [] } },
+});
 
 const ports = suite('syncOnce between two ports');
 ports('apply receives the value read returned, and the desired maps', async () => {
@@ -39,7 +63,10 @@ ports('apply receives the value read returned, and the desired maps', async () =
   assert.equal(h.reads, [false]);
   assert.is(h.applied.length, 1);
   assert.is(h.applied[0]!.current, current, 'the very value read returned');
-  assert.equal(h.applied[0]!.desired, { hosts: [{ key: 'grafana.technis.io', backend: 'hades_http_ipvANY' }], sni: [{ key: 'grafana.technis.io', backend: 'hades_https_ipvANY' }] });
+  assert.equal(h.applied[0]!.desired, {
+    hosts: [{ key: 'grafana.technis.io', backend: 'hades_http_ipvANY' }],
+    sni: [{ key: 'grafana.technis.io', backend: 'hades_https_ipvANY' }],
+  });
   assert.equal([r.applied, r.method, r.served], [true, 'runtime', { hosts: 1, sni: 1 }]);
 });
 ports('a dry run asks read for the files and never calls apply', async () => {

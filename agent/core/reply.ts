@@ -57,7 +57,13 @@ export function parseMapList(reply: string): MapListing[] | undefined {
     const m = MAP_LINE.exec(line);
     if (!m) return undefined;
     const v = MAP_VERSIONS.exec(line);
-    maps.push({ id: Number(m[1]), path: m[2]!, currVer: Number(v?.[1] ?? 0), nextVer: Number(v?.[2] ?? 0), entryCount: Number(v?.[3] ?? 0) });
+    maps.push({
+      id: Number(m[1]),
+      path: m[2]!,
+      currVer: Number(v?.[1] ?? 0),
+      nextVer: Number(v?.[2] ?? 0),
+      entryCount: Number(v?.[3] ?? 0),
+    });
   }
   return maps;
 }
@@ -109,7 +115,10 @@ export function createListMatcher(entries: readonly Entry[]): ListMatcher {
   let carry = ''; // a line not yet complete
   // One complete line, reply[p, nl): the next entry (`0x<lower hex> key value`), or an empty line once all are seen.
   const line = (reply: string, p: number, nl: number): boolean => {
-    if (i === entries.length) return (ended = p === nl);
+    if (i === entries.length) {
+      ended = p === nl;
+      return ended;
+    }
     const { key, backend } = entries[i++]!;
     if (key === '' || backend === '') return false;
     if (reply.charCodeAt(p) !== 0x30 || reply.charCodeAt(p + 1) !== 0x78) return false; // "0x"
@@ -211,5 +220,9 @@ function lines(reply: string): string[] {
 }
 
 function firstLine(reply: string): string {
-  return lines(reply).find((l) => l.trim() !== '')?.trim() ?? '';
+  return (
+    lines(reply)
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? ''
+  );
 }

@@ -1,9 +1,9 @@
 // Which routers become routes (README "Which routers become routes"), for one cluster.
 // Pure: routers in, routes and the reasons for everything skipped out. Does not resolve conflicts between clusters.
-import { isExposed, normaliseHost, type Expose } from './hosts.js';
+import { type Expose, isExposed, normaliseHost } from './hosts.js';
+import { byteOrder } from './order.js';
 import { parseRule } from './rules.js';
 import type { Cluster, MapName, Route, Router, Skipped, Syntax } from './types.js';
-import { byteOrder } from './order.js';
 
 /** What of a cluster decides its routes. */
 type RouteCluster = Pick<Cluster, 'name' | 'backends' | 'entryPoints'>;
@@ -54,7 +54,10 @@ export function routesFromRouters(
       }
       for (const map of maps) {
         let routes = byMap.get(map);
-        if (!routes) byMap.set(map, (routes = new Map()));
+        if (!routes) {
+          routes = new Map();
+          byMap.set(map, routes);
+        }
         routes.set(n.host, { map, host: n.host, cluster: cluster.name, router: r.name });
       }
     }

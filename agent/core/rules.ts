@@ -3,8 +3,8 @@
 // checks DNS syntax. Of the other matchers' values (paths, IPs, regexps) only the emptiness and
 // count are checked, so a few rules Traefik disables still parse.
 import { asciiLower } from './hosts.js';
-import { and, hostless, hostsAndReasons, negative, or, positive, type Hosts } from './rule-hosts.js';
-import { describe, fail, firstIllegal, RuleError, quote, tokenizer, type Tok } from './rule-tokens.js';
+import { and, type Hosts, hostless, hostsAndReasons, negative, or, positive } from './rule-hosts.js';
+import { describe, fail, firstIllegal, quote, RuleError, type Tok, tokenizer } from './rule-tokens.js';
 import type { RouterKind, Syntax } from './types.js';
 
 export type RuleHosts = {
@@ -26,10 +26,31 @@ type Table = ReadonlyMap<string, Matcher>; // keyed by lower-case name
 // v2 matchers are variadic; Headers/HeadersRegexp go to gorilla/mux, which wants name/value pairs.
 const TABLES: Record<RouterKind, Record<Syntax, Table>> = {
   http: {
-    v2: table('some', [['Host', 'host'], ['HostHeader', 'host'], ['HostRegexp', 'pattern'], ['ClientIP'], ['Path'], ['PathPrefix'],
-      ['Method'], ['Headers', 'other', 'pairs'], ['HeadersRegexp', 'other', 'pairs'], ['Query']]),
-    v3: table('one', [['Host', 'host'], ['HostRegexp', 'pattern'], ['ClientIP'], ['Method'], ['Path'], ['PathRegexp'], ['PathPrefix'],
-      ['Header', 'other', 'two'], ['HeaderRegexp', 'other', 'two'], ['Query', 'other', 'oneOrTwo'], ['QueryRegexp', 'other', 'oneOrTwo']]),
+    v2: table('some', [
+      ['Host', 'host'],
+      ['HostHeader', 'host'],
+      ['HostRegexp', 'pattern'],
+      ['ClientIP'],
+      ['Path'],
+      ['PathPrefix'],
+      ['Method'],
+      ['Headers', 'other', 'pairs'],
+      ['HeadersRegexp', 'other', 'pairs'],
+      ['Query'],
+    ]),
+    v3: table('one', [
+      ['Host', 'host'],
+      ['HostRegexp', 'pattern'],
+      ['ClientIP'],
+      ['Method'],
+      ['Path'],
+      ['PathRegexp'],
+      ['PathPrefix'],
+      ['Header', 'other', 'two'],
+      ['HeaderRegexp', 'other', 'two'],
+      ['Query', 'other', 'oneOrTwo'],
+      ['QueryRegexp', 'other', 'oneOrTwo'],
+    ]),
   },
   tcp: {
     v2: table('some', [['HostSNI', 'host'], ['HostSNIRegexp', 'pattern'], ['ClientIP'], ['ALPN']]),
@@ -188,7 +209,8 @@ class Parser {
       if (!this.is('str')) fail(`expected a string value at ${this.tok.pos}, found ${describe(this.tok)}`, this.tok.pos);
       values.push(this.tok.text);
       this.advance();
-      if (this.is(',')) this.advance(); // Go accepts a trailing comma
+      if (this.is(','))
+        this.advance(); // Go accepts a trailing comma
       else if (!this.is(')')) fail(`expected "," or ")" at ${this.tok.pos}, found ${describe(this.tok)}`, this.tok.pos);
     }
     this.advance();
@@ -200,8 +222,14 @@ class Parser {
 function hostsOf(matcher: Matcher, values: readonly string[], neg: boolean, spellings: Map<string, string>): Hosts {
   if (matcher.role === 'other') return hostless();
   if (neg) return negative(matcher.role === 'host' ? exactKeys(values, spellings) : new Set(), `negated ${call(matcher.name, values)}`);
-  if (matcher.role === 'pattern') return positive(new Set(), values.map((v) => `${call(matcher.name, [v])} is a pattern`));
-  const wildcards = values.filter(isWildcard).map((v) => `${call(matcher.name, [v])} is a wildcard${v === '*' ? ' (matches every host)' : ''}`);
+  if (matcher.role === 'pattern')
+    return positive(
+      new Set(),
+      values.map((v) => `${call(matcher.name, [v])} is a pattern`),
+    );
+  const wildcards = values
+    .filter(isWildcard)
+    .map((v) => `${call(matcher.name, [v])} is a wildcard${v === '*' ? ' (matches every host)' : ''}`);
   return positive(exactKeys(values, spellings), wildcards);
 }
 
@@ -238,11 +266,15 @@ function arityProblem(m: Matcher, values: readonly string[], at: number, syntax:
   const n = values.length;
   if (n > 0 && values.includes('')) return `empty value for ${m.name} at ${at}`;
   const [ok, wants] =
-    m.arity === 'some' ? [n >= 1, 'needs at least 1 value'] :
-    m.arity === 'pairs' ? [n >= 2 && n % 2 === 0, 'takes name, value pairs'] :
-    m.arity === 'one' ? [n === 1, `takes exactly 1 value in ${syntax}`] :
-    m.arity === 'two' ? [n === 2, `takes exactly 2 values in ${syntax}`] :
-    [n === 1 || n === 2, `takes 1 or 2 values in ${syntax}`];
+    m.arity === 'some'
+      ? [n >= 1, 'needs at least 1 value']
+      : m.arity === 'pairs'
+        ? [n >= 2 && n % 2 === 0, 'takes name, value pairs']
+        : m.arity === 'one'
+          ? [n === 1, `takes exactly 1 value in ${syntax}`]
+          : m.arity === 'two'
+            ? [n === 2, `takes exactly 2 values in ${syntax}`]
+            : [n === 1 || n === 2, `takes 1 or 2 values in ${syntax}`];
   return ok ? undefined : `${m.name} at ${at} ${wants}, got ${n}`;
 }
 
@@ -254,15 +286,19 @@ const SNI_VALUE = /^(\*\.)?[A-Za-z0-9_.:-]+$/;
 function valueProblem(m: Matcher, values: readonly string[], at: number, syntax: Syntax): string | undefined {
   const asciiChecked = m.role !== 'other' && !(m.name === 'HostSNIRegexp' && syntax === 'v2');
   for (const v of values) {
-    if (asciiChecked && /[^\x00-\x7f]/.test(v)) return `non-ASCII value ${escaped(v)} for ${m.name} at ${at} (use punycode)`;
-    if (m.name === 'HostSNI' && v !== '*' && !SNI_VALUE.test(v)) return `invalid value ${escaped(v)} for HostSNI at ${at} (not a host name or IP)`;
+    if (asciiChecked && /[\u0080-\uffff]/.test(v)) return `non-ASCII value ${escaped(v)} for ${m.name} at ${at} (use punycode)`;
+    if (m.name === 'HostSNI' && v !== '*' && !SNI_VALUE.test(v))
+      return `invalid value ${escaped(v)} for HostSNI at ${at} (not a host name or IP)`;
   }
   return undefined;
 }
 
 // A look-alike letter must stand out in a log line: every non-ASCII character as \uXXXX; long values cut.
 function escaped(value: string): string {
-  const shown = JSON.stringify(value.slice(0, 40)).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const shown = JSON.stringify(value.slice(0, 40)).replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return value.length > 40 ? `${shown}…` : shown;
 }
 

@@ -1,6 +1,6 @@
 // Every process the bench starts is registered here, so it is ended on exit, on an error and on Ctrl-C (SIGINT/SIGTERM):
 // by its own pid, never by name. Daemonised haproxy (-D) forks away from its parent, so its pids are added as they appear.
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { alive } from '../../test/harness/wait.js';
 
@@ -41,7 +41,6 @@ export function pidsWithArg(needle: string): number[] {
   return pids;
 }
 
-
 /** SIGTERM (or `signal`), then SIGKILL after `graceMs`; resolves when it is gone. */
 export async function stopPid(pid: number, graceMs = 2000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!alive(pid)) return;
@@ -81,7 +80,10 @@ export function stopping(): boolean {
 /** End everything registered; safe to call more than once. */
 export function cleanupAll(): Promise<void> {
   cleaning ??= (async () => {
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    for (const fn of cleanups.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => undefined);
     for (const child of children) child.kill('SIGTERM');
     for (const pid of loosePids) {
       try {
@@ -100,7 +102,11 @@ export function cleanupAll(): Promise<void> {
 
 /** Clean up on Ctrl-C / SIGTERM (exit 130/143) and on a normal exit path that calls cleanupAll itself. */
 export function installSignalCleanup(): void {
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
     process.once(sig, () => {
       process.stderr.write(`\nbench: ${sig}: stopping every process it started…\n`);
       void cleanupAll().finally(() => process.exit(code));
@@ -134,12 +140,6 @@ export function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]) / 1024;
-}
-
-/** user+system CPU seconds of a process so far (Linux /proc/<pid>/stat, clock ticks of 100 Hz). */
-export function cpuSecondsOf(pid: number): number {
-  const fields = statFields(pid);
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 // /proc/<pid>/stat after "(comm) ": field 3 (state) is index 0.

@@ -13,21 +13,6 @@ export function percentile(xs: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
-/** Run `a` and `b` `reps` times each, alternating which goes first (A B, B A, …); returns each side's results. */
-export async function interleave<T>(reps: number, a: () => Promise<T>, b: () => Promise<T>): Promise<{ a: T[]; b: T[] }> {
-  const out = { a: [] as T[], b: [] as T[] };
-  for (let i = 0; i < reps; i++) {
-    if (i % 2 === 0) {
-      out.a.push(await a());
-      out.b.push(await b());
-    } else {
-      out.b.push(await b());
-      out.a.push(await a());
-    }
-  }
-  return out;
-}
-
 export type Cost = { wallMs: number; cpuMs: number };
 
 /** Wall time and this process's CPU time (user + system) of one call. */
@@ -38,17 +23,4 @@ export async function measure(fn: () => Promise<unknown>): Promise<Cost> {
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
-}
-
-export function medianCost(costs: readonly Cost[]): Cost {
-  return { wallMs: median(costs.map((c) => c.wallMs)), cpuMs: median(costs.map((c) => c.cpuMs)) };
-}
-
-export function ratio(a: number, b: number): number {
-  return b === 0 ? Number.NaN : a / b;
-}
-
-/** Give the GC a chance between measurements when node runs with --expose-gc (harmless otherwise). */
-export function collect(): void {
-  (globalThis as { gc?: () => void }).gc?.();
 }

@@ -5,22 +5,24 @@ import * as assert from 'uvu/assert';
 import {
   createListMatcher,
   describeReply,
+  isBackendDown,
   isOk,
   listsExactly,
+  parseBackendStatus,
   parseMapList,
   parsePrepare,
   parseShowInfo,
   parseShowMap,
   parseShowStat,
-  parseBackendStatus,
-  isBackendDown,
   versionAtLeast,
 } from '../../agent/core/reply.js';
 
 // `show info` on haproxy 2.6.12-1+deb12u4 (Debian bookworm), recorded.
-const SHOW_INFO = "Name: HAProxy\nVersion: 2.6.12-1+deb12u4\nRelease_date: 2026/10/17\nNbthread: 2\nNbproc: 1\nProcess_num: 1\nPid: 6175\nUptime: 0d 0h00m00s\nUptime_sec: 0\nMemmax_MB: 0\nPoolAlloc_MB: 0\nPoolUsed_MB: 0\nPoolFailed: 0\nUlimit-n: 19999\nMaxsock: 19999\nMaxconn: 9985\nHard_maxconn: 9985\nCurrConns: 0\nCumConns: 2\nCumReq: 2\nMaxSslConns: 0\nCurrSslConns: 0\nCumSslConns: 0\nMaxpipes: 0\nPipesUsed: 0\nPipesFree: 0\nConnRate: 0\nConnRateLimit: 0\nMaxConnRate: 0\nSessRate: 0\nSessRateLimit: 0\nMaxSessRate: 0\nSslRate: 0\nSslRateLimit: 0\nMaxSslRate: 0\nSslFrontendKeyRate: 0\nSslFrontendMaxKeyRate: 0\nSslFrontendSessionReuse_pct: 0\nSslBackendKeyRate: 0\nSslBackendMaxKeyRate: 0\nSslCacheLookups: 0\nSslCacheMisses: 0\nCompressBpsIn: 0\nCompressBpsOut: 0\nCompressBpsRateLim: 0\nTasks: 19\nRun_queue: 0\nIdle_pct: 100\nnode: vm\nStopping: 0\nJobs: 4\nUnstoppable Jobs: 0\nListeners: 3\nActivePeers: 0\nConnectedPeers: 0\nDroppedLogs: 0\nBusyPolling: 0\nFailedResolutions: 0\nTotalBytesOut: 2804\nTotalSplicdedBytesOut: 0\nBytesOutRate: 2816\nDebugCommandsIssued: 0\nCumRecvLogs: 0\nBuild info: 2.6.12-1+deb12u4\nMemmax_bytes: 0\nPoolAlloc_bytes: 107528\nPoolUsed_bytes: 107528\nStart_time_sec: 1795561525\nTainted: 0\n\n";
+const SHOW_INFO =
+  'Name: HAProxy\nVersion: 2.6.12-1+deb12u4\nRelease_date: 2026/10/17\nNbthread: 2\nNbproc: 1\nProcess_num: 1\nPid: 6175\nUptime: 0d 0h00m00s\nUptime_sec: 0\nMemmax_MB: 0\nPoolAlloc_MB: 0\nPoolUsed_MB: 0\nPoolFailed: 0\nUlimit-n: 19999\nMaxsock: 19999\nMaxconn: 9985\nHard_maxconn: 9985\nCurrConns: 0\nCumConns: 2\nCumReq: 2\nMaxSslConns: 0\nCurrSslConns: 0\nCumSslConns: 0\nMaxpipes: 0\nPipesUsed: 0\nPipesFree: 0\nConnRate: 0\nConnRateLimit: 0\nMaxConnRate: 0\nSessRate: 0\nSessRateLimit: 0\nMaxSessRate: 0\nSslRate: 0\nSslRateLimit: 0\nMaxSslRate: 0\nSslFrontendKeyRate: 0\nSslFrontendMaxKeyRate: 0\nSslFrontendSessionReuse_pct: 0\nSslBackendKeyRate: 0\nSslBackendMaxKeyRate: 0\nSslCacheLookups: 0\nSslCacheMisses: 0\nCompressBpsIn: 0\nCompressBpsOut: 0\nCompressBpsRateLim: 0\nTasks: 19\nRun_queue: 0\nIdle_pct: 100\nnode: vm\nStopping: 0\nJobs: 4\nUnstoppable Jobs: 0\nListeners: 3\nActivePeers: 0\nConnectedPeers: 0\nDroppedLogs: 0\nBusyPolling: 0\nFailedResolutions: 0\nTotalBytesOut: 2804\nTotalSplicdedBytesOut: 0\nBytesOutRate: 2816\nDebugCommandsIssued: 0\nCumRecvLogs: 0\nBuild info: 2.6.12-1+deb12u4\nMemmax_bytes: 0\nPoolAlloc_bytes: 107528\nPoolUsed_bytes: 107528\nStart_time_sec: 1795561525\nTainted: 0\n\n';
 // `show stat -1 2 -1` on the same haproxy running a config like test/harness/haproxy-config.ts writes, recorded.
-const SHOW_STAT = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_desc,agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo,conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits,srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,need_conn_est,uweight,agg_server_status,agg_server_check_status,agg_check_status,-,ssl_sess,ssl_reused_sess,ssl_failed_handshake,h2_headers_rcvd,h2_data_rcvd,h2_settings_rcvd,h2_rst_stream_rcvd,h2_goaway_rcvd,h2_detected_conn_protocol_errors,h2_detected_strm_protocol_errors,h2_rst_stream_resp,h2_goaway_resp,h2_open_connections,h2_backend_open_streams,h2_total_connections,h2_backend_total_streams,h1_open_connections,h1_open_streams,h1_total_connections,h1_total_streams,h1_bytes_in,h1_bytes_out,h1_spliced_bytes_in,h1_spliced_bytes_out,\nbe_app1,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,4,0,,0,,1,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,http,roundrobin,,,,,,,0,0,0,0,0,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_app2,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,5,0,,0,,1,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,http,roundrobin,,,,,,,0,0,0,0,0,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_default,BACKEND,0,0,0,0,999,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,6,0,,0,,1,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,http,roundrobin,,,,,,,0,0,0,0,0,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_tls1,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,7,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,roundrobin,,,,,,,0,0,0,,,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_tls2,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,8,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,roundrobin,,,,,,,0,0,0,,,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_tls_default,BACKEND,0,0,0,0,999,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,9,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,roundrobin,,,,,,,0,0,0,,,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\n\n";
+const SHOW_STAT =
+  '# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_desc,agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo,conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits,srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,need_conn_est,uweight,agg_server_status,agg_server_check_status,agg_check_status,-,ssl_sess,ssl_reused_sess,ssl_failed_handshake,h2_headers_rcvd,h2_data_rcvd,h2_settings_rcvd,h2_rst_stream_rcvd,h2_goaway_rcvd,h2_detected_conn_protocol_errors,h2_detected_strm_protocol_errors,h2_rst_stream_resp,h2_goaway_resp,h2_open_connections,h2_backend_open_streams,h2_total_connections,h2_backend_total_streams,h1_open_connections,h1_open_streams,h1_total_connections,h1_total_streams,h1_bytes_in,h1_bytes_out,h1_spliced_bytes_in,h1_spliced_bytes_out,\nbe_app1,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,4,0,,0,,1,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,http,roundrobin,,,,,,,0,0,0,0,0,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_app2,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,5,0,,0,,1,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,http,roundrobin,,,,,,,0,0,0,0,0,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_default,BACKEND,0,0,0,0,999,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,6,0,,0,,1,0,,0,,,,0,0,0,0,0,0,,,,0,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,http,roundrobin,,,,,,,0,0,0,0,0,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_tls1,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,7,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,roundrobin,,,,,,,0,0,0,,,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_tls2,BACKEND,0,0,0,0,1,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,8,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,roundrobin,,,,,,,0,0,0,,,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\nbe_tls_default,BACKEND,0,0,0,0,999,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,1,0,,1,9,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0,0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,roundrobin,,,,,,,0,0,0,,,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\n\n';
 const SHOW_MAP_LIST =
   '# id (file) description\n' +
   "3 (/tmp/hx/maps/hosts.map) pattern loaded from file '/tmp/hx/maps/hosts.map' used by map at file 'h.cfg' line 26. curr_ver=1 next_ver=2 entry_cnt=3\n" +
@@ -47,7 +49,8 @@ list('reads id, path, versions and entry count of each map', () => {
 });
 list('HAProxy before 2.4 prints no versions: the maps are still listed (versions 0), so the reload fallback is reached', () => {
   // src/map.c before 2.4: chunk_appendf(&trash, "%d (%s) %s\n", ...), no curr_ver/next_ver/entry_cnt.
-  const reply = "# id (file) description\n0 (/m/hosts.map) pattern loaded from file '/m/hosts.map' used by map at file '/c.cfg' line 20\n\n";
+  const reply =
+    "# id (file) description\n0 (/m/hosts.map) pattern loaded from file '/m/hosts.map' used by map at file '/c.cfg' line 20\n\n";
   assert.equal(parseMapList(reply), [{ id: 0, path: '/m/hosts.map', currVer: 0, nextVer: 0, entryCount: 0 }]);
 });
 list('a config without maps lists none', () => {
@@ -113,16 +116,33 @@ stat('is undefined without a CSV header or without the columns it needs', () => 
   assert.is(parseShowStat('# pxname,svname\nbe_x,BACKEND\n\n'), undefined);
 });
 stat('parseBackendStatus: the status cell of each backend; DOWN and MAINT route nothing', () => {
-  assert.equal([...parseBackendStatus(SHOW_STAT)!].filter(([b]) => b.startsWith('be_tls')), [
-    ['be_tls1', 'UP'],
-    ['be_tls2', 'UP'],
-    ['be_tls_default', 'UP'],
-  ]);
+  assert.equal(
+    [...parseBackendStatus(SHOW_STAT)!].filter(([b]) => b.startsWith('be_tls')),
+    [
+      ['be_tls1', 'UP'],
+      ['be_tls2', 'UP'],
+      ['be_tls_default', 'UP'],
+    ],
+  );
   // Recorded on 2.6.12, cut to four columns: be_down's only server fails its check, be_maint's only server was `disable server`d
   // (the backend reads DOWN, not MAINT), be_up's server has no check, be_none has no server; a server row is never a backend.
-  const checked = '# pxname,svname,status,mode\nbe_up,BACKEND,UP,tcp\nbe_down,s1,DOWN,tcp\nbe_down,BACKEND,DOWN,tcp\nbe_maint,BACKEND,DOWN,http\nbe_none,BACKEND,UP,http\n\n';
-  assert.equal([...parseBackendStatus(checked)!], [['be_up', 'UP'], ['be_down', 'DOWN'], ['be_maint', 'DOWN'], ['be_none', 'UP']]);
-  assert.equal(['UP', 'DOWN', 'MAINT', 'MAINT (via be_x/s1)', 'DOWN 1/2', 'UP 1/3', 'no check', 'NOLB', 'DRAIN'].filter(isBackendDown), ['DOWN', 'MAINT', 'MAINT (via be_x/s1)', 'DOWN 1/2']);
+  const checked =
+    '# pxname,svname,status,mode\nbe_up,BACKEND,UP,tcp\nbe_down,s1,DOWN,tcp\nbe_down,BACKEND,DOWN,tcp\nbe_maint,BACKEND,DOWN,http\nbe_none,BACKEND,UP,http\n\n';
+  assert.equal(
+    [...parseBackendStatus(checked)!],
+    [
+      ['be_up', 'UP'],
+      ['be_down', 'DOWN'],
+      ['be_maint', 'DOWN'],
+      ['be_none', 'UP'],
+    ],
+  );
+  assert.equal(['UP', 'DOWN', 'MAINT', 'MAINT (via be_x/s1)', 'DOWN 1/2', 'UP 1/3', 'no check', 'NOLB', 'DRAIN'].filter(isBackendDown), [
+    'DOWN',
+    'MAINT',
+    'MAINT (via be_x/s1)',
+    'DOWN 1/2',
+  ]);
   assert.is(parseBackendStatus(UNKNOWN_MAP), undefined);
   assert.is(parseBackendStatus('# pxname,svname,mode\nbe_x,BACKEND,tcp\n\n'), undefined);
 });
@@ -139,7 +159,10 @@ ok('a write command succeeded only on a reply of newlines', () => {
 ok('every error text HAProxy 2.6 printed is a failure, described by its first line', () => {
   const cases: [string, string][] = [
     [UNKNOWN_MAP, 'Unknown map identifier. Please use #<id> or <file>.'],
-    ["Version number in the future, please use 'prepare map' before.\n\n", "Version number in the future, please use 'prepare map' before."],
+    [
+      "Version number in the future, please use 'prepare map' before.\n\n",
+      "Version number in the future, please use 'prepare map' before.",
+    ],
     ['Version number out of range.\n\n', 'Version number out of range.'],
     ['Missing version number.\n\n', 'Missing version number.'],
     ['entry not found.\n\n', 'entry not found.'],
@@ -148,7 +171,10 @@ ok('every error text HAProxy 2.6 printed is a failure, described by its first li
       "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n\n",
       "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload",
     ],
-    ['Unknown command, but maybe one of the following ones is a better match:\n  add map\n\n', 'Unknown command, but maybe one of the following ones is a better match:'],
+    [
+      'Unknown command, but maybe one of the following ones is a better match:\n  add map\n\n',
+      'Unknown command, but maybe one of the following ones is a better match:',
+    ],
   ];
   for (const [reply, first] of cases) {
     assert.is(isOk(reply), false, reply);
@@ -212,14 +238,25 @@ exact('false (so the caller parses and compares) for anything else', () => {
 exact('whenever it says true, parseShowMap reads exactly those entries (random replies)', () => {
   const pieces = ['0x1', '0xab', '0x', '0XAB', ' ', '  ', 'a.test', 'b.test', 'be_a', 'be_b', '\n', '\r', '\t', 'x'];
   let seed = 7;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
-  const wants = [[], [{ key: 'a.test', backend: 'be_a' }], [{ key: 'a.test', backend: 'be_a' }, { key: 'b.test', backend: 'be_b' }]];
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const wants = [
+    [],
+    [{ key: 'a.test', backend: 'be_a' }],
+    [
+      { key: 'a.test', backend: 'be_a' },
+      { key: 'b.test', backend: 'be_b' },
+    ],
+  ];
   let agreed = 0;
   for (let i = 0; i < 20_000; i++) {
     const want = wants[rand(wants.length)]!;
-    const valid = want.map((e) => `0x${rand(2) ? 'ab' : '1'} ${e.key} ${e.backend}\n`).join('') + '\n';
+    const valid = `${want.map((e) => `0x${rand(2) ? 'ab' : '1'} ${e.key} ${e.backend}\n`).join('')}\n`;
     let reply = valid;
-    if (rand(2)) { // mutate: insert a random piece somewhere
+    if (rand(2)) {
+      // mutate: insert a random piece somewhere
       const at = rand(reply.length + 1);
       reply = reply.slice(0, at) + pieces[rand(pieces.length)]! + reply.slice(at);
     }

@@ -58,7 +58,10 @@ test('a sync writes the status file, counts its outcome and reaches onSync', asy
 
 test('force is passed on and said first', async () => {
   const forced: boolean[] = [];
-  await runner(async (force) => (forced.push(force), report())).run('routeagent sync --force', true);
+  await runner(async (force) => {
+    forced.push(force);
+    return report();
+  }).run('routeagent sync --force', true);
   assert.equal(forced, [true]);
   assert.equal(lines, [
     'info sync: forced by "routeagent sync --force"; the guard does not apply to this sync',
@@ -70,7 +73,12 @@ test('held and failed syncs are counted as such; only failovers this sync starte
   const outcomes = [
     report({ held: ['hosts: would remove 9 of 10 entries'] }),
     report({ error: 'haproxy -c failed' }),
-    report({ failovers: [{ host: 'a.technis.io', map: 'sni', from: 'hades', to: 'zeus', reason: 'hades down', since: at }, { host: 'b.technis.io', map: 'sni', from: 'hades', to: 'zeus', reason: 'hades down', since: '2025-01-01T00:00:00.000Z' }] }),
+    report({
+      failovers: [
+        { host: 'a.technis.io', map: 'sni', from: 'hades', to: 'zeus', reason: 'hades down', since: at },
+        { host: 'b.technis.io', map: 'sni', from: 'hades', to: 'zeus', reason: 'hades down', since: '2025-01-01T00:00:00.000Z' },
+      ],
+    }),
   ];
   const r = runner(async () => outcomes.shift()!);
   for (let i = 0; i < 3; i++) await r.run('schedule', false);

@@ -2,28 +2,28 @@
 // answering, HAProxy restarting between prepare and commit, an HAProxy older than 2.4, a map the running config does not
 // load. Each case: the sync returns (no throw), both maps (live and file) are the old or the new version, the exact
 // warning says what happened and what happens next, and once the fault is gone the next sync converges.
-import { readdir, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { app, startWorld, tcpRouter, type World } from '../harness/world.js';
 import { skipUnless } from '../harness/tools.js';
 import { alive, until } from '../harness/wait.js';
+import { app, startWorld, tcpRouter, type World } from '../harness/world.js';
 import {
   assertEach,
   assertServes,
   captureLog,
   haproxyPatch,
   mapsNow,
+  type Restarted,
   restartHaproxy,
+  type SocketProxy,
   startSocketProxy,
   stubReload,
   syncer,
+  type Version,
   version,
   watchLive,
-  type Restarted,
-  type SocketProxy,
-  type Version,
 } from './kit.js';
 
 const missing = skipUnless('faults: HAProxy', 'haproxy', 'openssl');
@@ -65,7 +65,10 @@ test.after.each(async (ctx) => {
 const warnings = () => cap.lines.filter((l) => l.startsWith('warn '));
 /** Only the two map files, the config and what the world keeps there: no staged file or config copy left. */
 async function noLeftovers(w: World): Promise<void> {
-  assert.equal((await readdir(dirname(w.haproxy.mapPaths.hosts))).filter((f) => f.startsWith('.') && !f.startsWith('.routeagent')), []);
+  assert.equal(
+    (await readdir(dirname(w.haproxy.mapPaths.hosts))).filter((f) => f.startsWith('.') && !f.startsWith('.routeagent')),
+    [],
+  );
 }
 
 /** After the fault: the next sync (socket and config as the world has them) converges on NEW. */
@@ -83,7 +86,10 @@ if (!missing) {
   test('haproxy -c fails: nothing applied, the ALERT is quoted, the next good check applies', async (ctx) => {
     const { w } = ctx;
     const broken = join(w.dir, 'haproxy-edited.cfg'); // the config on disk was edited into a state HAProxy would refuse
-    await writeFile(broken, (await readFile(w.haproxy.cfgPath, 'utf8')).replace('    mode http\n', '    mode http\n    bogus_keyword on\n'));
+    await writeFile(
+      broken,
+      (await readFile(w.haproxy.cfgPath, 'utf8')).replace('    mode http\n', '    mode http\n    bogus_keyword on\n'),
+    );
     await w.writeConfig({ haproxy: haproxyPatch(w, { config: broken }) });
     const r = await sync.run();
     const error = `haproxy -c rejected the staged maps: config : parsing [${broken}:15] : unknown keyword 'bogus_keyword' in 'frontend' section; live maps unchanged`;
@@ -168,7 +174,9 @@ if (!missing) {
 
   test('the commit is never answered: bounded, not committed, files written, the next sync makes live equal', async (ctx) => {
     const { w } = ctx;
-    ctx.proxy = await startSocketProxy(join(w.dir, 'proxy.sock'), w.haproxy.socket, (cmd) => (cmd.startsWith('commit map') ? { kind: 'hang' } : { kind: 'forward' }));
+    ctx.proxy = await startSocketProxy(join(w.dir, 'proxy.sock'), w.haproxy.socket, (cmd) =>
+      cmd.startsWith('commit map') ? { kind: 'hang' } : { kind: 'forward' },
+    );
     // every forwarded command must answer within the bound, so it is not tight: only the commit is meant to miss it
     await w.writeConfig({ haproxy: haproxyPatch(w, { socket: ctx.proxy.path, timeoutMs: 5000 }) });
     const r = await watchLive(w, [OLD, NEW], sync.run());
@@ -179,7 +187,10 @@ if (!missing) {
     assert.equal(now.file, NEW);
     assertEach(now, [OLD, NEW]);
     await converges(ctx);
-    assert.ok(cap.lines.includes(`warn haproxy: map hosts: HAProxy's live entries differ from ${w.haproxy.mapPaths.hosts} (drift); repairing`), cap.lines.join('\n'));
+    assert.ok(
+      cap.lines.includes(`warn haproxy: map hosts: HAProxy's live entries differ from ${w.haproxy.mapPaths.hosts} (drift); repairing`),
+      cap.lines.join('\n'),
+    );
   });
 
   test('HAProxy restarts between prepare and commit: it loaded the new files; the sync says so and verifies', async (ctx) => {
@@ -187,7 +198,12 @@ if (!missing) {
     let restarts = 0;
     ctx.proxy = await startSocketProxy(join(w.dir, 'proxy.sock'), w.haproxy.socket, (cmd) =>
       cmd.startsWith('prepare map') && restarts++ === 0
-        ? { kind: 'forward', after: async () => void (ctx.restarted = await restartHaproxy(w, { hard: true })) }
+        ? {
+            kind: 'forward',
+            after: async () => {
+              ctx.restarted = await restartHaproxy(w, { hard: true });
+            },
+          }
         : { kind: 'forward' },
     );
     await w.writeConfig({ haproxy: haproxyPatch(w, { socket: ctx.proxy.path }) });
@@ -198,7 +214,10 @@ if (!missing) {
     assert.is(r.result.error, undefined, r.result.error);
     assert.ok(r.result.applied);
     const [first, ...rest] = warnings();
-    assert.match(first!, /^warn haproxy: HAProxy restarted during the apply \(pid \d+ → \d+\); it loaded the map files, which are already new$/);
+    assert.match(
+      first!,
+      /^warn haproxy: HAProxy restarted during the apply \(pid \d+ → \d+\); it loaded the map files, which are already new$/,
+    );
     assert.equal(rest, []);
     await assertServes(w, NEW);
     await converges(ctx, false);
@@ -223,7 +242,10 @@ if (!missing) {
     assert.is(r.method, 'reload');
     assert.is(await stub.calls(), 1);
     assert.equal(warnings(), [`warn haproxy: HAProxy 2.2.1 has no prepare/commit map (needs 2.4); ran reload command "${stub.command}"`]);
-    assert.not.ok(ctx.proxy.commands.some((c) => c.startsWith('prepare map')), ctx.proxy.commands.join('\n'));
+    assert.not.ok(
+      ctx.proxy.commands.some((c) => c.startsWith('prepare map')),
+      ctx.proxy.commands.join('\n'),
+    );
     const now = await mapsNow(w);
     assert.equal(now.file, NEW);
     assertEach(now, [OLD, NEW]);
@@ -261,7 +283,7 @@ if (!missing) {
       `warn haproxy: the running HAProxy has not loaded map ${maps.hosts} (not in show map); ran reload command "${stub.command}"`,
       `warn haproxy: the running HAProxy has not loaded map ${maps.sni} (not in show map); ran reload command "${stub.command}"`,
     ]);
-    assert.is(await readFile(maps.sni, 'utf8'), NEW.sni.join('\n') + '\n');
+    assert.is(await readFile(maps.sni, 'utf8'), `${NEW.sni.join('\n')}\n`);
     assertEach(await mapsNow(w), [OLD]); // the maps HAProxy does load were never touched
     await converges(ctx);
   });

@@ -8,14 +8,14 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { readConfig } from '../../agent/config.js';
-import { createSyncDeps } from '../../agent/deps.js';
-import { createLog, type Log } from '../../agent/log.js';
 import type { MapName } from '../../agent/core/types.js';
+import { createSyncDeps } from '../../agent/deps.js';
 import { createRuntime } from '../../agent/io/runtime.js';
-import { newSyncState, syncOnce, type SyncDeps, type SyncOptions, type SyncReport, type SyncState } from '../../agent/sync.js';
+import { createLog, type Log } from '../../agent/log.js';
+import { newSyncState, type SyncDeps, type SyncOptions, type SyncReport, type SyncState, syncOnce } from '../../agent/sync.js';
 import { haproxyBin } from '../harness/haproxy.js';
-import type { World } from '../harness/world.js';
 import { alive, until, WAIT_MS } from '../harness/wait.js';
+import type { World } from '../harness/world.js';
 
 const MAPS: readonly MapName[] = ['hosts', 'sni'];
 
@@ -51,8 +51,6 @@ export function version(v: Partial<Record<MapName, Record<string, string>>>): Ve
   return { hosts: lines(v.hosts ?? {}), sni: lines(v.sni ?? {}) };
 }
 
-export const EMPTY: Version = { hosts: [], sni: [] };
-
 function lines(m: Record<string, string>): string[] {
   return Object.entries(m)
     .map(([k, v]) => `${k} ${v}`)
@@ -77,7 +75,10 @@ export function assertEach(now: MapsNow, allowed: readonly Version[], what = '')
     for (const where of ['live', 'file'] as const) {
       const got = now[where][m];
       const ok = allowed.some((v) => same(v[m], got));
-      assert.ok(ok, `${what}${what ? ': ' : ''}${where} ${m} map is not one of the allowed versions:\n  got ${JSON.stringify(got.slice(0, 6))}${got.length > 6 ? ` …(${got.length})` : ''}\n  allowed ${allowed.map((v) => JSON.stringify(v[m].slice(0, 6))).join('\n       or ')}`);
+      assert.ok(
+        ok,
+        `${what}${what ? ': ' : ''}${where} ${m} map is not one of the allowed versions:\n  got ${JSON.stringify(got.slice(0, 6))}${got.length > 6 ? ` …(${got.length})` : ''}\n  allowed ${allowed.map((v) => JSON.stringify(v[m].slice(0, 6))).join('\n       or ')}`,
+      );
     }
   }
 }
@@ -116,7 +117,8 @@ export async function watchLive<T>(w: World, allowed: readonly Version[], work: 
       if (live === undefined || before === undefined) continue; // HAProxy restarting: nothing to sample
       if ((await version()) !== before) continue;
       samples++;
-      if (!allowed.some((v) => same(v[m], live))) mix ??= `live ${m} map mid-sync is a mix: ${live.length} entries, ${JSON.stringify(live.slice(0, 4))}`;
+      if (!allowed.some((v) => same(v[m], live)))
+        mix ??= `live ${m} map mid-sync is a mix: ${live.length} entries, ${JSON.stringify(live.slice(0, 4))}`;
     }
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -158,7 +160,11 @@ export type SocketProxy = { path: string; commands: string[]; close(): Promise<v
  * `decide`, and acts on the answer. Forwarded requests go to `target` byte for byte; `after` runs once HAProxy has
  * answered and before the client gets the reply (restart HAProxy, kill the agent…).
  */
-export async function startSocketProxy(path: string, target: string, decide: (cmd: string) => ProxyAction | Promise<ProxyAction>): Promise<SocketProxy> {
+export async function startSocketProxy(
+  path: string,
+  target: string,
+  decide: (cmd: string) => ProxyAction | Promise<ProxyAction>,
+): Promise<SocketProxy> {
   await rm(path, { force: true });
   const commands: string[] = [];
   const held = new Set<Socket>();
@@ -227,7 +233,16 @@ export async function startHaproxyOn(w: World): Promise<Restarted> {
   await rm(w.haproxy.socket, { force: true });
   const child = spawn(haproxyBin(), ['-db', '-f', w.haproxy.cfgPath], { cwd: w.haproxy.dir, stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await until('the restarted haproxy socket', async () => (await createRuntime(w.haproxy.socket, { timeoutMs: 500 }).info().then(() => true, () => false)));
+  await until(
+    'the restarted haproxy socket',
+    async () =>
+      await createRuntime(w.haproxy.socket, { timeoutMs: 500 })
+        .info()
+        .then(
+          () => true,
+          () => false,
+        ),
+  );
   return {
     pid: child.pid ?? -1,
     async stop() {
@@ -242,7 +257,9 @@ export async function startHaproxyOn(w: World): Promise<Restarted> {
 /** Run a shell command; resolve with its exit code and output (never rejects). */
 export function sh(command: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) =>
-    execFile('/bin/sh', ['-c', command], (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` })),
+    execFile('/bin/sh', ['-c', command], (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` }),
+    ),
   );
 }
 

@@ -2,7 +2,7 @@
 // Traefik's pkg/api handler (maps keyed by qualified name in name order, empty maps omitted, Go's HTML-escaping JSON
 // encoder, http.Error-style errors, basic or bearer auth), plus per-path faults for error tests.
 import { readFileSync } from 'node:fs';
-import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /**
@@ -145,9 +145,15 @@ export async function startTraefik(opts: FakeOptions = {}): Promise<FakeTraefik>
 
   return {
     url: `http://127.0.0.1:${port}/api`,
-    setRouters: (kind, list) => void (routers[kind] = list),
-    setServices: (kind, list) => void (services[kind] = list),
-    setVersion: (v) => void (version = v),
+    setRouters: (kind, list) => {
+      routers[kind] = list;
+    },
+    setServices: (kind, list) => {
+      services[kind] = list;
+    },
+    setVersion: (v) => {
+      version = v;
+    },
     setFault: (path, fault) => void (fault === undefined ? faults.delete(path) : faults.set(path, fault)),
     requests,
     hits,
@@ -163,7 +169,12 @@ export async function startTraefik(opts: FakeOptions = {}): Promise<FakeTraefik>
 
 /** The /api/rawdata body of routers and services given as their listings show them (handler.go RunTimeRepresentation):
  * each kind a map by qualified name (Go sorts map keys), without name/provider/priorityStr, empty maps omitted. */
-export function rawdataFrom(lists: { http?: unknown[]; tcp?: unknown[]; services?: unknown[]; tcpServices?: unknown[] }): Record<string, object> {
+export function rawdataFrom(lists: {
+  http?: unknown[];
+  tcp?: unknown[];
+  services?: unknown[];
+  tcpServices?: unknown[];
+}): Record<string, object> {
   const byName = (list: unknown[]) =>
     Object.fromEntries(
       [...list]
@@ -174,7 +185,12 @@ export function rawdataFrom(lists: { http?: unknown[]; tcp?: unknown[]; services
         }),
     );
   const body: Record<string, object> = {};
-  for (const [key, list] of [['routers', lists.http], ['tcpRouters', lists.tcp], ['services', lists.services], ['tcpServices', lists.tcpServices]] as const) {
+  for (const [key, list] of [
+    ['routers', lists.http],
+    ['tcpRouters', lists.tcp],
+    ['services', lists.services],
+    ['tcpServices', lists.tcpServices],
+  ] as const) {
     if (list !== undefined && list.length > 0) body[key] = byName(list);
   }
   return body;
@@ -183,7 +199,11 @@ export function rawdataFrom(lists: { http?: unknown[]; tcp?: unknown[]; services
 function withFault(reply: Reply, fault: Fault): Reply {
   let result = reply;
   if (fault.body !== undefined) result = { status: fault.status ?? 200, headers: { 'content-type': 'application/json' }, body: fault.body };
-  else if (fault.status !== undefined) result = fault.status < 300 ? { ...reply, status: fault.status } : text(fault.status, `${fault.status} ${STATUS_CODES[fault.status] ?? ''}`.trim());
+  else if (fault.status !== undefined)
+    result =
+      fault.status < 300
+        ? { ...reply, status: fault.status }
+        : text(fault.status, `${fault.status} ${STATUS_CODES[fault.status] ?? ''}`.trim());
   const headers = { ...result.headers };
   if (fault.contentType !== undefined) headers['content-type'] = fault.contentType;
   for (const [key, value] of Object.entries(fault.headers ?? {})) headers[key.toLowerCase()] = value;

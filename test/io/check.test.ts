@@ -1,12 +1,13 @@
 // checkConfig runs the real `haproxy -c` on a copy of the running config that loads the staged maps instead of the
 // live ones; parseAlerts and parseConfigBackends read recorded 2.6 output and config text.
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
+
 import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { checkConfig, parseAlerts, parseConfigBackends } from '../../agent/io/check.js';
 import { stageFile } from '../../agent/io/files.js';
-import { haproxyBin, printLogOnFailure, startHaproxy, type Haproxy } from '../harness/haproxy.js';
+import { type Haproxy, haproxyBin, printLogOnFailure, startHaproxy } from '../harness/haproxy.js';
 import { skipUnless } from '../harness/tools.js';
 
 const missing = skipUnless('checkConfig (real haproxy -c)', 'haproxy');
@@ -20,7 +21,8 @@ test.after.each(async (ctx) => {
 });
 
 it('passes with staged maps; says which maps the config loads; leaves no copy behind', async (ctx) => {
-  const h = (ctx.h = await startHaproxy({ backends: [{ name: 'be_app1', mode: 'http', port: 1 }] }));
+  const h = await startHaproxy({ backends: [{ name: 'be_app1', mode: 'http', port: 1 }] });
+  ctx.h = h;
   const staged = { hosts: await stageFile(h.mapPaths.hosts, 'a.test be_app1\n'), sni: h.mapPaths.sni };
   const r = await checkConfig({ bin: haproxyBin(), config: h.cfgPath, mapPaths: h.mapPaths, staged });
   assert.equal(r, { ok: true, alerts: [], loaded: { hosts: true, sni: true } });
@@ -28,7 +30,8 @@ it('passes with staged maps; says which maps the config loads; leaves no copy be
 });
 
 it('a staged map HAProxy cannot read fails, with the ALERT naming the original config and the staged path', async (ctx) => {
-  const h = (ctx.h = await startHaproxy({}));
+  const h = await startHaproxy({});
+  ctx.h = h;
   const bad = join(dirname(h.mapPaths.hosts), 'staged-dir.map');
   await mkdir(bad); // a directory: "error encountered while reading … : Is a directory."
   const r = await checkConfig({ bin: haproxyBin(), config: h.cfgPath, mapPaths: h.mapPaths, staged: { hosts: bad, sni: h.mapPaths.sni } });
@@ -44,14 +47,18 @@ it('a staged map HAProxy cannot read fails, with the ALERT naming the original c
 });
 
 it('loaded is false for a map the config does not reference', async (ctx) => {
-  const h = (ctx.h = await startHaproxy({ loadMaps: false }));
+  const h = await startHaproxy({ loadMaps: false });
+  ctx.h = h;
   const r = await checkConfig({ bin: haproxyBin(), config: h.cfgPath, mapPaths: h.mapPaths, staged: h.mapPaths });
   assert.equal(r, { ok: true, alerts: [], loaded: { hosts: false, sni: false } });
 });
 
 it('a missing binary or config is an ApplyError naming it', async (ctx) => {
-  const h = (ctx.h = await startHaproxy({}));
-  const noBin = await checkConfig({ bin: '/nonexistent/haproxy', config: h.cfgPath, mapPaths: h.mapPaths, staged: h.mapPaths }).catch((e: Error) => e);
+  const h = await startHaproxy({});
+  ctx.h = h;
+  const noBin = await checkConfig({ bin: '/nonexistent/haproxy', config: h.cfgPath, mapPaths: h.mapPaths, staged: h.mapPaths }).catch(
+    (e: Error) => e,
+  );
   assert.is((noBin as Error).message, 'haproxy -c: cannot run /nonexistent/haproxy: not found');
   const cfg = join(h.dir, 'gone.cfg');
   const noCfg = await checkConfig({ bin: haproxyBin(), config: cfg, mapPaths: h.mapPaths, staged: h.mapPaths }).catch((e: Error) => e);

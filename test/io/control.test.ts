@@ -1,21 +1,26 @@
 // The control socket in a real tmp dir: binding it is the lock (mode 0600), a live holder is told from a file its dead
 // owner left (taken over), malformed requests get an error reply and never stop the holder, and every failure names the socket.
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { access, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { askControl, controlPathFor, holdControl, parseRequest, type Control, type Hello } from '../../agent/io/control.js';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { AgentError } from '../../agent/errors.js';
+import { askControl, type Control, controlPathFor, type Hello, holdControl, parseRequest } from '../../agent/io/control.js';
 
 const test = suite('control socket');
 let dir = '';
 let path = '';
 const held: Control[] = [];
 const me: Hello = { pid: process.pid, role: 'daemon', version: '0.1.0' };
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 test.before.each(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ra-ctl-'));
@@ -46,14 +51,17 @@ function raw(text: string, hangUp = false): Promise<string> {
 
 /** A unix socket file whose process was killed -9: what a daemon killed by SIGKILL or the OOM killer leaves. */
 async function staleSocket(at: string): Promise<void> {
-  const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(at)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(at)}, () => console.log('up'))`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
   await killed(child);
 }
-const killed = (child: ChildProcess) => new Promise<void>((resolve) => {
-  child.once('exit', () => resolve());
-  child.kill('SIGKILL');
-});
+const killed = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
 
 test('binds with mode 0600; hello names the holder; release removes the socket', async () => {
   const c = await hold();
@@ -142,7 +150,13 @@ test('sync and status wait for serve(); the handlers answer; an op without one g
 test('the force flag reaches the handler; a null result is null', async () => {
   const c = await hold();
   const asked: boolean[] = [];
-  c.serve({ sync: async (force) => (asked.push(force), { force }), status: async () => undefined });
+  c.serve({
+    sync: async (force) => {
+      asked.push(force);
+      return { force };
+    },
+    status: async () => undefined,
+  });
   assert.equal(await askControl(path, { op: 'sync', force: true }, 5000), { force: true });
   assert.equal(await askControl(path, { op: 'sync', force: false }, 5000), { force: false });
   assert.is(await askControl(path, { op: 'status' }, 5000), null);
@@ -159,7 +173,7 @@ test('malformed lines get an error reply; the holder keeps serving', async () =>
     ['{}\n', 'bad request: unknown op undefined (expected "hello", "sync" or "status")'],
     ['{"op":"sync","force":"yes"}\n', 'bad request: "force" must be true or false'],
   ];
-  for (const [line, error] of rows) assert.is(await raw(line), JSON.stringify({ ok: false, error }) + '\n', line);
+  for (const [line, error] of rows) assert.is(await raw(line), `${JSON.stringify({ ok: false, error })}\n`, line);
   assert.is(await raw('{"op":"hello"', true), '', 'a client that closes mid-line gets nothing, and nothing breaks');
   assert.equal(await askControl(path, { op: 'hello' }, 5000), me);
 });
