@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import type { HaproxyConfig } from './config.js';
 import { backendFault, MAP_NAMES } from './core/maps.js';
 import { renderMap, sameEntries } from './core/render.js';
-import { MIN_RUNTIME_VERSION, versionAtLeast, type BackendMode, type ShowInfo } from './core/reply.js';
+import { type BackendMode, MIN_RUNTIME_VERSION, type ShowInfo, versionAtLeast } from './core/reply.js';
 import type { Entry, MapName } from './core/types.js';
 import { ApplyError, HaproxyReplyError } from './errors.js';
 import { checkConfig, readConfigBackends } from './io/check.js';
@@ -108,13 +108,15 @@ export async function applyMaps(h: HaproxyConfig, desired: Desired, log: Log, de
     promoted = true;
 
     if (fileOnly) {
-      for (const m of changed) log.info(`haproxy: map ${m} written to ${h.maps[m]} (${count(desired[m].length, 'entry', 'entries')}); ${FILE_ONLY}`);
+      for (const m of changed)
+        log.info(`haproxy: map ${m} written to ${h.maps[m]} (${count(desired[m].length, 'entry', 'entries')}); ${FILE_ONLY}`);
       return { applied: false, method: 'none', changed, notes: [...notes, FILE_ONLY] };
     }
     if (reasons.size > 0) {
       await runReload(h.reload!);
       for (const why of reasons) note('warn', `haproxy: ${why}; ran reload command "${h.reload}"`);
-      for (const m of changed) log.info(`haproxy: map ${m} written to ${h.maps[m]} (${count(desired[m].length, 'entry', 'entries')}); applied by reload`);
+      for (const m of changed)
+        log.info(`haproxy: map ${m} written to ${h.maps[m]} (${count(desired[m].length, 'entry', 'entries')}); applied by reload`);
       return { applied: true, method: 'reload', changed, notes };
     }
     await replaceLive(h, changed, desired, runtime, live!, note, log); // 7.
@@ -134,11 +136,20 @@ async function discardLeftoversBeside(h: HaproxyConfig, log: Log): Promise<void>
 // Until the files are renamed into place, a bad or late reply from HAProxy means nothing was applied.
 function beforeLive<T>(step: Promise<T>): Promise<T> {
   return step.catch((err: unknown) => {
-    throw err instanceof HaproxyReplyError ? new HaproxyReplyError(`${err.message}; nothing applied, live maps unchanged`, { cause: err }) : err;
+    throw err instanceof HaproxyReplyError
+      ? new HaproxyReplyError(`${err.message}; nothing applied, live maps unchanged`, { cause: err })
+      : err;
   });
 }
 
-async function changedMaps(h: HaproxyConfig, desired: Desired, runtime: Runtime, live: Live | undefined, current: Current | undefined, note: Note): Promise<MapName[]> {
+async function changedMaps(
+  h: HaproxyConfig,
+  desired: Desired,
+  runtime: Runtime,
+  live: Live | undefined,
+  current: Current | undefined,
+  note: Note,
+): Promise<MapName[]> {
   // The same HAProxy process (pid and start time) that read dumped moments ago: reuse its maps. A restart in between
   // loaded the files, so it is dumped again. A `set map` by someone else in between is seen as drift at the next sync.
   const seen = current?.process;
@@ -148,7 +159,8 @@ async function changedMaps(h: HaproxyConfig, desired: Desired, runtime: Runtime,
   for (const m of MAP_NAMES) {
     const path = h.maps[m];
     const fileDiffers = !sameEntries(await readMapFile(path), desired[m]);
-    const runtimeDiffers = live?.loaded.has(path) === true && !sameEntries(seenMaps[m] ?? (await beforeLive(runtime.showMap(path))), desired[m]);
+    const runtimeDiffers =
+      live?.loaded.has(path) === true && !sameEntries(seenMaps[m] ?? (await beforeLive(runtime.showMap(path))), desired[m]);
     if (!fileDiffers && !runtimeDiffers) continue;
     changed.push(m);
     if (!fileDiffers) note('warn', `haproxy: map ${m}: HAProxy's live entries differ from ${path} (drift); repairing`);
@@ -169,12 +181,19 @@ function renderChanged(changed: readonly MapName[], desired: Desired): Partial<R
 }
 
 async function checkStaged(h: HaproxyConfig, changed: readonly MapName[], staged: Record<MapName, string>, note: Note): Promise<void> {
-  const check = await checkConfig({ bin: h.bin, config: h.config, mapPaths: h.maps, staged, timeoutMs: CHECK_TIMEOUT_MS }).catch((err: Error) => {
-    throw new ApplyError('check', `${err.message}; live maps unchanged`, { cause: err });
-  });
-  if (!check.ok) throw new ApplyError('check', `haproxy -c rejected the staged maps: ${check.alerts[0] ?? 'no ALERT line'}; live maps unchanged`);
+  const check = await checkConfig({ bin: h.bin, config: h.config, mapPaths: h.maps, staged, timeoutMs: CHECK_TIMEOUT_MS }).catch(
+    (err: Error) => {
+      throw new ApplyError('check', `${err.message}; live maps unchanged`, { cause: err });
+    },
+  );
+  if (!check.ok)
+    throw new ApplyError('check', `haproxy -c rejected the staged maps: ${check.alerts[0] ?? 'no ALERT line'}; live maps unchanged`);
   for (const m of changed) {
-    if (!check.loaded[m]) note('warn', `haproxy: config ${h.config} does not use map ${h.maps[m]}; its entries route nothing until the snippet lines are added`);
+    if (!check.loaded[m])
+      note(
+        'warn',
+        `haproxy: config ${h.config} does not use map ${h.maps[m]}; its entries route nothing until the snippet lines are added`,
+      );
   }
 }
 
@@ -186,7 +205,8 @@ async function checkBackends(h: HaproxyConfig, changed: readonly MapName[], desi
     const problems = desired[m].flatMap((e) => {
       const fault = backendFault(m, e.backend, modes);
       if (fault?.kind === 'missing') return [`map ${m}: ${e.key} → ${e.backend}: no backend ${e.backend} in HAProxy (${source})`];
-      if (fault?.kind === 'mode') return [`map ${m}: ${e.key} → ${e.backend}: backend ${e.backend} is mode ${fault.actual}, ${m} needs mode ${fault.need}`];
+      if (fault?.kind === 'mode')
+        return [`map ${m}: ${e.key} → ${e.backend}: backend ${e.backend} is mode ${fault.actual}, ${m} needs mode ${fault.need}`];
       return [];
     });
     if (problems.length === 0) continue;
@@ -199,7 +219,10 @@ async function checkBackends(h: HaproxyConfig, changed: readonly MapName[], desi
 // may belong to a running HAProxy that would keep serving old maps while this node reports itself healthy.
 function mustBeFileOnlyOrLive(probed: Live | Unreached): void {
   if ('info' in probed || probed.nothingListens) return;
-  throw new ApplyError('socket', `${probed.why}; HAProxy may be running on this node, so the maps are not written file-only; live maps unchanged, the next sync retries`);
+  throw new ApplyError(
+    'socket',
+    `${probed.why}; HAProxy may be running on this node, so the maps are not written file-only; live maps unchanged, the next sync retries`,
+  );
 }
 
 function whyNotLive(h: HaproxyConfig, changed: readonly MapName[], live: Live | undefined, probed: Live | Unreached): Set<string> {
@@ -218,17 +241,34 @@ function whyNotLive(h: HaproxyConfig, changed: readonly MapName[], live: Live | 
 }
 
 // Live, atomically per map: prepare → add @v in chunks → show map @v → commit.
-async function replaceLive(h: HaproxyConfig, changed: readonly MapName[], desired: Desired, runtime: Runtime, live: Live, note: Note, log: Log): Promise<void> {
+async function replaceLive(
+  h: HaproxyConfig,
+  changed: readonly MapName[],
+  desired: Desired,
+  runtime: Runtime,
+  live: Live,
+  note: Note,
+  log: Log,
+): Promise<void> {
   for (const m of changed) {
     const started = Date.now();
     try {
       const r = await runtime.replaceMap(h.maps[m], desired[m]);
-      log.info(`haproxy: map ${m} applied @${r.version}: ${count(r.entries, 'entry', 'entries')} in ${count(r.chunks, 'chunk', 'chunks')}, ${Date.now() - started} ms`);
+      log.info(
+        `haproxy: map ${m} applied @${r.version}: ${count(r.entries, 'entry', 'entries')} in ${count(r.chunks, 'chunk', 'chunks')}, ${Date.now() - started} ms`,
+      );
     } catch (err) {
       if (!(err instanceof HaproxyReplyError)) throw err;
-      const restarted = await restartedServing(runtime, live.info, changed.map((c) => [h.maps[c], desired[c]]));
+      const restarted = await restartedServing(
+        runtime,
+        live.info,
+        changed.map((c) => [h.maps[c], desired[c]]),
+      );
       if (restarted) {
-        note('warn', `haproxy: HAProxy restarted during the apply (pid ${live.info.pid} → ${restarted.pid}); it loaded the map files, which are already new`);
+        note(
+          'warn',
+          `haproxy: HAProxy restarted during the apply (pid ${live.info.pid} → ${restarted.pid}); it loaded the map files, which are already new`,
+        );
         return;
       }
       // Not a reload: the live apply was possible and may work next time, and a reload (pfSense: a restart) drops

@@ -4,16 +4,16 @@
 // config watch, CARP watch), signals.ts (wired by main.ts), control.ts (the socket's requests), runner.ts (one sync and its status),
 // metrics-server.ts. It does not decide *what* to sync (sync.ts) and never exits the process (main.ts does).
 import type { FSWatcher } from 'chokidar';
-import { configProblemLine, readConfig, type Config } from './config.js';
+import { type Config, configProblemLine, readConfig } from './config.js';
 import { renderMetrics } from './core/metrics.js';
 import { serveDaemon, takeControl } from './daemon/control.js';
 import { createMetricsServer, type MetricsServer } from './daemon/metrics-server.js';
 import { createSyncQueue, type SyncQueue } from './daemon/queue.js';
 import { createSyncRunner } from './daemon/runner.js';
-import { createSchedule, watchCarp, watchConfig, type CarpWatch, type Schedule } from './daemon/triggers.js';
+import { type CarpWatch, createSchedule, type Schedule, watchCarp, watchConfig } from './daemon/triggers.js';
 import { createSyncDeps } from './deps.js';
 import { AgentError, ConfigError } from './errors.js';
-import { controlPathFor, type Control } from './io/control.js';
+import { type Control, controlPathFor } from './io/control.js';
 import { readStatus } from './io/statusfile.js';
 import type { Log } from './log.js';
 import { createPair, type Pair } from './pair.js';

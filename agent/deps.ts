@@ -2,7 +2,7 @@
 // between. main.ts and the daemon build their deps here (lazily: it loads got); tests and the demo swap a port.
 import { createHaproxyPort } from './apply.js';
 import type { Config } from './config.js';
-import { fetchAll, type FetchOptions } from './io/traefik.js';
+import { type FetchOptions, fetchAll } from './io/traefik.js';
 import type { Log } from './log.js';
 import type { TraefikPort } from './ports.js';
 import type { SyncDeps } from './sync.js';
@@ -14,5 +14,11 @@ export function createTraefikPort(clusters: Config['clusters'], fetchOptions?: F
 
 /** Deps for one sync (the daemon makes new ones per sync, from the config in force). */
 export function createSyncDeps(config: Config, log: Log, fetchOptions?: FetchOptions): SyncDeps {
-  return { config, log, now: Date.now, traefik: createTraefikPort(config.clusters, fetchOptions), haproxy: createHaproxyPort(config.haproxy) };
+  return {
+    config,
+    log,
+    now: Date.now,
+    traefik: createTraefikPort(config.clusters, fetchOptions),
+    haproxy: createHaproxyPort(config.haproxy),
+  };
 }

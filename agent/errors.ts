@@ -29,7 +29,11 @@ export class HaproxyReplyError extends AgentError {
 
 /** A step before the live apply (haproxy -c, backend check, file write) failed; live maps unchanged. */
 export class ApplyError extends AgentError {
-  constructor(readonly step: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly step: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super('ERR_APPLY', message, options);
   }
 }
@@ -41,7 +45,10 @@ export class ConfigError extends AgentError {
     readonly problems: readonly string[],
     readonly kind: 'missing' | 'invalid' = 'invalid',
   ) {
-    super('ERR_CONFIG', kind === 'missing' ? `config ${path} does not exist` : `config ${path} is invalid (${count(problems.length, 'problem', 'problems')})`);
+    super(
+      'ERR_CONFIG',
+      kind === 'missing' ? `config ${path} does not exist` : `config ${path} is invalid (${count(problems.length, 'problem', 'problems')})`,
+    );
   }
 }
 

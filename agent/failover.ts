@@ -4,14 +4,14 @@
 import type { Config } from './config.js';
 import type { Conflict, FailedOver } from './core/desired.js';
 import {
+  type ClaimCount,
   claimProblems,
   countClaims,
   downBackends,
+  type Failover,
   routedAwayClaims,
   trackFailovers,
   unhealthyClaims,
-  type ClaimCount,
-  type Failover,
 } from './core/failover.js';
 import { byteOrder } from './core/order.js';
 import type { HealthReport } from './core/report.js';
@@ -23,7 +23,10 @@ export type FailoverState = { claims: Map<string, ClaimCount>; failovers: Map<st
 export type HealthFacts = {
   readonly routes: readonly Route[];
   /** Per cluster: its last snapshot (routers and, when fetched with them, services) and whether its API answered now. */
-  readonly snapshots: ReadonlyMap<string, { readonly kind: string; readonly routers?: readonly Router[]; readonly services?: ServiceHealth }>;
+  readonly snapshots: ReadonlyMap<
+    string,
+    { readonly kind: string; readonly routers?: readonly Router[]; readonly services?: ServiceHealth }
+  >;
   readonly answered: Readonly<Record<string, { readonly ok: boolean }>>;
   readonly backendStatus: ReadonlyMap<string, string> | undefined;
   /** What HAProxy serves now: after a restart, the only record of a failover that started before it. */
@@ -37,8 +40,13 @@ export function assessClaims(config: Config, state: FailoverState, facts: Health
     return new Set();
   }
   const snapshots = new Map<string, { routers: readonly Router[]; services?: ServiceHealth }>();
-  for (const [name, s] of facts.snapshots) if (s.routers) snapshots.set(name, { routers: s.routers, ...(s.services ? { services: s.services } : {}) });
-  const stale = new Set(Object.entries(facts.answered).filter(([, c]) => !c.ok).map(([name]) => name));
+  for (const [name, s] of facts.snapshots)
+    if (s.routers) snapshots.set(name, { routers: s.routers, ...(s.services ? { services: s.services } : {}) });
+  const stale = new Set(
+    Object.entries(facts.answered)
+      .filter(([, c]) => !c.ok)
+      .map(([name]) => name),
+  );
   const problems = claimProblems(facts.routes, { clusters: config.clusters, stale, backendStatus: facts.backendStatus, snapshots });
   const routedAway = routedAwayClaims(facts.routes, facts.current, config.clusters);
   state.claims = countClaims(state.claims, problems, config.failover, routedAway);
@@ -50,9 +58,21 @@ export function followFailovers(
   log: Log,
   config: Config,
   state: FailoverState,
-  choice: { readonly failedOver: readonly FailedOver[]; readonly conflicts: readonly Conflict[]; readonly at: string; readonly backendStatus: ReadonlyMap<string, string> | undefined },
+  choice: {
+    readonly failedOver: readonly FailedOver[];
+    readonly conflicts: readonly Conflict[];
+    readonly at: string;
+    readonly backendStatus: ReadonlyMap<string, string> | undefined;
+  },
 ): HealthReport {
-  const t = trackFailovers(state.failovers, config.failover.enabled ? choice.failedOver : [], choice.conflicts, state.claims, config.failover, choice.at);
+  const t = trackFailovers(
+    state.failovers,
+    config.failover.enabled ? choice.failedOver : [],
+    choice.conflicts,
+    state.claims,
+    config.failover,
+    choice.at,
+  );
   for (const f of t.started) log.warn(failoverLine(f));
   for (const e of t.ended) {
     const f = e.failover;

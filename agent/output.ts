@@ -23,7 +23,9 @@ export function failoverLine(f: Failover, withSince = false): string {
 export function formatPlan(r: SyncReport, dryRun: boolean): string {
   const lines: string[] = [];
   for (const [name, c] of Object.entries(r.clusters)) {
-    lines.push(`cluster ${name}: ${c.ok ? count(c.routers, 'router', 'routers') : `unreachable, using its last known routes (${c.error})`}`);
+    lines.push(
+      `cluster ${name}: ${c.ok ? count(c.routers, 'router', 'routers') : `unreachable, using its last known routes (${c.error})`}`,
+    );
   }
   for (const m of MAP_NAMES) lines.push(...planLines(r, m));
   for (const c of r.conflicts) lines.push(conflictLine(c, 'routed'));
@@ -31,8 +33,16 @@ export function formatPlan(r: SyncReport, dryRun: boolean): string {
   if (r.skipped.length) lines.push(`skipped: ${count(r.skipped.length, 'router', 'routers')} (see --json for each one and why)`);
   for (const h of r.held ?? []) lines.push(`held by the guard: ${h}; run with --force to apply`);
   if (r.error !== undefined) lines.push(`failed: ${r.error}`);
-  lines.push(dryRun ? 'dry run: nothing changed' : r.applied ? `applied by ${r.method}` : r.error || r.held ? 'nothing applied; live maps unchanged' : 'up to date');
-  return lines.join('\n') + '\n';
+  lines.push(
+    dryRun
+      ? 'dry run: nothing changed'
+      : r.applied
+        ? `applied by ${r.method}`
+        : r.error || r.held
+          ? 'nothing applied; live maps unchanged'
+          : 'up to date',
+  );
+  return `${lines.join('\n')}\n`;
 }
 
 function planLines(r: SyncReport, m: MapName): string[] {
@@ -54,13 +64,18 @@ export function formatPlanJson(r: SyncReport): string {
     plan: r.plan,
     conflicts: r.conflicts,
     skipped: r.skipped,
-    clusters: Object.fromEntries(Object.entries(r.clusters).map(([n, c]) => [n, { ok: c.ok, routers: c.routers, ...(c.error !== undefined ? { error: c.error } : {}) }])),
+    clusters: Object.fromEntries(
+      Object.entries(r.clusters).map(([n, c]) => [
+        n,
+        { ok: c.ok, routers: c.routers, ...(c.error !== undefined ? { error: c.error } : {}) },
+      ]),
+    ),
     applied: r.applied,
     failovers: r.failovers,
     ...(r.held ? { held: r.held } : {}),
     ...(r.error !== undefined ? { error: r.error } : {}),
   };
-  return JSON.stringify(report, null, 2) + '\n';
+  return `${JSON.stringify(report, null, 2)}\n`;
 }
 
 /** A short human summary for `routeagent status`. */
@@ -70,20 +85,28 @@ export function formatStatus(s: Status, problems: readonly string[]): string {
     `${problems.length ? 'unhealthy' : 'healthy'}: last sync ${s.at} ${s.outcome}${s.applied ? ` (applied by ${s.method})` : ''}, ${s.durationMs} ms`,
     `maps: HAProxy serves ${entries(s.entries)}; ${count(s.conflicts.length, 'conflict', 'conflicts')}, ${count(s.skipped, 'router', 'routers')} skipped`,
     ...(s.heldEntries ? [`held plan: ${entries(s.heldEntries)}; not applied while the guard holds it`] : []),
-    ...Object.entries(s.clusters).map(([name, c]) => `cluster ${name}: ${c.state === 'ok' ? 'ok' : `stale since ${c.since ?? '?'}`}, ${count(c.routers, 'router', 'routers')}`),
+    ...Object.entries(s.clusters).map(
+      ([name, c]) =>
+        `cluster ${name}: ${c.state === 'ok' ? 'ok' : `stale since ${c.since ?? '?'}`}, ${count(c.routers, 'router', 'routers')}`,
+    ),
     ...s.conflicts.map((c) => conflictLine(c, 'routed')),
     ...(s.failovers ?? []).map((f) => failoverLine(f, true)),
     ...(s.ha ? haLines(s.ha) : []),
     ...(s.lastSuccess && s.outcome !== 'ok' ? [`last success: ${s.lastSuccess}`] : []),
     ...problems.map((p) => `problem: ${p}`),
   ];
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 // A node of a CARP pair: its role, its peer, and each map's digest (what `status --peer` compares).
 function haLines(ha: HaStatus): string[] {
   const peer = ha.peer;
-  const reach = peer.reachable === undefined ? 'not asked' : peer.reachable ? `reachable${peer.role ? ` (${peer.role})` : ''}` : `unreachable: ${peer.error ?? '?'}`;
+  const reach =
+    peer.reachable === undefined
+      ? 'not asked'
+      : peer.reachable
+        ? `reachable${peer.role ? ` (${peer.role})` : ''}`
+        : `unreachable: ${peer.error ?? '?'}`;
   const mirror = peer.lastMirror ? `; last mirror ${peer.lastMirror.at} of the leader's sync ${peer.lastMirror.leaderAt}` : '';
   return [
     `ha: ${ha.role} (CARP vhid ${ha.vhid} ${ha.carp === 'missing' ? 'not found' : ha.carp})${ha.fileOnly ? '; file-only: HAProxy is not running on this node' : ''}`,
@@ -94,7 +117,7 @@ function haLines(ha: HaStatus): string[] {
 
 /** `status --json`: the status file's content as it is. */
 export function formatStatusJson(s: Status): string {
-  return JSON.stringify(s, null, 2) + '\n';
+  return `${JSON.stringify(s, null, 2)}\n`;
 }
 
 /** One line of `routeagent check`: `ok:` and `warning:` on stdout as found, `problem:` on stderr at the end. */

@@ -5,20 +5,20 @@
 import { readFile } from 'node:fs/promises';
 import { createHaproxyPort } from './apply.js';
 import type { Config, HaConfig } from './config.js';
-import { roleOf, type CarpState, type Role } from './core/carp.js';
+import { type CarpState, type Role, roleOf } from './core/carp.js';
 import { isExposed } from './core/hosts.js';
-import { buildPeerState, digest, mirrorOf, refusedEntry, type Mirror, type PeerState } from './core/peerstate.js';
+import { MAP_NAMES } from './core/maps.js';
+import { buildPeerState, digest, type Mirror, mirrorOf, type PeerState, refusedEntry } from './core/peerstate.js';
 import { renderMap } from './core/render.js';
 import type { HaStatus } from './core/status.js';
-import { MAP_NAMES } from './core/maps.js';
 import type { Entry, MapName } from './core/types.js';
 import { AgentError } from './errors.js';
 import { readCarpState } from './io/carp.js';
 import { fetchPeerState, readToken } from './io/peer.js';
-import { servePeerState, type PeerServer } from './io/peerserver.js';
+import { type PeerServer, servePeerState } from './io/peerserver.js';
 import type { Log } from './log.js';
 import { mirrorOnce } from './mirror.js';
-import { syncOnce, type SyncDeps, type SyncOptions, type SyncReport, type SyncState } from './sync.js';
+import { type SyncDeps, type SyncOptions, type SyncReport, type SyncState, syncOnce } from './sync.js';
 
 export type PairReport = SyncReport & { ha?: HaStatus };
 export type Pair = {
@@ -34,7 +34,7 @@ export type Pair = {
 export function createPair(log: Log, state: SyncState): Pair {
   let role: Role | undefined;
   let carp: CarpState = 'missing';
-  let config: Config | undefined;
+  let _config: Config | undefined;
   let held: Held | undefined; // what this node serves its peer; undefined: 503
   let token: string | undefined; // read at every sync and reload, never per request
   let tokenTrouble: string | undefined; // why the token cannot be read, logged once
@@ -133,7 +133,8 @@ export function createPair(log: Log, state: SyncState): Pair {
     } catch (e) {
       if (!(e instanceof AgentError)) throw e;
       token = undefined;
-      if (e.message !== tokenTrouble) log.warn(`${e.message}; the peer is answered 503 and not asked until it is readable (read again at every sync)`);
+      if (e.message !== tokenTrouble)
+        log.warn(`${e.message}; the peer is answered 503 and not asked until it is readable (read again at every sync)`);
       tokenTrouble = e.message;
     }
   };
@@ -141,14 +142,14 @@ export function createPair(log: Log, state: SyncState): Pair {
   return {
     role: () => role,
     async sync(deps, opts = {}) {
-      config = deps.config;
+      _config = deps.config;
       const ha = deps.config.ha;
       if (!ha) return syncOnce(deps, state, opts);
       await refreshToken(ha);
       return (await readRole(ha)) === 'leader' ? lead(deps, ha, opts) : follow(deps, ha, opts);
     },
     async serve(cfg) {
-      config = cfg;
+      _config = cfg;
       if (cfg.ha) await refreshToken(cfg.ha);
       const listen = cfg.ha ? `${cfg.ha.listen.address}:${cfg.ha.listen.port}` : undefined;
       if (server?.listen === listen) return;
@@ -185,7 +186,8 @@ async function askPeer(ha: HaConfig, token: string | undefined, timeoutMs?: numb
 function mirrorable(s: PeerState, cfg: Config): { mirror: Mirror } | { error: string } {
   const checked = mirrorOf(s);
   if ('error' in checked) return checked;
-  const allowed = (m: MapName, host: string) => isExposed(host, cfg.expose) || cfg.static.some((r) => r.host === host && r.backends[m] !== undefined);
+  const allowed = (m: MapName, host: string) =>
+    isExposed(host, cfg.expose) || cfg.static.some((r) => r.host === host && r.backends[m] !== undefined);
   const refused = refusedEntry(checked.mirror, allowed);
   return refused === undefined ? checked : { error: `the leader's sync ${checked.mirror.at}: ${refused}` };
 }
@@ -207,7 +209,10 @@ function renderAll(entries: Record<MapName, readonly Entry[]>): Record<MapName, 
 }
 
 function entriesOf(maps: SyncReport['maps']): Record<MapName, Entry[]> {
-  return Object.fromEntries(MAP_NAMES.map((m) => [m, Object.entries(maps[m]).map(([key, backend]) => ({ key, backend }))])) as Record<MapName, Entry[]>;
+  return Object.fromEntries(MAP_NAMES.map((m) => [m, Object.entries(maps[m]).map(([key, backend]) => ({ key, backend }))])) as Record<
+    MapName,
+    Entry[]
+  >;
 }
 
 function unreadable(e: unknown): undefined {
@@ -217,12 +222,20 @@ function unreadable(e: unknown): undefined {
 
 // A follower that did not mirror: nothing planned or applied; its maps are the ones it holds (what HAProxy serves, or
 // the files), so `maps` stays the complete state and status counts what is served; the failovers are the last mirrored.
-function emptyReport(started: number, now: number, error: string, state: SyncState, current: Record<MapName, Entry[]> | undefined): SyncReport {
+function emptyReport(
+  started: number,
+  now: number,
+  error: string,
+  state: SyncState,
+  current: Record<MapName, Entry[]> | undefined,
+): SyncReport {
   const none = { add: [], change: [], remove: [] };
   return {
     at: new Date(started).toISOString(),
     durationMs: now - started,
-    maps: Object.fromEntries(MAP_NAMES.map((m) => [m, Object.fromEntries((current?.[m] ?? []).map((e) => [e.key, e.backend]))])) as SyncReport['maps'],
+    maps: Object.fromEntries(
+      MAP_NAMES.map((m) => [m, Object.fromEntries((current?.[m] ?? []).map((e) => [e.key, e.backend]))]),
+    ) as SyncReport['maps'],
     ...(current ? { served: Object.fromEntries(MAP_NAMES.map((m) => [m, current[m].length])) as Record<MapName, number> } : {}),
     plan: { hosts: none, sni: none },
     conflicts: [],

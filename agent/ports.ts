@@ -2,8 +2,9 @@
 // it serve the desired maps (`apply`). syncOnce runs the pure pipeline between them; deps.ts builds the real ones from the
 // config, tests swap one. What `read` learned reaches `apply` as the Current value it returned, never through a variable
 // that two closures share. A follower (or any other way to decide) is another step between these same two ports.
-import type { ApplyMethod } from './core/report.js';
+
 import type { ShowInfo } from './core/reply.js';
+import type { ApplyMethod } from './core/report.js';
 import type { Entry, MapName } from './core/types.js';
 import type { ClusterRouters, FetchResult } from './io/traefik.js';
 import type { Log } from './log.js';

@@ -3,23 +3,29 @@
 // Reads only: it stages nothing and applies nothing.
 import type { Config } from './config.js';
 import { backendFault, CLUSTER_MAPS, MAP_NAMES } from './core/maps.js';
-import { MIN_RUNTIME_VERSION, versionAtLeast, type BackendMode } from './core/reply.js';
+import { type BackendMode, MIN_RUNTIME_VERSION, versionAtLeast } from './core/reply.js';
 import type { MapName } from './core/types.js';
 import { AgentError } from './errors.js';
+import { readCarpState } from './io/carp.js';
 import { checkConfig, readConfigBackends } from './io/check.js';
+import { fetchPeerState, readToken } from './io/peer.js';
 import { createRuntime } from './io/runtime.js';
 import { fetchCluster } from './io/traefik.js';
-import { readCarpState } from './io/carp.js';
-import { fetchPeerState, readToken } from './io/peer.js';
 import { count } from './log.js';
 import { checkLine } from './output.js';
 
 /** Run every check; `ok:` and `warning:` lines go to `out` as they are found, the problems are returned. */
-export async function preflight(config: Config, out: (line: string) => void, source: { path: string; warnings: readonly string[] }): Promise<string[]> {
+export async function preflight(
+  config: Config,
+  out: (line: string) => void,
+  source: { path: string; warnings: readonly string[] },
+): Promise<string[]> {
   const problems: string[] = [];
   const ok = (s: string) => out(checkLine('ok', s));
   // The config is valid by the time check runs (main.ts exits 2 otherwise); say so, with its warnings right below.
-  ok(`config ${source.path}: valid, ${count(config.clusters.length, 'cluster', 'clusters')}, ${count(config.static.length, 'static route', 'static routes')}`);
+  ok(
+    `config ${source.path}: valid, ${count(config.clusters.length, 'cluster', 'clusters')}, ${count(config.static.length, 'static route', 'static routes')}`,
+  );
   for (const w of source.warnings) out(checkLine('warning', w));
   // Reached in parallel, reported in config order: the output of two runs on the same world is the same.
   const reached = await Promise.all(
@@ -27,7 +33,9 @@ export async function preflight(config: Config, out: (line: string) => void, sou
       try {
         const r = await fetchCluster(c);
         const http = r.routers.filter((x) => x.kind === 'http').length;
-        return { ok: `cluster ${c.name}: ${c.api} answered${r.version ? ` (Traefik ${r.version})` : ''}, ${count(http, 'HTTP router', 'HTTP routers')} and ${count(r.routers.length - http, 'TCP router', 'TCP routers')}, rules read as ${r.syntax}` };
+        return {
+          ok: `cluster ${c.name}: ${c.api} answered${r.version ? ` (Traefik ${r.version})` : ''}, ${count(http, 'HTTP router', 'HTTP routers')} and ${count(r.routers.length - http, 'TCP router', 'TCP routers')}, rules read as ${r.syntax}`,
+        };
       } catch (e) {
         if (!(e instanceof AgentError)) throw e;
         return { problem: e.message };
@@ -44,7 +52,10 @@ export async function preflight(config: Config, out: (line: string) => void, sou
     if (res.ok) ok(`haproxy -c ${h.config}: valid`);
     else problems.push(...res.alerts.map((a) => `haproxy -c ${h.config}: ${a}`));
     for (const m of MAP_NAMES) {
-      if (!res.loaded[m]) problems.push(`haproxy config ${h.config} does not load the ${m} map ${h.maps[m]}: paste the output of "routeagent snippet" into the frontend and Apply`);
+      if (!res.loaded[m])
+        problems.push(
+          `haproxy config ${h.config} does not load the ${m} map ${h.maps[m]}: paste the output of "routeagent snippet" into the frontend and Apply`,
+        );
     }
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;
@@ -63,7 +74,9 @@ export async function preflight(config: Config, out: (line: string) => void, sou
     }
     modes = await runtime.backends();
     const loaded = new Set((await runtime.listMaps()).map((m) => m.path));
-    for (const m of MAP_NAMES) if (!loaded.has(h.maps[m])) problems.push(`running HAProxy has not loaded ${h.maps[m]}: Apply the pfSense config (or reload HAProxy) after adding the snippet`);
+    for (const m of MAP_NAMES)
+      if (!loaded.has(h.maps[m]))
+        problems.push(`running HAProxy has not loaded ${h.maps[m]}: Apply the pfSense config (or reload HAProxy) after adding the snippet`);
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;
     problems.push(`${e.message}${h.reload ? '' : '; without the socket and without haproxy.reload, changes cannot be applied'}`);
@@ -77,12 +90,19 @@ export async function preflight(config: Config, out: (line: string) => void, sou
 /** Every backend the config names (clusters', then static routes') exists with the mode its map needs. */
 function backendProblems(config: Config, modes: ReadonlyMap<string, BackendMode>, ok: (s: string) => void): string[] {
   const want: [string, string, MapName][] = [
-    ...config.clusters.flatMap((c) => CLUSTER_MAPS.flatMap((m): [string, string, MapName][] => (c.backends[m] ? [[`cluster ${c.name} ${m}`, c.backends[m], m]] : []))),
-    ...config.static.flatMap((s) => MAP_NAMES.flatMap((m): [string, string, MapName][] => (s.backends[m] ? [[`static ${s.host} ${m}`, s.backends[m], m]] : []))),
+    ...config.clusters.flatMap((c) =>
+      CLUSTER_MAPS.flatMap((m): [string, string, MapName][] => (c.backends[m] ? [[`cluster ${c.name} ${m}`, c.backends[m], m]] : [])),
+    ),
+    ...config.static.flatMap((s) =>
+      MAP_NAMES.flatMap((m): [string, string, MapName][] => (s.backends[m] ? [[`static ${s.host} ${m}`, s.backends[m], m]] : [])),
+    ),
   ];
   const problems = want.flatMap(([what, backend, map]) => {
     const fault = backendFault(map, backend, modes);
-    if (fault?.kind === 'missing') return [`${what}: backend "${backend}" does not exist in HAProxy (pfSense names it <name>_ipvANY, and writes it only when a frontend uses it)`];
+    if (fault?.kind === 'missing')
+      return [
+        `${what}: backend "${backend}" does not exist in HAProxy (pfSense names it <name>_ipvANY, and writes it only when a frontend uses it)`,
+      ];
     if (fault?.kind === 'mode') return [`${what}: backend "${backend}" is mode ${fault.actual}, needs mode ${fault.need}`];
     return [];
   });

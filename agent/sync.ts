@@ -2,15 +2,15 @@
 // Runs between two ports (ports.ts): Traefik's `fetch`, and HAProxy's `read` then `apply` of the value `read` returned.
 // Decides nothing about *when* it runs (daemon.ts) and formats nothing for the terminal (output.ts).
 import type { Config } from './config.js';
-import { mergeDesired, type Conflict } from './core/desired.js';
+import { type Conflict, mergeDesired } from './core/desired.js';
 import { isExposed } from './core/hosts.js';
 import { MAP_NAMES, perMap } from './core/maps.js';
-import { guardReason, isEmptyPlan, planMap, summarisePlan, type MapPlan } from './core/plan.js';
+import { guardReason, isEmptyPlan, type MapPlan, planMap, summarisePlan } from './core/plan.js';
 import type { ApplyMethod, ClusterReport, HealthReport, SyncReport } from './core/report.js';
 import { routesFromRouters } from './core/routes.js';
 import type { Cluster, Entry, MapName, Route, Router, ServiceHealth, Skipped, Syntax } from './core/types.js';
 import { AgentError } from './errors.js';
-import { assessClaims, followFailovers, type FailoverState } from './failover.js';
+import { assessClaims, type FailoverState, followFailovers } from './failover.js';
 import type { ClusterRouters, FetchResult } from './io/traefik.js';
 import { count, type Log } from './log.js';
 import { conflictLine } from './output.js';
@@ -20,7 +20,13 @@ export type { SyncReport } from './core/report.js';
 
 /** A cluster's last good answer (or, before any answer, what the map files say it serves). */
 export type Snapshot =
-  | { readonly kind: 'fetched'; readonly routers: readonly Router[]; readonly syntax: Syntax; readonly services?: ServiceHealth; readonly at: number }
+  | {
+      readonly kind: 'fetched';
+      readonly routers: readonly Router[];
+      readonly syntax: Syntax;
+      readonly services?: ServiceHealth;
+      readonly at: number;
+    }
   | { readonly kind: 'seeded'; readonly routes: readonly Route[]; readonly at: number };
 
 /** What one sync runs with: built per sync (deps.ts) from the config in force; tests swap a port. */
@@ -42,11 +48,24 @@ export type SyncState = {
   routes: Map<string, RoutesMemo>;
   guard?: GuardEpisode;
 } & FailoverState;
-type RoutesMemo = { readonly routers: readonly Router[]; readonly syntax: Syntax; readonly settings: string; readonly result: { routes: Route[]; skipped: Skipped[] } };
+type RoutesMemo = {
+  readonly routers: readonly Router[];
+  readonly syntax: Syntax;
+  readonly settings: string;
+  readonly result: { routes: Route[]; skipped: Skipped[] };
+};
 export type SyncOptions = { readonly dryRun?: boolean; readonly force?: boolean };
 
 export function newSyncState(): SyncState {
-  return { snapshots: new Map(), conflicts: new Map(), skipped: new Set(), reads: new Map(), routes: new Map(), claims: new Map(), failovers: new Map() };
+  return {
+    snapshots: new Map(),
+    conflicts: new Map(),
+    skipped: new Set(),
+    reads: new Map(),
+    routes: new Map(),
+    claims: new Map(),
+    failovers: new Map(),
+  };
 }
 
 /**
@@ -73,7 +92,11 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
     const clusters = updateSnapshots(deps, state, fetched, undefined, started);
     const plans = MAP_NAMES.map((m) => planMap(m, [], []));
     const health = { failovers: [...state.failovers.values()], unhealthyClaims: 0, downBackends: [] };
-    return report(deps, { maps: perMap(() => []), plans, conflicts: [], skipped: [], clusters, started, health }, { applied: false, method: 'none', error });
+    return report(
+      deps,
+      { maps: perMap(() => []), plans, conflicts: [], skipped: [], clusters, started, health },
+      { applied: false, method: 'none', error },
+    );
   }
   const current = read.maps;
   const clusters = updateSnapshots(deps, state, fetched, current, started);
@@ -91,8 +114,22 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
     routes.push(...r.routes);
     skipped.push(...r.skipped);
   }
-  const unhealthy = assessClaims(config, state, { routes, snapshots: state.snapshots, answered: clusters, backendStatus: read.backendStatus, current });
-  const merge = { clusters: config.clusters, routes, static: config.static, pins: config.pins, policy: config.conflicts, current, unhealthy };
+  const unhealthy = assessClaims(config, state, {
+    routes,
+    snapshots: state.snapshots,
+    answered: clusters,
+    backendStatus: read.backendStatus,
+    current,
+  });
+  const merge = {
+    clusters: config.clusters,
+    routes,
+    static: config.static,
+    pins: config.pins,
+    policy: config.conflicts,
+    current,
+    unhealthy,
+  };
   const { maps, conflicts, failedOver } = mergeDesired(merge);
   logConflicts(log, state, conflicts);
   const at = new Date(started).toISOString();
@@ -111,7 +148,9 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   try {
     const outcome = await deps.haproxy.apply(maps, read, log);
     if (outcome.applied || !plans.every(isEmptyPlan)) {
-      log.info(`sync: ${plans.map(summarisePlan).join(', ')}; ${outcome.applied ? `applied by ${outcome.method}` : 'nothing applied'} in ${deps.now() - started} ms`);
+      log.info(
+        `sync: ${plans.map(summarisePlan).join(', ')}; ${outcome.applied ? `applied by ${outcome.method}` : 'nothing applied'} in ${deps.now() - started} ms`,
+      );
     }
     return report(deps, base, outcome);
   } catch (e) {
@@ -160,9 +199,17 @@ function updateSnapshots(
       snap = { kind: 'seeded', routes: seedRoutes(cluster.name, cluster.backends, current), at: now };
       state.snapshots.set(cluster.name, snap);
     }
-    const kept = snap.kind === 'seeded' ? `${count(snap.routes.length, 'entry', 'entries')} from the current maps` : `${count(snap.routers.length, 'router', 'routers')} from ${clock(snap.at)}`;
+    const kept =
+      snap.kind === 'seeded'
+        ? `${count(snap.routes.length, 'entry', 'entries')} from the current maps`
+        : `${count(snap.routers.length, 'router', 'routers')} from ${clock(snap.at)}`;
     deps.log.warn(`${error}; keeping ${kept}`);
-    clusters[cluster.name] = { ok: false, routers: snap.kind === 'fetched' ? snap.routers.length : 0, error, staleSince: new Date(snap.at).toISOString() };
+    clusters[cluster.name] = {
+      ok: false,
+      routers: snap.kind === 'fetched' ? snap.routers.length : 0,
+      error,
+      staleSince: new Date(snap.at).toISOString(),
+    };
   }
   return clusters;
 }
@@ -180,7 +227,9 @@ function clusterRoutes(state: SyncState, cluster: Cluster, snap: Extract<Snapsho
 
 function seedRoutes(cluster: string, backends: Partial<Record<MapName, string>>, current: Record<MapName, Entry[]>): Route[] {
   return MAP_NAMES.flatMap((map) =>
-    current[map].filter((e) => backends[map] !== undefined && e.backend === backends[map]).map((e) => ({ map, host: e.key, cluster, router: '(current map)' })),
+    current[map]
+      .filter((e) => backends[map] !== undefined && e.backend === backends[map])
+      .map((e) => ({ map, host: e.key, cluster, router: '(current map)' })),
   );
 }
 
@@ -216,7 +265,10 @@ function logSkipped(log: Log, state: SyncState, skipped: readonly Skipped[]): vo
   const key = (s: Skipped) => `${s.cluster}\u0000${s.router}\u0000${s.reason}`;
   const fresh = skipped.filter((s) => !state.skipped.has(key(s)));
   for (const s of fresh.slice(0, MAX_SKIPPED_LOG)) log.info(`skipped: router ${s.router} of cluster ${s.cluster}: ${s.reason}`);
-  if (fresh.length > MAX_SKIPPED_LOG) log.info(`skipped: ${count(fresh.length - MAX_SKIPPED_LOG, 'more router', 'more routers')}; "routeagent sync --dry-run --json" lists each with its reason`);
+  if (fresh.length > MAX_SKIPPED_LOG)
+    log.info(
+      `skipped: ${count(fresh.length - MAX_SKIPPED_LOG, 'more router', 'more routers')}; "routeagent sync --dry-run --json" lists each with its reason`,
+    );
   state.skipped = new Set(skipped.map(key));
 }
 
@@ -232,8 +284,12 @@ type Base = {
 };
 
 function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: ApplyMethod; held?: string[]; error?: string }): SyncReport {
-  const maps = Object.fromEntries(MAP_NAMES.map((m) => [m, Object.fromEntries(b.maps[m].map((e) => [e.key, e.backend]))])) as SyncReport['maps'];
-  const plan = Object.fromEntries(b.plans.map((p) => [p.map, { add: [...p.add], change: [...p.change], remove: [...p.remove] }])) as SyncReport['plan'];
+  const maps = Object.fromEntries(
+    MAP_NAMES.map((m) => [m, Object.fromEntries(b.maps[m].map((e) => [e.key, e.backend]))]),
+  ) as SyncReport['maps'];
+  const plan = Object.fromEntries(
+    b.plans.map((p) => [p.map, { add: [...p.add], change: [...p.change], remove: [...p.remove] }]),
+  ) as SyncReport['plan'];
   // Unless this sync applied its plan, HAProxy still serves what it served before (an apply that failed part-way is
   // caught as drift by the next sync, which reads the live maps again).
   const servedMaps = outcome.applied ? b.maps : b.current;
@@ -266,15 +322,24 @@ export const GUARD_REMIND_MS = 10 * 60_000;
  * A held plan is logged when it starts (or when the set of held maps changes), reminded at most every GUARD_REMIND_MS
  * while it lasts, and logged once when it ends; a poll that holds again for the same maps says nothing new.
  */
-export function guardNotices(episode: GuardEpisode | undefined, held: readonly string[], nowMs: number): { episode?: GuardEpisode; notices: GuardNotice[] } {
+export function guardNotices(
+  episode: GuardEpisode | undefined,
+  held: readonly string[],
+  nowMs: number,
+): { episode?: GuardEpisode; notices: GuardNotice[] } {
   if (!held.length) {
     if (!episode) return { notices: [] };
-    return { notices: [{ level: 'info', message: `guard: no longer holding (held since ${clock(episode.since)}); syncs apply their plans again` }] };
+    return {
+      notices: [{ level: 'info', message: `guard: no longer holding (held since ${clock(episode.since)}); syncs apply their plans again` }],
+    };
   }
   const maps = held.map((h) => h.slice(0, h.indexOf(':'))).join(' ');
   const tail = 'not applied, live maps unchanged (run "routeagent sync --force" if this is intended)';
   if (!episode || episode.maps !== maps) {
-    return { episode: { maps, since: nowMs, remindedAt: nowMs }, notices: held.map((h) => ({ level: 'warn', message: `guard: ${h}; ${tail}` })) };
+    return {
+      episode: { maps, since: nowMs, remindedAt: nowMs },
+      notices: held.map((h) => ({ level: 'warn', message: `guard: ${h}; ${tail}` })),
+    };
   }
   if (nowMs - episode.remindedAt < GUARD_REMIND_MS) return { episode, notices: [] };
   return {

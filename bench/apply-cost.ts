@@ -5,14 +5,18 @@
 // Then a no-change sync of 3 clusters × 5,000 routers (CPU of the agent process) against the floor of fetching and
 // JSON.parse-ing the same answers (/api/rawdata: routers and services) with node:http.
 import type { Edge } from './lib/edge.js';
-import { median } from './lib/stats.js';
-import { ms, row, x, type Row } from './lib/report.js';
+import { ms, type Row, row, x } from './lib/report.js';
 import type { Cost } from './lib/stats.js';
+import { median } from './lib/stats.js';
 
 export type ApplyCostResult = Record<string, { size: number; arms: Record<string, Cost[]> }>;
 export type NoChangeResult = { routers: number; sync: Cost[]; floor: Cost[] };
 
-export async function benchApplyCost(edge: Edge, sizes: readonly number[], reps: number): Promise<{ result: ApplyCostResult; rows: Row[] }> {
+export async function benchApplyCost(
+  edge: Edge,
+  sizes: readonly number[],
+  reps: number,
+): Promise<{ result: ApplyCostResult; rows: Row[] }> {
   const result: ApplyCostResult = {};
   const rows: Row[] = [];
   for (const size of sizes) {
@@ -22,7 +26,14 @@ export async function benchApplyCost(edge: Edge, sizes: readonly number[], reps:
     const [replace, raw, reads, apply] = [m('replaceMap'), m('raw'), m('raw+reads'), m('applyMaps')];
     const n = size.toLocaleString('en');
     rows.push(
-      row('2', `replaceMap ${n} entries vs raw prepare/add/commit (${ms(raw)})`, ms(replace), x(replace / raw), '≤ 1.3× raw', replace / raw <= 1.3),
+      row(
+        '2',
+        `replaceMap ${n} entries vs raw prepare/add/commit (${ms(raw)})`,
+        ms(replace),
+        x(replace / raw),
+        '≤ 1.3× raw',
+        replace / raw <= 1.3,
+      ),
       row('2', `  same, vs raw + the show map @v read before the commit (${ms(reads)})`, ms(replace), x(replace / reads), '', null),
       row('2', `  whole applyMaps ${n} (adds render, stage+fsync, haproxy -c, show stat, rename)`, ms(apply), x(apply / raw), '', null),
     );
@@ -49,8 +60,22 @@ export async function benchNoChange(edge: Edge, perCluster: number, reps: number
   const cpu = median(sync.map((c) => c.cpuMs));
   const floorCpu = median(floor.map((c) => c.cpuMs));
   const rows = [
-    row('2', `no-change sync, ${edge.names.length} clusters × ${perCluster.toLocaleString('en')} routers: agent CPU (wall ${ms(median(sync.map((c) => c.wallMs)))})`, ms(cpu), `${x(cpu / floorCpu)} floor`, '', null),
-    row('2', `  floor: fetch the same /api/rawdata with node:http + JSON.parse (CPU; per router ${((1000 * cpu) / routers).toFixed(1)} µs vs ${((1000 * floorCpu) / routers).toFixed(1)} µs)`, ms(floorCpu), '', '', null),
+    row(
+      '2',
+      `no-change sync, ${edge.names.length} clusters × ${perCluster.toLocaleString('en')} routers: agent CPU (wall ${ms(median(sync.map((c) => c.wallMs)))})`,
+      ms(cpu),
+      `${x(cpu / floorCpu)} floor`,
+      '',
+      null,
+    ),
+    row(
+      '2',
+      `  floor: fetch the same /api/rawdata with node:http + JSON.parse (CPU; per router ${((1000 * cpu) / routers).toFixed(1)} µs vs ${((1000 * floorCpu) / routers).toFixed(1)} µs)`,
+      ms(floorCpu),
+      '',
+      '',
+      null,
+    ),
   ];
   return { result: { routers, sync, floor }, rows };
 }

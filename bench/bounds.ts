@@ -1,17 +1,20 @@
 // Section 7, safety bounds: what hostile input and silent peers cost, measured here instead of asserted in `npm test`
 // (a timed assertion fails on a loaded machine while the code is right). The tests prove the outcome (the exact error,
 // nothing injected, the connection cut); these rows say how cheaply, against the bounds the code is meant to keep.
-import { startWorld, app, httpRouter } from '../test/harness/world.js';
-import { startTraefik } from '../test/harness/traefik.js';
-import { captureLog, clusterPatch, cpuMs, syncer } from '../test/faults/kit.js';
+
 import { fetchCluster } from '../agent/io/traefik.js';
+import { captureLog, clusterPatch, cpuMs, syncer } from '../test/faults/kit.js';
+import { startTraefik } from '../test/harness/traefik.js';
+import { app, httpRouter, startWorld } from '../test/harness/world.js';
+import { ms, type Row, row } from './lib/report.js';
 import { median } from './lib/stats.js';
-import { ms, row, type Row } from './lib/report.js';
 
 type BoundsResult = Record<string, number[]>;
 
 const hostile: Record<string, () => Record<string, unknown>[]> = {
-  '10,000 "||" Host terms nobody exposed': () => [httpRouter('wide', Array.from({ length: 10_000 }, (_, i) => `Host(\`h${i}.example.com\`)`).join(' || '))],
+  '10,000 "||" Host terms nobody exposed': () => [
+    httpRouter('wide', Array.from({ length: 10_000 }, (_, i) => `Host(\`h${i}.example.com\`)`).join(' || ')),
+  ],
   '999,999 "!" and a 4 MB host': () => [
     httpRouter('bangs', `${'!'.repeat(999_999)}Host(\`x.technis.io\`)`),
     httpRouter('huge', `Host(\`${'x'.repeat(4_000_000)}.technis.io\`)`),
@@ -41,7 +44,9 @@ export async function benchBounds(reps: number): Promise<{ result: BoundsResult;
   try {
     fake.setFault('/api/rawdata', { body: `{"routers":{${'"x@p":{},'.repeat(2_300_000)}"y@p":{}}}`, dripBytesPerSec: 10_000_000 });
     const target = { name: 'hades', api: fake.url, timeoutMs: 60_000, syntax: 'v3' as const };
-    result['20 MB dripped at 10 MB/s, cut at 1 MiB after'] = await repeat(reps, () => elapsed(() => fetchCluster(target, { maxBodyBytes: 1024 * 1024 }).catch(() => undefined)));
+    result['20 MB dripped at 10 MB/s, cut at 1 MiB after'] = await repeat(reps, () =>
+      elapsed(() => fetchCluster(target, { maxBodyBytes: 1024 * 1024 }).catch(() => undefined)),
+    );
   } finally {
     await fake.close();
   }

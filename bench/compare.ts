@@ -29,7 +29,10 @@ async function main(): Promise<void> {
   symlinkSync(join(ROOT, 'node_modules'), join(old, 'node_modules'));
   // A revision whose schemas are compiled at build time (agent/generated/) needs that build step run in its checkout.
   const generator = join(ROOT, 'scripts', 'validators.mjs');
-  if (existsSync(join(old, 'agent', 'config.ts')) && readFileSync(join(old, 'agent', 'config.ts'), 'utf8').includes('./generated/validators.js')) {
+  if (
+    existsSync(join(old, 'agent', 'config.ts')) &&
+    readFileSync(join(old, 'agent', 'config.ts'), 'utf8').includes('./generated/validators.js')
+  ) {
     mkdirSync(join(old, 'scripts'));
     cpSync(generator, join(old, 'scripts', 'validators.mjs'));
     execFileSync(process.execPath, [join(old, 'scripts', 'validators.mjs')]);
@@ -37,7 +40,9 @@ async function main(): Promise<void> {
   const [before, after] = [await buildWorker(old, 'worker-before'), await buildWorker()];
   const sha = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', rev], { encoding: 'utf8' }).trim();
   const dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', 'agent'], { encoding: 'utf8' }).trim() !== '';
-  console.log(`before: agent/ at ${rev} (${sha}); after: agent/ of the working tree${dirty ? ' (with uncommitted changes)' : ''}; ${reps} interleaved repetitions`);
+  console.log(
+    `before: agent/ at ${rev} (${sha}); after: agent/ of the working tree${dirty ? ' (with uncommitted changes)' : ''}; ${reps} interleaved repetitions`,
+  );
 
   const edge = await startEdge(after, 3);
   const b: Worker = startWorker(before, 'agent');
@@ -82,7 +87,8 @@ async function main(): Promise<void> {
   });
 
   console.log(`\n| case | before (${sha}) | after | after / before |\n|---|---:|---:|---:|`);
-  for (const [label, x, y, unit] of rows) console.log(`| ${label} | ${x.toFixed(1)} ${unit} | ${y.toFixed(1)} ${unit} | ${(y / x).toFixed(2)}× |`);
+  for (const [label, x, y, unit] of rows)
+    console.log(`| ${label} | ${x.toFixed(1)} ${unit} | ${y.toFixed(1)} ${unit} | ${(y / x).toFixed(2)}× |`);
 }
 
 main()

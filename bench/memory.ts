@@ -9,10 +9,10 @@
 // take more than half an hour.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Edge } from './lib/edge.js';
 import { RCD_NODE_FLAGS, startDaemonProc } from './lib/daemon.js';
+import type { Edge } from './lib/edge.js';
 import { onCleanup, rssMiB, sleep, stopChild, track } from './lib/procs.js';
-import { mib, row, x, type Row } from './lib/report.js';
+import { mib, type Row, row, x } from './lib/report.js';
 
 export type MemoryResult = {
   nodeArgs: readonly string[];
@@ -25,7 +25,11 @@ export type MemoryResult = {
 };
 
 /** `nodeArgs`: the daemon's node flags, by default those rc.d passes (the main rows); others give a comparison row. */
-export async function benchMemory(edge: Edge, syncs: number, nodeArgs: readonly string[] = RCD_NODE_FLAGS): Promise<{ result: MemoryResult; rows: Row[] }> {
+export async function benchMemory(
+  edge: Edge,
+  syncs: number,
+  nodeArgs: readonly string[] = RCD_NODE_FLAGS,
+): Promise<{ result: MemoryResult; rows: Row[] }> {
   for (const n of edge.names) await edge.fleet.set(n, { count: 10, prefix: `mem-${n}-` });
   await edge.sync({ force: true }); // the maps start as the daemon wants them (else its guard rightly holds the first sync)
   const configPath = join(edge.dir, 'memory-config.json');
@@ -52,7 +56,8 @@ export async function benchMemory(edge: Edge, syncs: number, nodeArgs: readonly 
       cursor = (await daemon.waitLine(starting, 30_000, cursor)) + 1;
       done++;
       if (done < syncs) process.kill(daemon.pid, 'SIGUSR2');
-      if (done % 1000 === 0 || done === syncs) samples.push({ count: done, rssMiB: rssMiB(daemon.pid), bareMiB: rssMiB(bare.pid!), atMs: performance.now() - t0 });
+      if (done % 1000 === 0 || done === syncs)
+        samples.push({ count: done, rssMiB: rssMiB(daemon.pid), bareMiB: rssMiB(bare.pid!), atMs: performance.now() - t0 });
     }
     const syncsPerSec = done / ((performance.now() - t0) / 1000);
 
@@ -93,11 +98,46 @@ function memoryRows(r: MemoryResult): Row[] {
   const steady = last.rssMiB / half.rssMiB; // a leak grows all the way; V8 sizing its heap levels off early
   const flags = r.nodeArgs.length ? `node ${r.nodeArgs.join(' ')}, as rc.d runs it` : 'node without flags';
   return [
-    row('4', `RSS after start (first sync of 3 × 10 routers done; ${flags}) vs bare node (${mib(r.bareStartMiB)})`, mib(r.startMiB), x(r.startMiB / r.bareStartMiB), '≤ 1.5× bare node', r.startMiB / r.bareStartMiB <= 1.5),
-    row('4', `RSS after ${last.count.toLocaleString('en')} syncs (3 × 10 routers, ${r.syncsPerSec.toFixed(0)} syncs/s) vs bare node (${mib(last.bareMiB)})`, mib(last.rssMiB), x(last.rssMiB / last.bareMiB), '', null),
-    row('4', `  RSS every 1,000 syncs: ${r.syncs.map((s) => s.rssMiB.toFixed(0)).join(', ')} MiB; at ${last.count.toLocaleString('en')} / at ${first.count.toLocaleString('en')}`, '', x(growth, 3), '', null),
-    row('4', `  flat over time (steady state): RSS at ${last.count.toLocaleString('en')} / at ${half.count.toLocaleString('en')} syncs`, '', x(steady, 3), 'within 5% (0.95–1.05×)', steady >= 0.95 && steady <= 1.05),
-    row('4', `RSS holding 15,000 routers (3 × 5,000; 15,000 hosts per map) vs bare node (${mib(r.bare15kMiB)})`, mib(r.at15kMiB), x(r.at15kMiB / r.bare15kMiB), '≤ 2.5× bare node', r.at15kMiB / r.bare15kMiB <= 2.5),
+    row(
+      '4',
+      `RSS after start (first sync of 3 × 10 routers done; ${flags}) vs bare node (${mib(r.bareStartMiB)})`,
+      mib(r.startMiB),
+      x(r.startMiB / r.bareStartMiB),
+      '≤ 1.5× bare node',
+      r.startMiB / r.bareStartMiB <= 1.5,
+    ),
+    row(
+      '4',
+      `RSS after ${last.count.toLocaleString('en')} syncs (3 × 10 routers, ${r.syncsPerSec.toFixed(0)} syncs/s) vs bare node (${mib(last.bareMiB)})`,
+      mib(last.rssMiB),
+      x(last.rssMiB / last.bareMiB),
+      '',
+      null,
+    ),
+    row(
+      '4',
+      `  RSS every 1,000 syncs: ${r.syncs.map((s) => s.rssMiB.toFixed(0)).join(', ')} MiB; at ${last.count.toLocaleString('en')} / at ${first.count.toLocaleString('en')}`,
+      '',
+      x(growth, 3),
+      '',
+      null,
+    ),
+    row(
+      '4',
+      `  flat over time (steady state): RSS at ${last.count.toLocaleString('en')} / at ${half.count.toLocaleString('en')} syncs`,
+      '',
+      x(steady, 3),
+      'within 5% (0.95–1.05×)',
+      steady >= 0.95 && steady <= 1.05,
+    ),
+    row(
+      '4',
+      `RSS holding 15,000 routers (3 × 5,000; 15,000 hosts per map) vs bare node (${mib(r.bare15kMiB)})`,
+      mib(r.at15kMiB),
+      x(r.at15kMiB / r.bare15kMiB),
+      '≤ 2.5× bare node',
+      r.at15kMiB / r.bare15kMiB <= 2.5,
+    ),
   ];
 }
 
@@ -106,6 +146,13 @@ function flaggedRows(r: MemoryResult): Row[] {
   const last = r.syncs[r.syncs.length - 1]!;
   const flags = r.nodeArgs.length ? `node ${r.nodeArgs.join(' ')}` : 'node without flags (its defaults)';
   return [
-    row('4', `  with ${flags}: after start / ${last.count.toLocaleString('en')} syncs / at 15,000 routers`, `${mib(r.startMiB)} / ${mib(last.rssMiB)} / ${mib(r.at15kMiB)}`, `${x(r.startMiB / r.bareStartMiB)} / ${x(last.rssMiB / last.bareMiB)} / ${x(r.at15kMiB / r.bare15kMiB)}`, '', null),
+    row(
+      '4',
+      `  with ${flags}: after start / ${last.count.toLocaleString('en')} syncs / at 15,000 routers`,
+      `${mib(r.startMiB)} / ${mib(last.rssMiB)} / ${mib(r.at15kMiB)}`,
+      `${x(r.startMiB / r.bareStartMiB)} / ${x(last.rssMiB / last.bareMiB)} / ${x(r.at15kMiB / r.bare15kMiB)}`,
+      '',
+      null,
+    ),
   ];
 }

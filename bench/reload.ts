@@ -10,18 +10,27 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { haproxyConfig } from '../test/harness/haproxy-config.js';
 import { freePort, haproxyBin } from '../test/harness/haproxy.js';
+import { haproxyConfig } from '../test/harness/haproxy-config.js';
 import { alive } from '../test/harness/wait.js';
 import { backendsOf } from './lib/edge.js';
 import { startFleet } from './lib/fleet.js';
 import { onCleanup, once, pidsWithArg, sleep, stopPid, track, trackPid } from './lib/procs.js';
-import { startWorker } from './lib/rpc.js';
+import { ms, type Row, row, x } from './lib/report.js';
 import { makeRouters } from './lib/routers.js';
-import { ms, row, x, type Row } from './lib/report.js';
+import { startWorker } from './lib/rpc.js';
 import type { SyncCost } from './worker.js';
 
-export type WrkResult = { requests: number; non2xx: number; socketErrors: number; p50Ms: number; p99Ms: number; maxMs: number; rps: number; raw: string };
+export type WrkResult = {
+  requests: number;
+  non2xx: number;
+  socketErrors: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  rps: number;
+  raw: string;
+};
 export type ArmResult = {
   method: 'runtime' | 'reload';
   wrk: WrkResult;
@@ -34,7 +43,10 @@ export type ArmResult = {
 
 const LOAD_HOST = 'load.technis.io';
 
-export async function benchReload(bundle: string, opts: { changes: number; periodMs: number; connections: number; delayMs: number }): Promise<{ result: ArmResult[]; rows: Row[] }> {
+export async function benchReload(
+  bundle: string,
+  opts: { changes: number; periodMs: number; connections: number; delayMs: number },
+): Promise<{ result: ArmResult[]; rows: Row[] }> {
   const result: ArmResult[] = [];
   for (const method of ['runtime', 'reload'] as const) result.push(await arm(bundle, method, opts));
   const [live, rel] = result as [ArmResult, ArmResult];
@@ -43,9 +55,30 @@ export async function benchReload(bundle: string, opts: { changes: number; perio
   for (const a of result) {
     const label = a.method === 'runtime' ? 'routeagent, live (runtime API)' : 'reload (haproxy -D -x sock -sf old)';
     rows.push(
-      row('5', `${label}: ${a.applied} changes under ${a.wrk.requests.toLocaleString('en')} requests: failed (non-2xx ${a.wrk.non2xx} + socket errors ${a.wrk.socketErrors})`, `${failed(a)} (${((100 * failed(a)) / Math.max(1, a.wrk.requests)).toFixed(3)}%)`, '', a.method === 'runtime' ? '0 failed' : '', a.method === 'runtime' ? failed(a) === 0 : null),
-      row('5', `  ${a.method}: latency p50 / p99 / max; requests/s`, `${ms(a.wrk.p50Ms)} / ${ms(a.wrk.p99Ms)} / ${ms(a.wrk.maxMs)}; ${a.wrk.rps.toFixed(0)}/s`, '', '', null),
-      row('5', `  ${a.method}: haproxy processes alive right after / 2 s after (sync median ${ms(median(a.syncMs))})`, `${a.processesAfter} / ${a.processesAfter2s}`, '', a.method === 'runtime' ? '1' : '', a.method === 'runtime' ? a.processesAfter === 1 && a.processesAfter2s === 1 : null),
+      row(
+        '5',
+        `${label}: ${a.applied} changes under ${a.wrk.requests.toLocaleString('en')} requests: failed (non-2xx ${a.wrk.non2xx} + socket errors ${a.wrk.socketErrors})`,
+        `${failed(a)} (${((100 * failed(a)) / Math.max(1, a.wrk.requests)).toFixed(3)}%)`,
+        '',
+        a.method === 'runtime' ? '0 failed' : '',
+        a.method === 'runtime' ? failed(a) === 0 : null,
+      ),
+      row(
+        '5',
+        `  ${a.method}: latency p50 / p99 / max; requests/s`,
+        `${ms(a.wrk.p50Ms)} / ${ms(a.wrk.p99Ms)} / ${ms(a.wrk.maxMs)}; ${a.wrk.rps.toFixed(0)}/s`,
+        '',
+        '',
+        null,
+      ),
+      row(
+        '5',
+        `  ${a.method}: haproxy processes alive right after / 2 s after (sync median ${ms(median(a.syncMs))})`,
+        `${a.processesAfter} / ${a.processesAfter2s}`,
+        '',
+        a.method === 'runtime' ? '1' : '',
+        a.method === 'runtime' ? a.processesAfter === 1 && a.processesAfter2s === 1 : null,
+      ),
     );
   }
   rows.push(row('5', 'p99 latency, reload / live', '', x(rel.wrk.p99Ms / live.wrk.p99Ms), '', null));
@@ -57,7 +90,11 @@ function median(xs: readonly number[]): number {
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : Number.NaN;
 }
 
-async function arm(bundle: string, method: 'runtime' | 'reload', opts: { changes: number; periodMs: number; connections: number; delayMs: number }): Promise<ArmResult> {
+async function arm(
+  bundle: string,
+  method: 'runtime' | 'reload',
+  opts: { changes: number; periodMs: number; connections: number; delayMs: number },
+): Promise<ArmResult> {
   const dir = await mkdtemp(join(tmpdir(), `routeagent-bench-${method}-`));
   const names = ['c0', 'c1'];
   const fleet = await startFleet(bundle, names);
@@ -100,10 +137,15 @@ async function arm(bundle: string, method: 'runtime' | 'reload', opts: { changes
     try {
       await agent.call('configure', { config });
       const base = makeRouters({ count: 200, prefix: 'base-' });
-      const load = makeRouters({ count: 1, prefix: 'load' }).map((r) => ({ ...r, name: 'load@kubernetescrd', rule: `Host(\`${LOAD_HOST}\`)` }));
+      const load = makeRouters({ count: 1, prefix: 'load' }).map((r) => ({
+        ...r,
+        name: 'load@kubernetescrd',
+        rule: `Host(\`${LOAD_HOST}\`)`,
+      }));
       await fleet.setRouters('c0', [...load, ...base]);
       const first = await agent.call<SyncCost>('sync', { force: true });
-      if (!first.applied || first.method !== method) throw new Error(`${method} arm: first sync gave ${first.method} (${first.error ?? 'no error'})`);
+      if (!first.applied || first.method !== method)
+        throw new Error(`${method} arm: first sync gave ${first.method} (${first.error ?? 'no error'})`);
       await waitServes(httpPort, LOAD_HOST);
       for (const pid of pidsWithArg(cfg)) trackPid(pid);
 
@@ -125,7 +167,10 @@ async function arm(bundle: string, method: 'runtime' | 'reload', opts: { changes
         else behindScheduleMs = Math.max(behindScheduleMs, -wait);
         const extra = makeRouters({ count: i + 1, prefix: 'chg-' }); // one more router per change, alternately on c0 and c1
         await fleet.setRouters('c0', [...load, ...base, ...extra.filter((_, j) => j % 2 === 0)]);
-        await fleet.setRouters('c1', extra.filter((_, j) => j % 2 === 1));
+        await fleet.setRouters(
+          'c1',
+          extra.filter((_, j) => j % 2 === 1),
+        );
         const r = await agent.call<SyncCost>('sync');
         if (r.error) throw new Error(`${method} arm: sync ${i} failed: ${r.error}`);
         if (r.applied) applied++;
@@ -149,7 +194,14 @@ async function arm(bundle: string, method: 'runtime' | 'reload', opts: { changes
  * pfSense-like: run in daemon mode (-D, pidfile) by the caller, admin socket with expose-fd listeners for -x, no
  * traffic log. The HTTP backends answer from HAProxy itself; the TLS ones point at a dead port (never used by the load).
  */
-function pfsenseConfig(o: { socket: string; httpPort: number; sniPort: number; deadPort: number; maps: { hosts: string; sni: string }; names: string[] }): string {
+function pfsenseConfig(o: {
+  socket: string;
+  httpPort: number;
+  sniPort: number;
+  deadPort: number;
+  maps: { hosts: string; sni: string };
+  names: string[];
+}): string {
   return haproxyConfig({
     socket: o.socket,
     httpPort: o.httpPort,
@@ -168,7 +220,9 @@ function pfsenseConfig(o: { socket: string; httpPort: number; sniPort: number; d
 
 function run(bin: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) =>
-    execFile(bin, args, { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${bin} ${args.join(' ')}: ${stdout}${stderr}`)) : resolve())),
+    execFile(bin, args, { timeout: 30_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${bin} ${args.join(' ')}: ${stdout}${stderr}`)) : resolve(),
+    ),
   );
 }
 
@@ -197,9 +251,25 @@ function statusOf(port: number, host: string): Promise<number> {
 
 function runWrk(port: number, connections: number, durationSec: number, script: string): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
-    const child = track('wrk', ['-t1', `-c${connections}`, `-d${durationSec}s`, '--latency', '--timeout', '5s', '-s', script, '-H', `Host: ${LOAD_HOST}`, `http://127.0.0.1:${port}/`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = track(
+      'wrk',
+      [
+        '-t1',
+        `-c${connections}`,
+        `-d${durationSec}s`,
+        '--latency',
+        '--timeout',
+        '5s',
+        '-s',
+        script,
+        '-H',
+        `Host: ${LOAD_HOST}`,
+        `http://127.0.0.1:${port}/`,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -221,5 +291,14 @@ export function parseWrk(out: string): WrkResult {
   const socketErrors = se ? Number(se[1]) + Number(se[2]) + Number(se[3]) + Number(se[4]) : 0;
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
-  return { requests, non2xx, socketErrors, p50Ms: pct('50'), p99Ms: pct('99'), maxMs: max ? dur(max[1]!, max[2]!) : Number.NaN, rps, raw: out };
+  return {
+    requests,
+    non2xx,
+    socketErrors,
+    p50Ms: pct('50'),
+    p99Ms: pct('99'),
+    maxMs: max ? dur(max[1]!, max[2]!) : Number.NaN,
+    rps,
+    raw: out,
+  };
 }

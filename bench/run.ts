@@ -14,9 +14,9 @@ import { benchApplyCost, benchNoChange } from './apply-cost.js';
 import { benchBounds } from './bounds.js';
 import { buildWorker } from './lib/bundle.js';
 import { BUNDLE } from './lib/daemon.js';
-import { startEdge, type Edge } from './lib/edge.js';
+import { type Edge, startEdge } from './lib/edge.js';
 import { cleanupAll, installSignalCleanup, stopping } from './lib/procs.js';
-import { renderTable, row, type Row } from './lib/report.js';
+import { type Row, renderTable, row } from './lib/report.js';
 import { benchMemory } from './memory.js';
 import { benchPropagation } from './propagation.js';
 import { benchReload } from './reload.js';
@@ -31,8 +31,44 @@ const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? '1,
 
 // Sizes: the full run is tuned to finish in about 5 minutes on 2 cores; --quick is a smoke test of the harness.
 const P = quick
-  ? { changes: 6, background: 100, applySizes: [1000, 15_000], applyReps: 3, noChangeReps: 3, scaleSteps: [100, 1000, 10_000], scaleReps: 1, ruleCount: 20_000, ruleReps: 3, chainTerms: 2000, chainReps: 3, boundReps: 1, memSyncs: 500, memFlaggedSyncs: 200, reloadChanges: 20, reloadPeriodMs: 200, startups: 3 }
-  : { changes: 50, background: 500, applySizes: [1000, 15_000, 50_000], applyReps: 7, noChangeReps: 9, scaleSteps: [100, 1000, 10_000, 50_000], scaleReps: 3, ruleCount: 50_000, ruleReps: 9, chainTerms: 10_000, chainReps: 5, boundReps: 3, memSyncs: 10_000, memFlaggedSyncs: 2000, reloadChanges: 100, reloadPeriodMs: 200, startups: 7 };
+  ? {
+      changes: 6,
+      background: 100,
+      applySizes: [1000, 15_000],
+      applyReps: 3,
+      noChangeReps: 3,
+      scaleSteps: [100, 1000, 10_000],
+      scaleReps: 1,
+      ruleCount: 20_000,
+      ruleReps: 3,
+      chainTerms: 2000,
+      chainReps: 3,
+      boundReps: 1,
+      memSyncs: 500,
+      memFlaggedSyncs: 200,
+      reloadChanges: 20,
+      reloadPeriodMs: 200,
+      startups: 3,
+    }
+  : {
+      changes: 50,
+      background: 500,
+      applySizes: [1000, 15_000, 50_000],
+      applyReps: 7,
+      noChangeReps: 9,
+      scaleSteps: [100, 1000, 10_000, 50_000],
+      scaleReps: 3,
+      ruleCount: 50_000,
+      ruleReps: 9,
+      chainTerms: 10_000,
+      chainReps: 5,
+      boundReps: 3,
+      memSyncs: 10_000,
+      memFlaggedSyncs: 2000,
+      reloadChanges: 100,
+      reloadPeriodMs: 200,
+      startups: 7,
+    };
 
 function environment(): Record<string, string> {
   const sh = (cmd: string, a: string[]) => {
@@ -54,13 +90,17 @@ function environment(): Record<string, string> {
     cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`,
     memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
-    loadavgAtStart: loadavg().map((l) => l.toFixed(2)).join(' '),
+    loadavgAtStart: loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
   };
 }
 
 async function main(): Promise<number> {
   installSignalCleanup();
-  const missing = (['haproxy', 'openssl'] as const).filter((t) => !hasTool(t)).map(whyMissing)[0] ?? (existsSync(BUNDLE) ? undefined : `${BUNDLE} missing: run ./build.sh`);
+  const missing =
+    (['haproxy', 'openssl'] as const).filter((t) => !hasTool(t)).map(whyMissing)[0] ??
+    (existsSync(BUNDLE) ? undefined : `${BUNDLE} missing: run ./build.sh`);
   if (missing) {
     console.error(`bench: ${missing}`);
     return 2;
@@ -103,18 +143,24 @@ async function main(): Promise<number> {
   await edge?.close();
   await step('7', 'rule chains', () => benchRuleChains(bundle, P.chainTerms, P.chainReps));
   await step('8', 'safety bounds', () => benchBounds(P.boundReps));
-  await step('5', 'live update vs reload', () => benchReload(bundle, { changes: P.reloadChanges, periodMs: P.reloadPeriodMs, connections: 16, delayMs: 2 }));
+  await step('5', 'live update vs reload', () =>
+    benchReload(bundle, { changes: P.reloadChanges, periodMs: P.reloadPeriodMs, connections: 16, delayMs: 2 }),
+  );
 
   rows.sort((a, b) => a.section.localeCompare(b.section)); // stable: keeps each section's own order
   const durationSec = (performance.now() - t0) / 1000;
-  env['loadavgAtEnd'] = loadavg().map((l) => l.toFixed(2)).join(' ');
+  env['loadavgAtEnd'] = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   env['duration'] = `${durationSec.toFixed(0)} s`;
   const table = renderTable(rows);
-  const header = Object.entries(env).map(([k, v]) => `${k}: ${v}`).join('\n');
+  const header = Object.entries(env)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\n');
   const text = `${header}\n\n${table}\n`;
   process.stdout.write(`\n${text}`);
   await mkdir(RESULTS, { recursive: true });
-  await writeFile(`${RESULTS}latest.json`, JSON.stringify({ env, params: P, quick, rows, sections, errors }, null, 2) + '\n');
+  await writeFile(`${RESULTS}latest.json`, `${JSON.stringify({ env, params: P, quick, rows, sections, errors }, null, 2)}\n`);
   await writeFile(`${RESULTS}latest.md`, `\`\`\`\n${header}\n\`\`\`\n\n${table}\n`);
   process.stdout.write(`\nwritten: bench/results/latest.json, bench/results/latest.md\n`);
   for (const e of errors) process.stderr.write(`\nbench: ${e}\n`);

@@ -3,8 +3,8 @@
 // router stays flat: (cost(N₂) − cost(N₁)) / (N₂ − N₁) is compared between the last two steps.
 // Then rule parsing throughput: parseRule vs JSON.parse of the same rule strings and a regex scan for Host(`…`).
 import type { Edge } from './lib/edge.js';
-import { median, type Cost } from './lib/stats.js';
-import { ms, row, x, type Row } from './lib/report.js';
+import { ms, type Row, row, x } from './lib/report.js';
+import { type Cost, median } from './lib/stats.js';
 import type { SyncCost } from './worker.js';
 
 export type ScaleStep = { routers: number; full: SyncCost[]; noChange: SyncCost[] };
@@ -14,7 +14,8 @@ export async function benchScale(edge: Edge, steps: readonly number[], reps: num
   const result: ScaleStep[] = [];
   for (const n of edge.names.slice(1)) await edge.fleet.set(n, null);
   let gen = 0;
-  for (let i = 0; i < 2; i++) { // warm-up (JIT, sockets), not recorded: else the first, smallest step pays for it
+  for (let i = 0; i < 2; i++) {
+    // warm-up (JIT, sockets), not recorded: else the first, smallest step pays for it
     await edge.fleet.set(edge.names[0]!, { count: 1000, prefix: `w${gen++}-` });
     await edge.sync({ force: true });
   }
@@ -24,7 +25,8 @@ export async function benchScale(edge: Edge, steps: readonly number[], reps: num
     for (let i = 0; i < reps; i++) {
       await edge.fleet.set(edge.names[0]!, { count: routers, prefix: `s${gen++}-` }); // new hosts: every entry replaced
       const f = await edge.sync({ force: true });
-      if (!f.applied || f.error || f.entries.hosts !== routers) throw new Error(`scale ${routers}: sync did not apply (${f.error ?? f.method}, ${f.entries.hosts} entries)`);
+      if (!f.applied || f.error || f.entries.hosts !== routers)
+        throw new Error(`scale ${routers}: sync did not apply (${f.error ?? f.method}, ${f.entries.hosts} entries)`);
       full.push(f);
       noChange.push(await edge.sync());
     }
@@ -35,11 +37,26 @@ export async function benchScale(edge: Edge, steps: readonly number[], reps: num
   for (const s of result) {
     const n = s.routers.toLocaleString('en');
     rows.push(
-      row('3', `${n} routers: full sync (all ${n}×2 entries replaced), wall / agent CPU`, `${ms(med(s.full, 'wallMs'))} / ${ms(med(s.full, 'cpuMs'))}`, '', '', null),
-      row('3', `${n} routers: no-change sync, wall / agent CPU (${((1000 * med(s.noChange, 'cpuMs')) / s.routers).toFixed(1)} µs CPU per router)`, `${ms(med(s.noChange, 'wallMs'))} / ${ms(med(s.noChange, 'cpuMs'))}`, '', '', null),
+      row(
+        '3',
+        `${n} routers: full sync (all ${n}×2 entries replaced), wall / agent CPU`,
+        `${ms(med(s.full, 'wallMs'))} / ${ms(med(s.full, 'cpuMs'))}`,
+        '',
+        '',
+        null,
+      ),
+      row(
+        '3',
+        `${n} routers: no-change sync, wall / agent CPU (${((1000 * med(s.noChange, 'cpuMs')) / s.routers).toFixed(1)} µs CPU per router)`,
+        `${ms(med(s.noChange, 'wallMs'))} / ${ms(med(s.noChange, 'cpuMs'))}`,
+        '',
+        '',
+        null,
+      ),
     );
   }
-  const marginal = (a: ScaleStep, b: ScaleStep, sel: (s: ScaleStep) => SyncCost[], k: keyof Cost) => (med(sel(b), k) - med(sel(a), k)) / (b.routers - a.routers);
+  const marginal = (a: ScaleStep, b: ScaleStep, sel: (s: ScaleStep) => SyncCost[], k: keyof Cost) =>
+    (med(sel(b), k) - med(sel(a), k)) / (b.routers - a.routers);
   if (result.length >= 3) {
     const [a, b, c] = result.slice(-3) as [ScaleStep, ScaleStep, ScaleStep];
     for (const [label, sel, k] of [
@@ -51,7 +68,14 @@ export async function benchScale(edge: Edge, steps: readonly number[], reps: num
       const late = marginal(b, c, sel, k);
       const r = late / early;
       rows.push(
-        row('3', `linearity, ${label}: marginal µs/router ${b.routers.toLocaleString('en')}→${c.routers.toLocaleString('en')} vs ${a.routers.toLocaleString('en')}→${b.routers.toLocaleString('en')} (${(1000 * late).toFixed(1)} vs ${(1000 * early).toFixed(1)})`, '', x(r), '≈ 1 (≤ 1.5×)', r <= 1.5),
+        row(
+          '3',
+          `linearity, ${label}: marginal µs/router ${b.routers.toLocaleString('en')}→${c.routers.toLocaleString('en')} vs ${a.routers.toLocaleString('en')}→${b.routers.toLocaleString('en')} (${(1000 * late).toFixed(1)} vs ${(1000 * early).toFixed(1)})`,
+          '',
+          x(r),
+          '≈ 1 (≤ 1.5×)',
+          r <= 1.5,
+        ),
       );
     }
   }
@@ -63,8 +87,22 @@ export async function benchRules(edge: Edge, count: number, reps: number): Promi
   const rate = (k: string) => count / (median(r.ms[k]!) / 1000);
   const fmt = (k: string) => `${(rate(k) / 1e6).toFixed(2)} M/s`;
   const rows = [
-    row('3', `parseRule: ${count.toLocaleString('en')} rules (70% bare Host, the rest with path/negation/header/||)`, `${fmt('parseRule')} rules`, '', '', null),
-    row('3', '  vs JSON.parse of the same strings as JSON literals', `${fmt('JSON.parse')}`, `${x(rate('JSON.parse') / rate('parseRule'), 1)} faster`, '', null),
+    row(
+      '3',
+      `parseRule: ${count.toLocaleString('en')} rules (70% bare Host, the rest with path/negation/header/||)`,
+      `${fmt('parseRule')} rules`,
+      '',
+      '',
+      null,
+    ),
+    row(
+      '3',
+      '  vs JSON.parse of the same strings as JSON literals',
+      `${fmt('JSON.parse')}`,
+      `${x(rate('JSON.parse') / rate('parseRule'), 1)} faster`,
+      '',
+      null,
+    ),
     row('3', '  vs a regex scan for Host(`…`)', `${fmt('regex scan')}`, `${x(rate('regex scan') / rate('parseRule'), 1)} faster`, '', null),
     row('3', '  routesFromRouters (parse + DNS check + expose + sort), routers/s', `${fmt('routesFromRouters')}`, '', '', null),
   ];

@@ -5,14 +5,21 @@
 import { existsSync } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Edge } from './lib/edge.js';
 import { BUNDLE, startDaemonProc } from './lib/daemon.js';
+import type { Edge } from './lib/edge.js';
 import { sleep, track } from './lib/procs.js';
-import { median } from './lib/stats.js';
+import { ms, type Row, row, x } from './lib/report.js';
 import { makeRouters } from './lib/routers.js';
-import { ms, row, x, type Row } from './lib/report.js';
+import { median } from './lib/stats.js';
 
-export type StartupResult = { bundleBytes: number; syncLineMs: number[]; statusMs: number[]; bareNodeMs: number[]; statusCmdMs: number[]; statusBareMs: number[] };
+export type StartupResult = {
+  bundleBytes: number;
+  syncLineMs: number[];
+  statusMs: number[];
+  bareNodeMs: number[];
+  statusCmdMs: number[];
+  statusBareMs: number[];
+};
 
 export async function benchStartup(edge: Edge, reps: number): Promise<{ result: StartupResult; rows: Row[] }> {
   const bundleBytes = (await stat(BUNDLE)).size;
@@ -65,9 +72,23 @@ export async function benchStartup(edge: Edge, reps: number): Promise<{ result: 
   const status = median(result.statusCmdMs);
   const rows = [
     row('6', 'bundle dist/routeagent.js (dependencies inlined)', `${(bundleBytes / 1024).toFixed(0)} KiB`, '', '', null),
-    row('6', `cold start → first "sync:" log line (${reps} starts) vs bare \`node -e 0\` spawn→exit (${ms(bare)})`, ms(median(result.syncLineMs)), x(median(result.syncLineMs) / bare), '', null),
+    row(
+      '6',
+      `cold start → first "sync:" log line (${reps} starts) vs bare \`node -e 0\` spawn→exit (${ms(bare)})`,
+      ms(median(result.syncLineMs)),
+      x(median(result.syncLineMs) / bare),
+      '',
+      null,
+    ),
     row('6', 'cold start → status file written', ms(median(result.statusMs)), x(median(result.statusMs) / bare), '', null),
-    row('6', `\`routeagent status\` spawn→exit (${reps * 3} runs) vs bare \`node -e 0\` (${ms(statusBare)}), interleaved`, ms(status), x(status / statusBare), '≤ 1.5× node -e 0', status / statusBare <= 1.5),
+    row(
+      '6',
+      `\`routeagent status\` spawn→exit (${reps * 3} runs) vs bare \`node -e 0\` (${ms(statusBare)}), interleaved`,
+      ms(status),
+      x(status / statusBare),
+      '≤ 1.5× node -e 0',
+      status / statusBare <= 1.5,
+    ),
   ];
   return { result, rows };
 }

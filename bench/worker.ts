@@ -2,21 +2,22 @@
 //   `fleet`: hosts fake Traefik clusters (test/harness/traefik.ts) with generated routers;
 //   `agent`: runs routeagent's own code (syncOnce, replaceMap, applyMaps, parseRule) and measures it with
 //            process.cpuUsage(), which then counts routeagent alone: haproxy and the fake Traefik are other processes.
-import { parseConfig, type Config } from '../agent/config.js';
-import { createSyncDeps } from '../agent/deps.js';
+
 import { applyMaps } from '../agent/apply.js';
-import { silentLog } from '../agent/log.js';
-import { parseRule } from '../agent/core/rules.js';
+import { type Config, parseConfig } from '../agent/config.js';
 import { routesFromRouters } from '../agent/core/routes.js';
+import { parseRule } from '../agent/core/rules.js';
 import { routersFromRawdata } from '../agent/core/traefik-body.js';
+import { createSyncDeps } from '../agent/deps.js';
 import { createRuntime } from '../agent/io/runtime.js';
-import { newSyncState, syncOnce, type SyncState } from '../agent/sync.js';
-import { rawdataFrom, startTraefik, type FakeTraefik } from '../test/harness/traefik.js';
+import { silentLog } from '../agent/log.js';
+import { newSyncState, type SyncState, syncOnce } from '../agent/sync.js';
+import { type FakeTraefik, rawdataFrom, startTraefik } from '../test/harness/traefik.js';
 import { plainFetchAll } from './lib/plainfetch.js';
 import { rawReplace } from './lib/rawclient.js';
-import { hostOf, makeRouters, makeServices, ruleOf, type RouterSpec } from './lib/routers.js';
-import { serve, type Handlers } from './lib/rpc.js';
-import { measure, type Cost } from './lib/stats.js';
+import { hostOf, makeRouters, makeServices, type RouterSpec, ruleOf } from './lib/routers.js';
+import { type Handlers, serve } from './lib/rpc.js';
+import { type Cost, measure } from './lib/stats.js';
 import type { ChainShape, ChainsResult } from './rulechains.js';
 
 const fakes = new Map<string, FakeTraefik>();
@@ -53,7 +54,14 @@ const need = (): Config => {
   return config;
 };
 
-export type SyncCost = Cost & { applied: boolean; method: string; error?: string; held?: string[]; entries: { hosts: number; sni: number }; changes: number };
+export type SyncCost = Cost & {
+  applied: boolean;
+  method: string;
+  error?: string;
+  held?: string[];
+  entries: { hosts: number; sni: number };
+  changes: number;
+};
 
 const agent: Handlers = {
   configure(a) {
@@ -132,10 +140,30 @@ const agent: Handlers = {
     const HOST = /Host\(`([^`]*)`\)/g;
     let sink = 0;
     const arms: [string, () => void][] = [
-      ['parseRule', () => { for (const r of rules) sink += parseRule(r, 'v3', 'http').hosts.length; }],
-      ['JSON.parse', () => { for (const l of literals) sink += (JSON.parse(l) as string).length; }],
-      ['regex scan', () => { for (const r of rules) for (const m of r.matchAll(HOST)) sink += m[1]!.length; }],
-      ['routesFromRouters', () => { sink += routesFromRouters(cluster, routers, 'v3', expose).routes.length; }],
+      [
+        'parseRule',
+        () => {
+          for (const r of rules) sink += parseRule(r, 'v3', 'http').hosts.length;
+        },
+      ],
+      [
+        'JSON.parse',
+        () => {
+          for (const l of literals) sink += (JSON.parse(l) as string).length;
+        },
+      ],
+      [
+        'regex scan',
+        () => {
+          for (const r of rules) for (const m of r.matchAll(HOST)) sink += m[1]!.length;
+        },
+      ],
+      [
+        'routesFromRouters',
+        () => {
+          sink += routesFromRouters(cluster, routers, 'v3', expose).routes.length;
+        },
+      ],
     ];
     const out: Record<string, number[]> = Object.fromEntries(arms.map(([n]) => [n, []]));
     for (const [, fn] of arms) fn();
@@ -173,7 +201,8 @@ const agent: Handlers = {
         const t = process.cpuUsage(t0);
         times[size].push((t.user + t.system) / 1000);
       };
-      for (let i = 0; i < 3; i++) { // warm-up (JIT, heap growth), not recorded: else the small rule pays for it
+      for (let i = 0; i < 3; i++) {
+        // warm-up (JIT, heap growth), not recorded: else the small rule pays for it
         parse('small');
         parse('large');
       }

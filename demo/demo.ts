@@ -1,7 +1,7 @@
 // The demo: a real haproxy on loopback, two fake Traefik "clusters" with sample apps, and the real routeagent daemon
 // (the built bundle). It moves an app from one cluster to the other and shows, with real requests, that routing
 // followed within one poll and that HAProxy was never reloaded. Everything runs on 127.0.0.1 and is removed at the end.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createRuntime } from '../agent/io/runtime.js';
 import { haproxyMissing } from '../test/harness/haproxy.js';
@@ -50,7 +50,11 @@ async function main(): Promise<number> {
     step('Starting a real haproxy and two fake Traefik clusters on 127.0.0.1');
     w = await startWorld({ schedule: '*/1 * * * * *' });
     const { hades, illmatic } = w.clusters;
-    hades.traefik.setRouters('http', [app('grafana.technis.io'), httpRouter('blog', 'Host(`blog.technis.io`)', { tls: undefined }), app('leak.example.com')]);
+    hades.traefik.setRouters('http', [
+      app('grafana.technis.io'),
+      httpRouter('blog', 'Host(`blog.technis.io`)', { tls: undefined }),
+      app('leak.example.com'),
+    ]);
     illmatic.traefik.setRouters('http', [app('wiki.technis.io')]);
     illmatic.traefik.setRouters('tcp', [tcpRouter('mqtt', 'mqtt.technis.io')]);
     say(`   haproxy pid ${w.haproxy.pid()}, HTTP on :${w.haproxy.httpPort}, TLS passthrough on :${w.haproxy.sniPort}`);

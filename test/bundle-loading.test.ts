@@ -56,8 +56,27 @@ test.before(async () => {
   if (noOpenssl) return; // skipUnless counted it (and fails it under CI)
   pki = join(dir, 'pki');
   mkdirSync(pki);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(pki, 'key.pem'), '-out', join(pki, 'ca.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(pki, 'key.pem'),
+      '-out',
+      join(pki, 'ca.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   server = createHttpsServer({ key: readFileSync(join(pki, 'key.pem')), cert: readFileSync(join(pki, 'ca.pem')) }, (req, res) => {
     res.setHeader('content-type', 'application/json');
     if (req.url === '/api/version') return void res.end('{"Version":"3.7.9"}\n');
@@ -85,30 +104,53 @@ test('status and --help load none of the built-ins only syncs and the daemon nee
   const config = writeConfig('status-config.json');
   const status = await loadedBy(['status', '--config', config]);
   assert.is(status.code, 1);
-  assert.ok(status.stderr.includes(`routeagent: no status at ${join(dir, 'status.json')} (no sync has run yet, or the daemon cannot write there)\n`), status.stderr);
-  assert.equal(status.loaded.filter((m) => NOT_AT_START.includes(m)), []);
+  assert.ok(
+    status.stderr.includes(
+      `routeagent: no status at ${join(dir, 'status.json')} (no sync has run yet, or the daemon cannot write there)\n`,
+    ),
+    status.stderr,
+  );
+  assert.equal(
+    status.loaded.filter((m) => NOT_AT_START.includes(m)),
+    [],
+  );
   const help = await loadedBy(['--help']);
   assert.is(help.code, 0);
-  assert.equal(help.loaded.filter((m) => NOT_AT_START.includes(m)), []);
+  assert.equal(
+    help.loaded.filter((m) => NOT_AT_START.includes(m)),
+    [],
+  );
 });
 
 test('a dry-run sync over https trusts tls.ca and refuses the same server without it', async () => {
   if (pki === undefined) return;
-  const trusted = await runBundle(['sync', '--dry-run', '--json', '--config', writeConfig('trusted.json', { tls: { ca: join(pki, 'ca.pem') } })]);
+  const trusted = await runBundle([
+    'sync',
+    '--dry-run',
+    '--json',
+    '--config',
+    writeConfig('trusted.json', { tls: { ca: join(pki, 'ca.pem') } }),
+  ]);
   assert.is(trusted.code, 0, trusted.stderr);
   const report = JSON.parse(trusted.stdout) as { maps: { sni: Record<string, string> }; clusters: Record<string, unknown> };
   assert.equal(report.maps.sni, { 'tls.io': 'hades_https_ipvANY' });
   assert.equal(report.clusters, { hades: { ok: true, routers: 1 } });
   const refused = await runBundle(['sync', '--dry-run', '--json', '--config', writeConfig('refused.json')]);
   const failed = JSON.parse(refused.stdout) as { clusters: Record<string, { ok: boolean; error?: string }> };
-  assert.equal(failed.clusters['hades'], { ok: false, routers: 0, error: `traefik[hades]: GET ${api}/version: TLS: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)` });
+  assert.equal(failed.clusters['hades'], {
+    ok: false,
+    routers: 0,
+    error: `traefik[hades]: GET ${api}/version: TLS: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`,
+  });
 });
 
 test('the daemon syncs on its schedule without building an Intl formatter', async () => {
   const config = writeConfig('scheduled.json');
   const json = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
   writeFileSync(config, JSON.stringify({ ...json, schedule: '*/1 * * * * *' }));
-  const agent = startAgent(['run', '--config', config], { env: { NODE_OPTIONS: `--import=${join(dir, 'intl.mjs')}`, ROUTEAGENT_DEBUG: '1' } });
+  const agent = startAgent(['run', '--config', config], {
+    env: { NODE_OPTIONS: `--import=${join(dir, 'intl.mjs')}`, ROUTEAGENT_DEBUG: '1' },
+  });
   try {
     // Two ticks: node-cron reads the wall clock to match each one and to find the next.
     const first = await agent.waitFor('debug sync: starting (schedule)', { timeoutMs: 30_000 });
@@ -116,7 +158,11 @@ test('the daemon syncs on its schedule without building an Intl formatter', asyn
   } finally {
     await agent.stop();
   }
-  assert.equal(agent.lines.filter((l) => l.startsWith('intl: ')), [], agent.lines.join('\n'));
+  assert.equal(
+    agent.lines.filter((l) => l.startsWith('intl: ')),
+    [],
+    agent.lines.join('\n'),
+  );
 });
 
 test.run();

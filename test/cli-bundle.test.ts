@@ -3,18 +3,19 @@
 // recorded fixtures among them. Proves the sync --json contract object by object, that a dry run touches nothing, that a
 // real sync routes real requests, the guard's exit code, check's ok:/problem: lines, config and usage errors (exit 2),
 // a snippet haproxy -c accepts, and status before and after a sync.
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
+
 import { execFile, execFileSync } from 'node:child_process';
 import { lstat, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { USAGE } from '../agent/cli.js';
 import { createRuntime } from '../agent/io/runtime.js';
-import { assertBuilt, killAll, runBundle, type Ran } from './harness/agent.js';
+import { assertBuilt, killAll, type Ran, runBundle } from './harness/agent.js';
 import { freePort, haproxyBin } from './harness/haproxy.js';
+import { skipUnless } from './harness/tools.js';
 import { listingFromRawdata, loadFixture } from './harness/traefik.js';
 import { httpRouter, startWorld, tcpRouter, type World } from './harness/world.js';
-import { skipUnless } from './harness/tools.js';
 
 const missing = skipUnless('routeagent bundle: sync, check, status, snippet', 'haproxy', 'openssl');
 const cli = suite('routeagent bundle: sync, check, status, snippet');
@@ -31,7 +32,9 @@ const IS = 'illmatic_https_ipvANY';
 const H_GEN = 1200;
 const I_GEN = 1300;
 const pad = (i: number) => String(i).padStart(4, '0');
-const hadesGenerated = Array.from({ length: H_GEN }, (_, i) => httpRouter(`gen-h${pad(i)}`, `Host(\`h${pad(i)}.technis.io\`) && PathPrefix(\`/\`)`));
+const hadesGenerated = Array.from({ length: H_GEN }, (_, i) =>
+  httpRouter(`gen-h${pad(i)}`, `Host(\`h${pad(i)}.technis.io\`) && PathPrefix(\`/\`)`),
+);
 const illmaticGenerated = Array.from({ length: I_GEN }, (_, i) => tcpRouter(`gen-t${pad(i)}`, `t${pad(i)}.technis.io`));
 
 // hades, Traefik 2.10.7: a recorded Ingress listing (two @internal routers, four plain-HTTP Ingress routers on `web`),
@@ -47,7 +50,10 @@ const hadesHttp = [
   httpRouter('pattern', 'HostRegexp(`{sub:[a-z]+}.technis.io`)'),
   httpRouter('vault', 'Host(`keys2kingdom.technis.io`)'),
   httpRouter('bad', 'Host(`bad_host.technis.io`)'),
-  httpRouter('broken', 'Host(`broken.technis.io`)', { status: 'disabled', error: ['the service "broken-svc@kubernetescrd" does not exist'] }),
+  httpRouter('broken', 'Host(`broken.technis.io`)', {
+    status: 'disabled',
+    error: ['the service "broken-svc@kubernetescrd" does not exist'],
+  }),
   ...hadesGenerated,
 ];
 const hadesTcp = [tcpRouter('git', 'git.technis.io')];
@@ -78,7 +84,8 @@ const initial: Record<'hosts' | 'sni', Entry[]> = {
   ],
 };
 
-const generated = (prefix: string, n: number, backend: string) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${pad(i)}.technis.io`, backend]));
+const generated = (prefix: string, n: number, backend: string) =>
+  Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${pad(i)}.technis.io`, backend]));
 const desiredSticky: Maps = {
   hosts: {
     'a.technis.io': HH,
@@ -116,13 +123,29 @@ const desiredSticky: Maps = {
 const skipped = [
   { cluster: 'hades', router: 'bad@kubernetescrd', reason: 'host "bad_host.technis.io" is not a valid DNS name' },
   { cluster: 'hades', router: 'broken@kubernetescrd', reason: 'disabled by Traefik' },
-  { cluster: 'hades', router: 'default-test-ingress-https-whoami-test-https-whoami@kubernetes', reason: 'host whoami.test.https is not allowed by expose' },
-  { cluster: 'hades', router: 'default-whoami-drop-route-whoami-test-drop-drop@kubernetes', reason: 'host whoami.test.drop is not allowed by expose' },
-  { cluster: 'hades', router: 'default-whoami-keep-route-whoami-test-keep-keep@kubernetes', reason: 'host whoami.test.keep is not allowed by expose' },
+  {
+    cluster: 'hades',
+    router: 'default-test-ingress-https-whoami-test-https-whoami@kubernetes',
+    reason: 'host whoami.test.https is not allowed by expose',
+  },
+  {
+    cluster: 'hades',
+    router: 'default-whoami-drop-route-whoami-test-drop-drop@kubernetes',
+    reason: 'host whoami.test.drop is not allowed by expose',
+  },
+  {
+    cluster: 'hades',
+    router: 'default-whoami-keep-route-whoami-test-keep-keep@kubernetes',
+    reason: 'host whoami.test.keep is not allowed by expose',
+  },
   { cluster: 'hades', router: 'pattern@kubernetescrd', reason: 'HostRegexp(`{sub:[a-z]+}.technis.io`) is a pattern' },
   { cluster: 'hades', router: 'vault@kubernetescrd', reason: 'host keys2kingdom.technis.io is not allowed by expose' },
   { cluster: 'illmatic', router: 'default-old-app-route-5e4d3c2b1a0f9e8d7c6b@kubernetescrd', reason: 'disabled by Traefik' },
-  { cluster: 'illmatic', router: 'default-catchall-0f1e2d3c4b5a69788796@kubernetescrd', reason: 'TCP router without TLS cannot be routed by SNI' },
+  {
+    cluster: 'illmatic',
+    router: 'default-catchall-0f1e2d3c4b5a69788796@kubernetescrd',
+    reason: 'TCP router without TLS cannot be routed by SNI',
+  },
 ];
 const conflict = (host: string, map: 'hosts' | 'sni', winner: string) => ({ host, map, claimants: ['hades', 'illmatic'], winner });
 const clusters = {
@@ -135,14 +158,26 @@ const byKey = <T extends { key: string }>(xs: T[]) => xs.sort((a, b) => (a.key <
 function planOf(current: Entry[], desired: Record<string, string>) {
   const now = new Map(current.map((e) => [e.key, e.backend]));
   return {
-    add: byKey(Object.entries(desired).filter(([k]) => !now.has(k)).map(([key, backend]) => ({ key, backend }))),
-    change: byKey(Object.entries(desired).filter(([k, b]) => now.has(k) && now.get(k) !== b).map(([key, to]) => ({ key, from: now.get(key)!, to }))),
+    add: byKey(
+      Object.entries(desired)
+        .filter(([k]) => !now.has(k))
+        .map(([key, backend]) => ({ key, backend })),
+    ),
+    change: byKey(
+      Object.entries(desired)
+        .filter(([k, b]) => now.has(k) && now.get(k) !== b)
+        .map(([key, to]) => ({ key, from: now.get(key)!, to })),
+    ),
     remove: byKey(current.filter((e) => !(e.key in desired)).map((e) => ({ ...e }))),
   };
 }
 
 const sh = (cmd: string, args: string[]) =>
-  new Promise<{ code: number; out: string }>((resolve) => execFile(cmd, args, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr })));
+  new Promise<{ code: number; out: string }>((resolve) =>
+    execFile(cmd, args, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+    ),
+  );
 
 /** Every file under the world's folder: content, inode and mtime (a rename or rewrite with the same text still shows). */
 async function snapshot(dir: string): Promise<Record<string, string>> {
@@ -194,7 +229,8 @@ cli.after(async () => {
 if (!missing) {
   const cfg = () => ['--config', w.configPath];
   // The maps live in a tmp dir, which `check` rightly warns about (and only `check`: other verbs would repeat it at every run).
-  const ramDiskWarning = () => `warning: /haproxy/maps: hosts ${w.haproxy.mapPaths.hosts} and sni ${w.haproxy.mapPaths.sni} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`;
+  const ramDiskWarning = () =>
+    `warning: /haproxy/maps: hosts ${w.haproxy.mapPaths.hosts} and sni ${w.haproxy.mapPaths.sni} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`;
   const conflictWarnings = (winner: { grafana: string }) => [
     `warn conflict: grafana.technis.io (hosts) claimed by hades, illmatic; routing to ${winner.grafana}`,
     `warn conflict: grafana.technis.io (sni) claimed by hades, illmatic; routing to ${winner.grafana}`,
@@ -205,7 +241,12 @@ if (!missing) {
   const stickyReport = () => ({
     maps: desiredSticky,
     plan: { hosts: planOf(initial.hosts, desiredSticky.hosts), sni: planOf(initial.sni, desiredSticky.sni) },
-    conflicts: [conflict('grafana.technis.io', 'hosts', 'hades'), conflict('grafana.technis.io', 'sni', 'hades'), conflict('jellyfin.technis.io', 'hosts', 'hades'), conflict('jellyfin.technis.io', 'sni', 'hades')],
+    conflicts: [
+      conflict('grafana.technis.io', 'hosts', 'hades'),
+      conflict('grafana.technis.io', 'sni', 'hades'),
+      conflict('jellyfin.technis.io', 'hosts', 'hades'),
+      conflict('jellyfin.technis.io', 'sni', 'hades'),
+    ],
     skipped,
     clusters,
     failovers: [],
@@ -238,12 +279,20 @@ if (!missing) {
     const disk = await snapshot(w.dir);
     const r = await ra('sync', '--dry-run', '--json', '--config', path);
     assert.is(r.code, 0, show(r));
-    const maps: Maps = { hosts: { ...desiredSticky.hosts, 'grafana.technis.io': IH }, sni: { ...desiredSticky.sni, 'grafana.technis.io': IS } };
+    const maps: Maps = {
+      hosts: { ...desiredSticky.hosts, 'grafana.technis.io': IH },
+      sni: { ...desiredSticky.sni, 'grafana.technis.io': IS },
+    };
     assert.equal(JSON.parse(r.stdout), {
       ...stickyReport(),
       maps,
       plan: { hosts: planOf(initial.hosts, maps.hosts), sni: planOf(initial.sni, maps.sni) },
-      conflicts: [conflict('grafana.technis.io', 'hosts', 'illmatic'), conflict('grafana.technis.io', 'sni', 'illmatic'), conflict('jellyfin.technis.io', 'hosts', 'hades'), conflict('jellyfin.technis.io', 'sni', 'hades')],
+      conflicts: [
+        conflict('grafana.technis.io', 'hosts', 'illmatic'),
+        conflict('grafana.technis.io', 'sni', 'illmatic'),
+        conflict('jellyfin.technis.io', 'hosts', 'hades'),
+        conflict('jellyfin.technis.io', 'sni', 'hades'),
+      ],
       applied: false,
     });
     assert.equal(JSON.parse(r.stdout).plan.sni.change, [
@@ -292,10 +341,19 @@ if (!missing) {
     assert.equal(lines(r.stdout), humanPlan('applied by runtime'));
     const err = lines(r.stderr);
     assert.equal(err.slice(0, 4 + 9), [...conflictWarnings({ grafana: 'hades' }), ...skippedLines]);
-    assert.match(err[13]!, new RegExp(`^info haproxy: map hosts applied @\\d+: ${Object.keys(desiredSticky.hosts).length} entries in \\d+ chunks, \\d+ ms$`));
-    assert.match(err[14]!, new RegExp(`^info haproxy: map sni applied @\\d+: ${Object.keys(desiredSticky.sni).length} entries in \\d+ chunks, \\d+ ms$`));
+    assert.match(
+      err[13]!,
+      new RegExp(`^info haproxy: map hosts applied @\\d+: ${Object.keys(desiredSticky.hosts).length} entries in \\d+ chunks, \\d+ ms$`),
+    );
+    assert.match(
+      err[14]!,
+      new RegExp(`^info haproxy: map sni applied @\\d+: ${Object.keys(desiredSticky.sni).length} entries in \\d+ chunks, \\d+ ms$`),
+    );
     const p = stickyReport().plan;
-    assert.match(err[15]!, new RegExp(`^info sync: hosts \\+${p.hosts.add.length} ~0 -1, sni \\+${p.sni.add.length} ~1 -1; applied by runtime in \\d+ ms$`));
+    assert.match(
+      err[15]!,
+      new RegExp(`^info sync: hosts \\+${p.hosts.add.length} ~0 -1, sni \\+${p.sni.add.length} ~1 -1; applied by runtime in \\d+ ms$`),
+    );
     assert.is(err.length, 16, err.join('\n'));
 
     assert.is(await w.viaSni('grafana.technis.io'), 'hades'); // sticky
@@ -357,7 +415,10 @@ if (!missing) {
     assert.equal(JSON.parse(r.stdout), {
       ...stickyReport(),
       maps,
-      plan: { hosts: { add: [], change: [], remove: [] }, sni: { add: [], change: [{ key: 'git.technis.io', from: HS, to: IS }], remove: [] } },
+      plan: {
+        hosts: { add: [], change: [], remove: [] },
+        sni: { add: [], change: [{ key: 'git.technis.io', from: HS, to: IS }], remove: [] },
+      },
       clusters: { hades: { ok: true, routers: 1215 }, illmatic: { ok: true, routers: 1312 } },
       applied: true,
     });
@@ -375,14 +436,19 @@ if (!missing) {
     assert.equal(report.held, ['sni: plan removes 1301 of 2513 entries (more than 50%)']);
     assert.equal(report.plan.sni.remove.length, 1301);
     assert.ok(
-      lines(r.stderr).includes('warn guard: sni: plan removes 1301 of 2513 entries (more than 50%); not applied, live maps unchanged (run "routeagent sync --force" if this is intended)'),
+      lines(r.stderr).includes(
+        'warn guard: sni: plan removes 1301 of 2513 entries (more than 50%); not applied, live maps unchanged (run "routeagent sync --force" if this is intended)',
+      ),
       r.stderr,
     );
     assert.equal({ hosts: await fileMap(w.haproxy.mapPaths.hosts), sni: await fileMap(w.haproxy.mapPaths.sni) }, files);
     assert.is(await w.viaSni('t0042.technis.io'), 'illmatic');
     const h = await ra('sync', ...cfg());
     assert.is(h.code, 1, show(h));
-    assert.equal(lines(h.stdout).slice(-2), ['held by the guard: sni: plan removes 1301 of 2513 entries (more than 50%); run with --force to apply', 'nothing applied; live maps unchanged']);
+    assert.equal(lines(h.stdout).slice(-2), [
+      'held by the guard: sni: plan removes 1301 of 2513 entries (more than 50%); run with --force to apply',
+      'nothing applied; live maps unchanged',
+    ]);
     const s = await ra('status', ...cfg());
     assert.is(s.code, 1, show(s));
     assert.equal(lines(s.stdout).slice(-1), ['problem: guard holding: sni: plan removes 1301 of 2513 entries (more than 50%)']);
@@ -499,7 +565,10 @@ if (!missing) {
     }
     const run = await ra('run', '--config', path);
     assert.is(run.code, 2, show(run));
-    assert.equal(lines(run.stderr), [...invalidLines.map((l) => `error config ${path}: ${l}`), `error daemon: not started: config ${path} is invalid (4 problems)`]);
+    assert.equal(lines(run.stderr), [
+      ...invalidLines.map((l) => `error config ${path}: ${l}`),
+      `error daemon: not started: config ${path} is invalid (4 problems)`,
+    ]);
     const gone = join(w.dir, 'no-such-config.json');
     const u = await ra('sync', '--config', gone);
     assert.is(u.code, 2, show(u));
@@ -513,7 +582,9 @@ if (!missing) {
   cli('a control socket that cannot be created: one line naming it, exit 1, not an internal error', async () => {
     const base = w.config as { haproxy: Record<string, unknown> };
     const under = join(w.configPath, 'maps'); // a folder inside a file
-    const path = await variant('unlockable.json', { haproxy: { ...base.haproxy, maps: { hosts: join(under, 'hosts.map'), sni: join(under, 'sni.map') } } });
+    const path = await variant('unlockable.json', {
+      haproxy: { ...base.haproxy, maps: { hosts: join(under, 'hosts.map'), sni: join(under, 'sni.map') } },
+    });
     const r = await ra('sync', '--config', path);
     assert.is(r.code, 1, show(r));
     assert.is(r.stdout, '');
@@ -523,7 +594,9 @@ if (!missing) {
   cli('a map folder too deep for a unix socket path: sync and run name the path and exit 1, nothing created', async () => {
     const base = w.config as { haproxy: Record<string, unknown> };
     const deep = join(w.dir, 'm'.repeat(110));
-    const path = await variant('deep.json', { haproxy: { ...base.haproxy, maps: { hosts: join(deep, 'hosts.map'), sni: join(deep, 'sni.map') } } });
+    const path = await variant('deep.json', {
+      haproxy: { ...base.haproxy, maps: { hosts: join(deep, 'hosts.map'), sni: join(deep, 'sni.map') } },
+    });
     const sock = join(deep, '.routeagent.sock');
     const why = `control socket ${sock}: path is ${Buffer.byteLength(sock)} bytes, more than the 103 a unix socket allows (FreeBSD); move the maps to a shorter folder`;
     const r = await ra('sync', '--config', path);
@@ -533,7 +606,13 @@ if (!missing) {
     const run = await ra('run', '--config', path);
     assert.is(run.code, 1, show(run));
     assert.equal(lines(run.stderr).slice(-1), [`error ${why}`]);
-    assert.ok(await lstat(deep).then(() => false, () => true), 'the folder was not created');
+    assert.ok(
+      await lstat(deep).then(
+        () => false,
+        () => true,
+      ),
+      'the folder was not created',
+    );
   });
 
   cli('usage errors exit 2 with the reason and the usage line', async () => {
@@ -563,10 +642,14 @@ if (!missing) {
     assert.is(r.code, 0, show(r));
     const paths = [...r.stdout.matchAll(/map\(([^)]*)\)/g)].map((m) => m[1]);
     assert.equal([...new Set(paths)].sort(), [w.haproxy.mapPaths.hosts, w.haproxy.mapPaths.sni].sort());
-    for (const l of lines(r.stdout).filter((l) => l.startsWith('use_backend'))) assert.match(l, /^use_backend %\[(.+)\] if \{ \1 -m found \}$/);
+    for (const l of lines(r.stdout).filter((l) => l.startsWith('use_backend')))
+      assert.match(l, /^use_backend %\[(.+)\] if \{ \1 -m found \}$/);
     const [tcpPart, httpPart] = r.stdout.split('\n\n');
     assert.ok(tcpPart && httpPart, r.stdout);
-    const indent = (s: string) => lines(s).map((l) => `    ${l}`).join('\n');
+    const indent = (s: string) =>
+      lines(s)
+        .map((l) => `    ${l}`)
+        .join('\n');
     const cfgPath = join(w.dir, 'snippet-check.cfg');
     await writeFile(
       cfgPath,

@@ -1,15 +1,19 @@
 // parseConfig / readConfig: the example configs (a fixture, and the README's) are valid, defaults live in one place, every problem is reported at once.
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+
 import { readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { configWarnings, nearestKey, parseConfig, readConfig } from '../agent/config.js';
 import { ConfigError } from '../agent/errors.js';
 
 const example = JSON.parse(readFileSync(new URL('./fixtures/configs/design-example.json', import.meta.url), 'utf8'));
-const minimal = { clusters: [{ name: 'a', api: 'http://127.0.0.1:9000/api', backends: { sni: 'a_https' } }], expose: { domains: ['example.com'] } };
+const minimal = {
+  clusters: [{ name: 'a', api: 'http://127.0.0.1:9000/api', backends: { sni: 'a_https' } }],
+  expose: { domains: ['example.com'] },
+};
 
 const valid = suite('parseConfig: valid');
 valid('the two-cluster example config is valid', () => {
@@ -53,7 +57,11 @@ valid('failover settings are checked: counts of syncs, at least 1', () => {
     '/failover/downAfter: must be >= 1',
     '/failover/upAfter: must be integer',
   ]);
-  assert.equal(parseConfig({ ...minimal, failover: { enabled: false, upAfter: 5 } }).config?.failover, { enabled: false, downAfter: 2, upAfter: 5 });
+  assert.equal(parseConfig({ ...minimal, failover: { enabled: false, upAfter: 5 } }).config?.failover, {
+    enabled: false,
+    downAfter: 2,
+    upAfter: 5,
+  });
 });
 valid.run();
 
@@ -109,19 +117,33 @@ invalid('cross-field rules', () => {
   ]);
 });
 invalid('two clusters may not share a backend (seeding from map files needs one owner)', () => {
-  const r = parseConfig({ ...minimal, clusters: [minimal.clusters[0], { name: 'b', api: 'http://127.0.0.1:1/api', backends: { sni: 'a_https' } }] });
+  const r = parseConfig({
+    ...minimal,
+    clusters: [minimal.clusters[0], { name: 'b', api: 'http://127.0.0.1:1/api', backends: { sni: 'a_https' } }],
+  });
   assert.equal(r.errors, ['/clusters/1/backends/sni: backend "a_https" is also used by cluster "a"']);
 });
 invalid('map files under /tmp/haproxy/ (OPNsense plugin territory) are rejected', () => {
-  const r = parseConfig({ ...minimal, haproxy: { maps: { hosts: '/tmp/haproxy/mapfiles/1.txt', sni: '/tmp/haproxy/routeagent/sni.map' } } });
+  const r = parseConfig({
+    ...minimal,
+    haproxy: { maps: { hosts: '/tmp/haproxy/mapfiles/1.txt', sni: '/tmp/haproxy/routeagent/sni.map' } },
+  });
   assert.equal(r.errors, [
     "/haproxy/maps/hosts: /tmp/haproxy/mapfiles/1.txt is inside /tmp/haproxy, which OPNsense's HAProxy plugin rewrites at every start and reload; keep routeagent's maps in /usr/local/etc/routeagent/maps",
     "/haproxy/maps/sni: /tmp/haproxy/routeagent/sni.map is inside /tmp/haproxy, which OPNsense's HAProxy plugin rewrites at every start and reload; keep routeagent's maps in /usr/local/etc/routeagent/maps",
   ]);
-  assert.equal(parseConfig({ ...minimal, haproxy: { maps: { hosts: '/tmp/haproxy-test/hosts.map', sni: '/tmp/haproxy-test/sni.map' } } }).errors, undefined);
+  assert.equal(
+    parseConfig({ ...minimal, haproxy: { maps: { hosts: '/tmp/haproxy-test/hosts.map', sni: '/tmp/haproxy-test/sni.map' } } }).errors,
+    undefined,
+  );
 });
 invalid('an unknown property close to a known one names it, at the path where it was found', () => {
-  const r = parseConfig({ ...minimal, expose: { domain: ['example.com'] }, haproxy: { sokcet: '/tmp/haproxy.socket', maps: { host: '/usr/local/etc/routeagent/maps/h.map' } }, Schedule: '* * * * *' });
+  const r = parseConfig({
+    ...minimal,
+    expose: { domain: ['example.com'] },
+    haproxy: { sokcet: '/tmp/haproxy.socket', maps: { host: '/usr/local/etc/routeagent/maps/h.map' } },
+    Schedule: '* * * * *',
+  });
   assert.equal(r.errors, [
     '/: unknown property "Schedule"; did you mean "schedule"?',
     '/expose: unknown property "domain"; did you mean "domains"?',
@@ -145,8 +167,12 @@ invalid.run();
 const warned = suite('configWarnings');
 warned('maps on a RAM disk: one line for both maps, none for maps elsewhere', () => {
   const at = (hosts: string, sni: string) => configWarnings(parseConfig({ ...minimal, haproxy: { maps: { hosts, sni } } }).config!);
-  assert.equal(at('/tmp/m/hosts.map', '/var/db/m/sni.map'), ['/haproxy/maps: hosts /tmp/m/hosts.map and sni /var/db/m/sni.map may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps']);
-  assert.equal(at('/usr/local/etc/routeagent/maps/hosts.map', '/tmp/sni.map'), ['/haproxy/maps: sni /tmp/sni.map may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps']);
+  assert.equal(at('/tmp/m/hosts.map', '/var/db/m/sni.map'), [
+    '/haproxy/maps: hosts /tmp/m/hosts.map and sni /var/db/m/sni.map may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps',
+  ]);
+  assert.equal(at('/usr/local/etc/routeagent/maps/hosts.map', '/tmp/sni.map'), [
+    '/haproxy/maps: sni /tmp/sni.map may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps',
+  ]);
   assert.equal(at('/usr/local/etc/routeagent/maps/hosts.map', '/usr/local/etc/routeagent/maps/sni.map'), []);
 });
 warned.run();
@@ -161,7 +187,9 @@ files('missing file', async () => {
   const path = join(dir, 'nope.json');
   const e = await readConfig(path).catch((x: unknown) => x);
   assert.instance(e, ConfigError);
-  assert.equal((e as ConfigError).problems, [`${path}: no such file; check the path given to --config (rc.d/install.sh writes a sample config to /usr/local/etc/routeagent/config.json)`]);
+  assert.equal((e as ConfigError).problems, [
+    `${path}: no such file; check the path given to --config (rc.d/install.sh writes a sample config to /usr/local/etc/routeagent/config.json)`,
+  ]);
   assert.is((e as ConfigError).message, `config ${path} does not exist`);
 });
 files('invalid JSON (an edit saved half-way)', async () => {
@@ -178,7 +206,9 @@ files('a JSON error says where, never quotes the file (a secret may sit next to 
   const e = (await readConfig(path).catch((x: unknown) => x)) as ConfigError;
   assert.equal(e.problems, [`${path}: not valid JSON (unexpected character "'" at line 2 column 40)`]);
   await writeFile(path, '{"a": 1,}');
-  assert.equal(((await readConfig(path).catch((x: unknown) => x)) as ConfigError).problems, [`${path}: not valid JSON (Expected double-quoted property name at line 1 column 9)`]);
+  assert.equal(((await readConfig(path).catch((x: unknown) => x)) as ConfigError).problems, [
+    `${path}: not valid JSON (Expected double-quoted property name at line 1 column 9)`,
+  ]);
 });
 files('secrets in a world-readable file are warned about', async () => {
   const path = join(dir, 'secret.json');

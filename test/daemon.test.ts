@@ -6,15 +6,16 @@
 // of its own request, in the shape it has without a daemon), finishes a sync on SIGTERM, refuses a second daemon on the same
 // maps, coalesces triggers that arrive during a slow sync into one more sync, serves /metrics that agree with the status
 // file, and never signals a process named by a file (a reused pid survives).
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
+
 import { spawn, spawnSync } from 'node:child_process';
 import { access, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { askControl } from '../agent/io/control.js';
 import { createRuntime } from '../agent/io/runtime.js';
-import { assertBuilt, BUNDLE, killAll, runBundle, startAgent, until, type Agent } from './harness/agent.js';
+import { type Agent, assertBuilt, BUNDLE, killAll, runBundle, startAgent, until } from './harness/agent.js';
 import { freePort, haproxyMissing } from './harness/haproxy.js';
 import { app, startWorld, tcpRouter, type World } from './harness/world.js';
 
@@ -31,7 +32,11 @@ const sockPath = () => join(w.dir, 'maps', '.routeagent.sock');
 /** Who holds the control socket, as it says itself (undefined: nobody, or a stale file). */
 const holder = () => askControl(sockPath(), { op: 'hello' }, 5000);
 const daemonHello = (a: Agent) => ({ pid: a.pid, role: 'daemon', version: '0.1.0' });
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 type Status = {
   at: string;
@@ -51,10 +56,14 @@ const status = async (): Promise<Status | undefined> => JSON.parse(await readFil
 /** The status of the first sync that ends after this call (its `at` differs from the one on disk now). */
 async function nextStatus(what: string, timeoutMs = 5000): Promise<Status> {
   const before = (await status())?.at;
-  return until(what, async () => {
-    const s = await status();
-    return s && s.at !== before ? s : undefined;
-  }, timeoutMs);
+  return until(
+    what,
+    async () => {
+      const s = await status();
+      return s && s.at !== before ? s : undefined;
+    },
+    timeoutMs,
+  );
 }
 const live = async () => {
   const rt = createRuntime(w.haproxy.socket);
@@ -119,7 +128,9 @@ echo sleeper1=$(cat /proc/$s1/comm); echo sleeper2=$(cat /proc/$s2/comm)
 const pidNamespaces = spawnSync('unshare', ['-p', '-f', '--mount-proc', 'true'], { stdio: 'ignore' }).status === 0;
 function runReuse(configPath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('unshare', ['-p', '-f', '--mount-proc', 'sh', '-c', REUSE_SCRIPT, 'reuse', BUNDLE, configPath, w.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('unshare', ['-p', '-f', '--mount-proc', 'sh', '-c', REUSE_SCRIPT, 'reuse', BUNDLE, configPath, w.dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -129,7 +140,9 @@ function runReuse(configPath: string): Promise<{ code: number | null; stdout: st
 }
 
 async function staleSocket(at: string): Promise<void> {
-  const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(at)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(at)}, () => console.log('up'))`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGKILL');
@@ -138,7 +151,9 @@ async function staleSocket(at: string): Promise<void> {
 
 const startedLine = (a: Agent, schedule: string) => `info daemon: started (pid ${a.pid}), 2 clusters, schedule "${schedule}"`;
 // The maps live under /tmp: the daemon warns once at start (one line for both maps); one-shot commands do not repeat it.
-const ramDisk = () => [`warn config ${w.configPath}: /haproxy/maps: hosts ${w.haproxy.mapPaths.hosts} and sni ${w.haproxy.mapPaths.sni} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`];
+const ramDisk = () => [
+  `warn config ${w.configPath}: /haproxy/maps: hosts ${w.haproxy.mapPaths.hosts} and sni ${w.haproxy.mapPaths.sni} may be lost at reboot on a RAM disk; prefer /usr/local/etc/routeagent/maps`,
+];
 const lines = (s: string) => s.split('\n').filter(Boolean);
 const start = () => (agent = startAgent(['run', '--config', w.configPath]));
 
@@ -165,7 +180,11 @@ if (missing) {
     assert.is(await w.viaSni('mqtt.technis.io'), 'illmatic');
     assert.is(await w.viaHttp('app3.technis.io'), 'hades');
     const l = agent.lines;
-    assert.equal(l.slice(0, 3), [...ramDisk(), `info metrics: serving http://127.0.0.1:${metricsPort}/metrics`, startedLine(agent, '*/1 * * * * *')]);
+    assert.equal(l.slice(0, 3), [
+      ...ramDisk(),
+      `info metrics: serving http://127.0.0.1:${metricsPort}/metrics`,
+      startedLine(agent, '*/1 * * * * *'),
+    ]);
     assert.match(l[3]!, /^info haproxy: map hosts applied @\d+: 9 entries in 1 chunk, \d+ ms$/);
     assert.match(l[4]!, /^info haproxy: map sni applied @\d+: 10 entries in 1 chunk, \d+ ms$/);
     assert.match(l[5]!, /^info sync: hosts \+9 ~0 -0, sni \+10 ~0 -0; applied by runtime in \d+ ms$/);
@@ -189,7 +208,11 @@ if (missing) {
 
   daemon('metrics: syncs by outcome, clusters up, entries per map, guard, conflicts; they match the status file', async () => {
     // The migration's last sync may still be writing its status: wait for the state it leaves.
-    const m = await metricsMatchStatus({ routeagent_conflicts: 0, 'routeagent_map_entries{map="hosts"}': 9, 'routeagent_map_entries{map="sni"}': 10 });
+    const m = await metricsMatchStatus({
+      routeagent_conflicts: 0,
+      'routeagent_map_entries{map="hosts"}': 9,
+      'routeagent_map_entries{map="sni"}': 10,
+    });
     assert.ok(m['routeagent_syncs_total{outcome="ok"}']! >= 2, JSON.stringify(m));
     assert.is(m['routeagent_syncs_total{outcome="failed"}'], 0);
     assert.is(m['routeagent_syncs_total{outcome="held"}'], 0);
@@ -218,7 +241,16 @@ if (missing) {
     await writeFile(path, wouldEmpty.slice(0, Math.floor(wouldEmpty.length / 2)));
     await agent.waitFor(new RegExp(`^error config ${esc(path)}: not valid JSON \\(.+\\); keeping previous config$`), { from });
     from = agent.lines.length;
-    await writeFile(path, JSON.stringify({ ...w.config, expose: { domains: ['example.org'] }, conflicts: 'newest', guard: { maxRemovalRatio: 7 }, bogus: true }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        ...w.config,
+        expose: { domains: ['example.org'] },
+        conflicts: 'newest',
+        guard: { maxRemovalRatio: 7 },
+        bogus: true,
+      }),
+    );
     const last = await agent.waitFor(`error config ${path}: /guard/maxRemovalRatio: must be <= 1; keeping previous config`, { from });
     assert.equal(agent.lines.slice(last - 2, last + 1), [
       `error config ${path}: /: unknown property "bogus"; keeping previous config`,
@@ -229,7 +261,10 @@ if (missing) {
     await nextStatus('another sync after the broken edits');
     assert.equal(await live(), before);
     assert.is(await w.viaSni('app3.technis.io'), 'hades');
-    assert.not.ok(agent.lines.slice(from).some((l) => l.startsWith('info config') || l.startsWith('info sync')), agent.lines.slice(from).join('\n'));
+    assert.not.ok(
+      agent.lines.slice(from).some((l) => l.startsWith('info config') || l.startsWith('info sync')),
+      agent.lines.slice(from).join('\n'),
+    );
 
     from = agent.lines.length;
     await w.writeConfig({ expose: { domains: ['technis.io'], exclude: ['app3.technis.io'] } });
@@ -244,7 +279,9 @@ if (missing) {
     const before = await live();
     const from = agent.lines.length;
     w.clusters.illmatic.traefik.setFault('/api/rawdata', { status: 500 });
-    const s = await until('illmatic to be stale', async () => ((await status())?.clusters['illmatic']?.state === 'stale' ? (await status())! : undefined));
+    const s = await until('illmatic to be stale', async () =>
+      (await status())?.clusters['illmatic']?.state === 'stale' ? (await status())! : undefined,
+    );
     const url = `${w.clusters.illmatic.traefik.url}/rawdata`;
     const error = `traefik[illmatic]: GET ${url}: 500 Internal Server Error`;
     assert.equal(s.clusters['illmatic'], { state: 'stale', routers: 2, since: s.clusters['illmatic']!.since!, error });
@@ -260,28 +297,34 @@ if (missing) {
     await metricsMatchStatus({ 'routeagent_cluster_up{cluster="illmatic"}': 0 });
   });
 
-  daemon('SIGKILL during the outage, then a restart: nothing is removed (seeded from the map files), the stale socket is taken over', async () => {
-    const before = await live();
-    const old = agent;
-    old.signal('SIGKILL');
-    assert.equal(await old.exited, { code: null, signal: 'SIGKILL' });
-    assert.ok(await exists(sockPath()), 'a SIGKILLed daemon leaves its socket file behind');
-    assert.is(await holder(), undefined, 'nobody answers on it');
-    start();
-    await agent.waitFor(startedLine(agent, '*/1 * * * * *'));
-    await agent.waitFor(new RegExp(`^warn traefik\\[illmatic\\]: .*: 500 Internal Server Error; keeping 3 entries from the current maps$`));
-    await nextStatus('a sync after the restart');
-    await nextStatus('a second sync after the restart');
-    assert.equal(await live(), before);
-    assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
-    assert.is(await w.viaHttp('grafana.technis.io'), 'illmatic');
-    assert.is(await w.viaSni('mqtt.technis.io'), 'illmatic');
-    assert.not.ok(agent.lines.some((l) => l.startsWith('info sync:') || l.startsWith('warn guard')), agent.lines.join('\n'));
-    assert.equal(await holder(), daemonHello(agent));
-    w.clusters.illmatic.traefik.setFault('/api/rawdata', undefined);
-    await until('illmatic to be ok again', async () => (await status())?.clusters['illmatic']?.state === 'ok');
-    assert.equal(await live(), before);
-  });
+  daemon(
+    'SIGKILL during the outage, then a restart: nothing is removed (seeded from the map files), the stale socket is taken over',
+    async () => {
+      const before = await live();
+      const old = agent;
+      old.signal('SIGKILL');
+      assert.equal(await old.exited, { code: null, signal: 'SIGKILL' });
+      assert.ok(await exists(sockPath()), 'a SIGKILLed daemon leaves its socket file behind');
+      assert.is(await holder(), undefined, 'nobody answers on it');
+      start();
+      await agent.waitFor(startedLine(agent, '*/1 * * * * *'));
+      await agent.waitFor(/^warn traefik\[illmatic\]: .*: 500 Internal Server Error; keeping 3 entries from the current maps$/);
+      await nextStatus('a sync after the restart');
+      await nextStatus('a second sync after the restart');
+      assert.equal(await live(), before);
+      assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
+      assert.is(await w.viaHttp('grafana.technis.io'), 'illmatic');
+      assert.is(await w.viaSni('mqtt.technis.io'), 'illmatic');
+      assert.not.ok(
+        agent.lines.some((l) => l.startsWith('info sync:') || l.startsWith('warn guard')),
+        agent.lines.join('\n'),
+      );
+      assert.equal(await holder(), daemonHello(agent));
+      w.clusters.illmatic.traefik.setFault('/api/rawdata', undefined);
+      await until('illmatic to be ok again', async () => (await status())?.clusters['illmatic']?.state === 'ok');
+      assert.equal(await live(), before);
+    },
+  );
 
   daemon('the guard holds (status says so, `status` exits 1); `sync --force` asks the daemon, which applies, and exits 0', async () => {
     const held = ['hosts: plan removes 8 of 9 entries (more than 50%)', 'sni: plan removes 8 of 10 entries (more than 50%)'];
@@ -294,7 +337,9 @@ if (missing) {
       const s = await until('the guard to hold', async () => ((await status())?.guard.held ? (await status())! : undefined));
       assert.equal(s.guard.reasons, held);
       assert.is(s.outcome, 'held');
-      await agent.waitFor(`warn guard: ${held[0]}; not applied, live maps unchanged (run "routeagent sync --force" if this is intended)`, { from });
+      await agent.waitFor(`warn guard: ${held[0]}; not applied, live maps unchanged (run "routeagent sync --force" if this is intended)`, {
+        from,
+      });
       assert.is(await w.viaSni('app3.technis.io'), 'hades');
       const st = await runBundle(['status', '--config', w.configPath]);
       assert.is(st.code, 1, st.stdout);
@@ -304,7 +349,10 @@ if (missing) {
         'maps: HAProxy serves hosts 9 entries, sni 10 entries; 0 conflicts, 0 routers skipped',
         'held plan: hosts 1 entry, sni 2 entries; not applied while the guard holds it',
       ]);
-      assert.equal({ entries: s.entries, heldEntries: s.heldEntries }, { entries: { hosts: 9, sni: 10 }, heldEntries: { hosts: 1, sni: 2 } });
+      assert.equal(
+        { entries: s.entries, heldEntries: s.heldEntries },
+        { entries: { hosts: 9, sni: 10 }, heldEntries: { hosts: 1, sni: 2 } },
+      );
       if (round === 0) {
         const m = await metricsMatchStatus({ routeagent_guard_holding: 1 });
         assert.ok(m['routeagent_syncs_total{outcome="held"}']! >= 1);
@@ -312,7 +360,9 @@ if (missing) {
 
       const r = await runBundle(['sync', '--force', '--config', w.configPath]);
       assert.is(r.code, 0, `round ${round}: exit ${r.code}\n${r.stdout}${r.stderr}\ndaemon log:\n${agent.lines.slice(from).join('\n')}`);
-      assert.equal(r.stderr.split('\n').filter(Boolean), [`routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync with --force`]);
+      assert.equal(r.stderr.split('\n').filter(Boolean), [
+        `routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync with --force`,
+      ]);
       // The forced sync's own report, as a one-shot `sync --force` without a daemon prints it.
       const removed = (m: 'hosts' | 'sni') => appHosts.map((h) => `  - ${h} hades_${m === 'sni' ? 'https' : 'http'}_ipvANY`);
       assert.equal(lines(r.stdout), [
@@ -327,7 +377,14 @@ if (missing) {
       await agent.waitFor('info sync: forced by "routeagent sync --force"; the guard does not apply to this sync', { from });
       await agent.waitFor(/^info guard: no longer holding \(held since \d\d:\d\d:\d\d\); syncs apply their plans again$/, { from });
       // The episode is logged once: each poll that held again said nothing new.
-      assert.is(agent.lines.slice(from).filter((l) => l === `warn guard: ${held[0]}; not applied, live maps unchanged (run "routeagent sync --force" if this is intended)`).length, 1);
+      assert.is(
+        agent.lines
+          .slice(from)
+          .filter(
+            (l) => l === `warn guard: ${held[0]}; not applied, live maps unchanged (run "routeagent sync --force" if this is intended)`,
+          ).length,
+        1,
+      );
       assert.is(await w.viaSni('app3.technis.io'), null);
       assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
       assert.is((await status())!.guard.held, false);
@@ -340,7 +397,10 @@ if (missing) {
   daemon('a second `run` on the same maps exits 1 naming the first (asked over the socket); the first keeps running', async () => {
     const r = await runBundle(['run', '--config', w.configPath]);
     assert.is(r.code, 1, r.stderr);
-    assert.equal(r.stderr.split('\n').filter(Boolean), [...ramDisk(), `error control socket ${sockPath()}: another routeagent (pid ${agent.pid}) drives these maps; exiting`]);
+    assert.equal(r.stderr.split('\n').filter(Boolean), [
+      ...ramDisk(),
+      `error control socket ${sockPath()}: another routeagent (pid ${agent.pid}) drives these maps; exiting`,
+    ]);
     assert.equal(await holder(), daemonHello(agent));
     await nextStatus('the first daemon to keep syncing');
   });
@@ -351,7 +411,13 @@ if (missing) {
     assert.equal(await agent.exited, { code: 0, signal: null });
     assert.equal(agent.lines.slice(from), ['info daemon: SIGTERM: finishing the current sync, then exiting', 'info daemon: stopped']);
     assert.not.ok(await exists(sockPath()));
-    assert.ok(await metrics().then(() => false, () => true), "the metrics port is closed");
+    assert.ok(
+      await metrics().then(
+        () => false,
+        () => true,
+      ),
+      'the metrics port is closed',
+    );
   });
 
   // From here on the schedule is once a year: every sync below comes from a signal.
@@ -377,7 +443,12 @@ if (missing) {
   });
 
   daemon('`sync` while the daemon runs asks it over the socket and prints the report of the sync it asked for', async () => {
-    w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io'), app('wiki.technis.io'), app('docs.technis.io'), app('blog.technis.io')]);
+    w.clusters.illmatic.traefik.setRouters('http', [
+      app('grafana.technis.io'),
+      app('wiki.technis.io'),
+      app('docs.technis.io'),
+      app('blog.technis.io'),
+    ]);
     const r = await runBundle(['sync', '--config', w.configPath]);
     assert.is(r.code, 0, r.stdout + r.stderr);
     assert.equal(lines(r.stderr), [`routeagent: the daemon (pid ${agent.pid}) drives these maps; asked it to sync`]);
@@ -416,14 +487,22 @@ if (missing) {
     assert.is(text.code, 0, text.stdout + text.stderr);
     assert.equal(lines(text.stderr), []);
     assert.match(lines(text.stdout)[0]!, /^healthy: last sync \S+ ok, \d+ ms$/);
-    assert.equal(lines(text.stdout).slice(1), ['maps: HAProxy serves hosts 4 entries, sni 5 entries; 0 conflicts, 0 routers skipped', 'cluster hades: ok, 0 routers', 'cluster illmatic: ok, 5 routers']);
+    assert.equal(lines(text.stdout).slice(1), [
+      'maps: HAProxy serves hosts 4 entries, sni 5 entries; 0 conflicts, 0 routers skipped',
+      'cluster hades: ok, 0 routers',
+      'cluster illmatic: ok, 5 routers',
+    ]);
   });
 
   daemon('triggers that arrive during a slow sync coalesce into one more sync', async () => {
     const rawdataHits = () => w.clusters.hades.traefik.requests.filter((p) => p === '/api/rawdata').length;
     const syncs = async () => {
       const m = await metrics();
-      return m['routeagent_syncs_total{outcome="ok"}']! + m['routeagent_syncs_total{outcome="failed"}']! + m['routeagent_syncs_total{outcome="held"}']!;
+      return (
+        m['routeagent_syncs_total{outcome="ok"}']! +
+        m['routeagent_syncs_total{outcome="failed"}']! +
+        m['routeagent_syncs_total{outcome="held"}']!
+      );
     };
     const [hits0, syncs0, at0] = [rawdataHits(), await syncs(), (await status())!.at];
     w.clusters.hades.traefik.setFault('/api/rawdata', { delayMs: 700 });
@@ -467,16 +546,26 @@ if (missing) {
     w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io'), app('late.technis.io'), app('queue.technis.io')]);
     try {
       const first = runBundle(['sync', '--config', w.configPath]);
-      const firstPid = await until('the first sync to hold the socket', async () => {
-        const h = (await holder().catch(() => undefined)) as { pid: number; role: string } | undefined;
-        return h?.role === 'sync' ? h.pid : undefined;
-      }, 20_000, 5);
+      const firstPid = await until(
+        'the first sync to hold the socket',
+        async () => {
+          const h = (await holder().catch(() => undefined)) as { pid: number; role: string } | undefined;
+          return h?.role === 'sync' ? h.pid : undefined;
+        },
+        20_000,
+        5,
+      );
       const second = await runBundle(['sync', '--config', w.configPath]);
       const one = await first;
       assert.equal([one.code, one.signal], [0, null], one.stdout + one.stderr);
       assert.equal(lines(one.stdout).slice(-1), ['applied by runtime']);
       assert.is(second.code, 0, second.stdout + second.stderr);
-      assert.ok(lines(second.stderr).includes(`routeagent: a one-shot routeagent sync (pid ${firstPid}) holds ${sockPath()}; waiting for it to end`), second.stderr);
+      assert.ok(
+        lines(second.stderr).includes(
+          `routeagent: a one-shot routeagent sync (pid ${firstPid}) holds ${sockPath()}; waiting for it to end`,
+        ),
+        second.stderr,
+      );
       assert.ok(lines(one.stdout).includes('  + queue.technis.io illmatic_https_ipvANY'), one.stdout);
       assert.equal(lines(second.stdout).slice(-3), ['hosts: no changes (3 entries)', 'sni: no changes (4 entries)', 'up to date']);
       assert.is(await w.viaSni('queue.technis.io'), 'illmatic');
@@ -487,44 +576,61 @@ if (missing) {
     }
   });
 
-  daemon('a stale socket and an old lock file naming a live process (a reused pid): sync and run take over; that process is untouched', async () => {
-    const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
-    const legacy = ['.routeagent.lock', '.routeagent.force'].map((f) => join(w.dir, 'maps', f));
-    try {
-      await staleSocket(sockPath());
-      await writeFile(legacy[0]!, `${sleeper.pid} daemon ${Math.round(Date.now() / 1000)}\n`); // as an older routeagent left it
-      await writeFile(legacy[1]!, `${sleeper.pid}\n`);
-      const r = await runBundle(['sync', '--config', w.configPath]);
-      assert.is(r.code, 0, r.stdout + r.stderr);
-      assert.equal(lines(r.stderr), []);
-      assert.equal(lines(r.stdout).slice(-1), ['up to date']);
-      assert.not.ok(await exists(sockPath()), 'the one-shot removed its socket when it ended');
-      await staleSocket(sockPath());
-      start();
-      await agent.waitFor(startedLine(agent, YEARLY));
-      assert.equal(await holder(), daemonHello(agent));
-      agent.signal('SIGTERM');
-      assert.equal(await agent.exited, { code: 0, signal: null }, agent.lines.join('\n'));
-      assert.equal([sleeper.exitCode, sleeper.signalCode], [null, null], 'the process a stale lock named was never signalled');
-    } finally {
-      sleeper.kill('SIGKILL');
-      for (const f of legacy) await rm(f, { force: true });
-    }
-  });
+  daemon(
+    'a stale socket and an old lock file naming a live process (a reused pid): sync and run take over; that process is untouched',
+    async () => {
+      const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
+      const legacy = ['.routeagent.lock', '.routeagent.force'].map((f) => join(w.dir, 'maps', f));
+      try {
+        await staleSocket(sockPath());
+        await writeFile(legacy[0]!, `${sleeper.pid} daemon ${Math.round(Date.now() / 1000)}\n`); // as an older routeagent left it
+        await writeFile(legacy[1]!, `${sleeper.pid}\n`);
+        const r = await runBundle(['sync', '--config', w.configPath]);
+        assert.is(r.code, 0, r.stdout + r.stderr);
+        assert.equal(lines(r.stderr), []);
+        assert.equal(lines(r.stdout).slice(-1), ['up to date']);
+        assert.not.ok(await exists(sockPath()), 'the one-shot removed its socket when it ended');
+        await staleSocket(sockPath());
+        start();
+        await agent.waitFor(startedLine(agent, YEARLY));
+        assert.equal(await holder(), daemonHello(agent));
+        agent.signal('SIGTERM');
+        assert.equal(await agent.exited, { code: 0, signal: null }, agent.lines.join('\n'));
+        assert.equal([sleeper.exitCode, sleeper.signalCode], [null, null], 'the process a stale lock named was never signalled');
+      } finally {
+        sleeper.kill('SIGKILL');
+        for (const f of legacy) await rm(f, { force: true });
+      }
+    },
+  );
 
-  daemon('a daemon killed -9 whose pid a live process now has (a real reuse, in a PID namespace): `sync` signals nothing, `run` starts', async () => {
-    if (!pidNamespaces) return void console.log('  skipped: no PID namespace here (unshare -p needs root); the reuse is covered by the stale-lock test above');
-    const r = await runReuse(w.configPath);
-    assert.is(r.code, 0, r.stdout + r.stderr);
-    const facts = Object.fromEntries(lines(r.stdout).filter((l) => l.includes('=')).map((l) => l.split('=', 2) as [string, string]));
-    assert.is(facts['reused1'], facts['daemon1'], 'the sleeper has the killed daemon\'s pid');
-    assert.is(facts['reused2'], facts['daemon2'], 'the second sleeper has the second killed daemon\'s pid');
-    assert.is(facts['sync'], '0', 'a one-shot sync over the stale socket');
-    assert.is(facts['run3'], 'started', '`run` starts while the stale socket\'s pid is alive');
-    assert.is(facts['sync3'], '0', '`sync` asks the new daemon');
-    assert.is(facts['run3exit'], '0');
-    assert.equal([facts['sleeper1'], facts['sleeper2']], ['sleep', 'sleep'], 'both processes that got a dead daemon\'s pid were never signalled');
-  });
+  daemon(
+    'a daemon killed -9 whose pid a live process now has (a real reuse, in a PID namespace): `sync` signals nothing, `run` starts',
+    async () => {
+      if (!pidNamespaces)
+        return void console.log(
+          '  skipped: no PID namespace here (unshare -p needs root); the reuse is covered by the stale-lock test above',
+        );
+      const r = await runReuse(w.configPath);
+      assert.is(r.code, 0, r.stdout + r.stderr);
+      const facts = Object.fromEntries(
+        lines(r.stdout)
+          .filter((l) => l.includes('='))
+          .map((l) => l.split('=', 2) as [string, string]),
+      );
+      assert.is(facts['reused1'], facts['daemon1'], "the sleeper has the killed daemon's pid");
+      assert.is(facts['reused2'], facts['daemon2'], "the second sleeper has the second killed daemon's pid");
+      assert.is(facts['sync'], '0', 'a one-shot sync over the stale socket');
+      assert.is(facts['run3'], 'started', "`run` starts while the stale socket's pid is alive");
+      assert.is(facts['sync3'], '0', '`sync` asks the new daemon');
+      assert.is(facts['run3exit'], '0');
+      assert.equal(
+        [facts['sleeper1'], facts['sleeper2']],
+        ['sleep', 'sleep'],
+        "both processes that got a dead daemon's pid were never signalled",
+      );
+    },
+  );
 
   daemon('a SIGUSR2 or SIGHUP that arrives while the daemon is starting does not kill it', async () => {
     for (const sig of ['SIGUSR2', 'SIGHUP'] as const) {

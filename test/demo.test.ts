@@ -1,12 +1,13 @@
 // demo/preflight.sh, which `npm run demo` runs before building: silent and 0 when node >= 20, haproxy and openssl are there;
 // otherwise one line per missing tool saying how to get it (the apt line, or $HAPROXY_BIN for another binary), and exit 1.
 // It is POSIX sh (shellcheck -s sh), since it runs before anything is built.
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
+
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { skipUnless } from './harness/tools.js';
 
 const repo = new URL('..', import.meta.url).pathname;
@@ -27,7 +28,8 @@ pre('a HAPROXY_BIN that cannot run: the apt line and $HAPROXY_BIN, exit 1', () =
   assert.is(r.stdout, '');
   assert.is(
     r.stderr,
-    'demo: haproxy: cannot run "/nonexistent/haproxy": install it (Debian/Ubuntu: sudo apt-get install -y haproxy) or set HAPROXY_BIN to a haproxy >= 2.4 binary\n' + LAST,
+    'demo: haproxy: cannot run "/nonexistent/haproxy": install it (Debian/Ubuntu: sudo apt-get install -y haproxy) or set HAPROXY_BIN to a haproxy >= 2.4 binary\n' +
+      LAST,
   );
 });
 

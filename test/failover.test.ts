@@ -7,13 +7,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readConfig } from '../agent/config.js';
 import { createSyncDeps } from '../agent/deps.js';
-import { createLog } from '../agent/log.js';
-import { newSyncState, syncOnce, type SyncDeps, type SyncReport, type SyncState } from '../agent/sync.js';
 import { createRuntime } from '../agent/io/runtime.js';
+import { createLog } from '../agent/log.js';
+import { newSyncState, type SyncDeps, type SyncReport, type SyncState, syncOnce } from '../agent/sync.js';
 import { runBundle, until } from './harness/agent.js';
 import { skipUnless } from './harness/tools.js';
 import { startTlsUpstream } from './harness/upstream.js';
-import { app, startWorld, tcpRouter, type ClusterName, type World } from './harness/world.js';
+import { app, type ClusterName, startWorld, tcpRouter, type World } from './harness/world.js';
 
 const missing = skipUnless('failover end to end', 'haproxy', 'openssl');
 const fo = suite('failover end to end');
@@ -35,7 +35,12 @@ const syncs = async (n: number, edit?: (d: SyncDeps) => SyncDeps) => {
 };
 const failoverLines = () => lines.filter((l) => l.includes('failover'));
 const backendIs = (backend: string, status: string) =>
-  until(`HAProxy to report ${backend} ${status}`, async () => (await createRuntime(w.haproxy.socket).backendStatus()).get(backend) === status, 20_000, 100);
+  until(
+    `HAProxy to report ${backend} ${status}`,
+    async () => (await createRuntime(w.haproxy.socket).backendStatus()).get(backend) === status,
+    20_000,
+    100,
+  );
 /** Stop a cluster's TLS upstream (its sni backend goes DOWN under `check`); returns a restart on the same port. */
 async function stopTls(name: ClusterName): Promise<() => Promise<void>> {
   const port = w.clusters[name].tls.port;
@@ -48,8 +53,12 @@ async function stopTls(name: ClusterName): Promise<() => Promise<void>> {
 }
 // A load-balancer service as Traefik lists it: its servers' status is what failover reads (serverStatus).
 const lbService = (name: string, status: 'UP' | 'DOWN') => ({
-  name: `${name}@kubernetescrd`, provider: 'kubernetescrd', status: 'enabled', type: 'loadbalancer',
-  loadBalancer: { servers: [{ url: 'http://10.42.0.8:80' }] }, serverStatus: { 'http://10.42.0.8:80': status },
+  name: `${name}@kubernetescrd`,
+  provider: 'kubernetescrd',
+  status: 'enabled',
+  type: 'loadbalancer',
+  loadBalancer: { servers: [{ url: 'http://10.42.0.8:80' }] },
+  serverStatus: { 'http://10.42.0.8:80': status },
 });
 
 fo.before(async () => {
@@ -69,7 +78,10 @@ if (!missing) {
     await sync();
     w.clusters.illmatic.traefik.setRouters('http', [app('grafana.technis.io')]);
     const r = await sync();
-    assert.equal(r.conflicts.map((c) => `${c.map} ${c.host} ${c.winner}`), ['hosts grafana.technis.io hades', 'sni grafana.technis.io hades']);
+    assert.equal(
+      r.conflicts.map((c) => `${c.map} ${c.host} ${c.winner}`),
+      ['hosts grafana.technis.io hades', 'sni grafana.technis.io hades'],
+    );
     assert.is(await w.viaSni('grafana.technis.io'), 'hades');
     assert.equal(r.failovers, []);
   });
@@ -84,14 +96,31 @@ if (!missing) {
     const second = await sync();
     assert.equal(second.plan.sni.change, [{ key: 'grafana.technis.io', from: 'hades_https_ipvANY', to: 'illmatic_https_ipvANY' }]);
     assert.equal(second.plan.hosts.change, [{ key: 'grafana.technis.io', from: 'hades_http_ipvANY', to: 'illmatic_http_ipvANY' }]);
-    assert.equal(second.plan.sni.add.length + second.plan.sni.remove.length + second.plan.hosts.add.length + second.plan.hosts.remove.length, 0);
+    assert.equal(
+      second.plan.sni.add.length + second.plan.sni.remove.length + second.plan.hosts.add.length + second.plan.hosts.remove.length,
+      0,
+    );
     assert.equal(failoverLines(), [
       "warn failover: hosts grafana.technis.io hades → illmatic: hades's API unreachable for 2 syncs",
       "warn failover: sni grafana.technis.io hades → illmatic: hades's API unreachable for 2 syncs",
     ]);
     assert.equal(second.failovers, [
-      { host: 'grafana.technis.io', map: 'hosts', from: 'hades', to: 'illmatic', reason: "hades's API unreachable for 2 syncs", since: second.at },
-      { host: 'grafana.technis.io', map: 'sni', from: 'hades', to: 'illmatic', reason: "hades's API unreachable for 2 syncs", since: second.at },
+      {
+        host: 'grafana.technis.io',
+        map: 'hosts',
+        from: 'hades',
+        to: 'illmatic',
+        reason: "hades's API unreachable for 2 syncs",
+        since: second.at,
+      },
+      {
+        host: 'grafana.technis.io',
+        map: 'sni',
+        from: 'hades',
+        to: 'illmatic',
+        reason: "hades's API unreachable for 2 syncs",
+        since: second.at,
+      },
     ]);
     assert.is(second.unhealthyClaims, 4); // grafana and wiki, in both maps
     assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
@@ -119,31 +148,38 @@ if (!missing) {
     assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
   });
 
-  fo("(b) priority: the preferred cluster's HAProxy backend goes DOWN: that map moves, the other does not; recovery returns it", async () => {
-    const pid = w.haproxy.pid();
-    await w.writeConfig({ conflicts: 'priority' }); // illmatic (priority 20) is preferred, and serves grafana already
-    assert.is((await sync()).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
-    const restart = await stopTls('illmatic');
-    const first = await sync();
-    assert.is(first.maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
-    assert.equal(first.downBackends, [{ cluster: 'illmatic', map: 'sni', backend: 'illmatic_https_ipvANY', status: 'DOWN' }]);
-    const second = await sync();
-    assert.equal(failoverLines(), ["warn failover: sni grafana.technis.io illmatic → hades: illmatic's backend illmatic_https_ipvANY is DOWN in HAProxy for 2 syncs"]);
-    assert.equal(second.plan.sni.change, [{ key: 'grafana.technis.io', from: 'illmatic_https_ipvANY', to: 'hades_https_ipvANY' }]);
-    assert.equal(second.plan.hosts, { add: [], change: [], remove: [] }, "illmatic's http backend is UP: hosts stays");
-    assert.is(second.maps.sni['mqtt.technis.io'], 'illmatic_https_ipvANY', 'a host whose only claimant is unhealthy stays');
-    assert.is(await w.viaSni('grafana.technis.io'), 'hades');
-    assert.is(await w.viaHttp('grafana.technis.io'), 'illmatic');
+  fo(
+    "(b) priority: the preferred cluster's HAProxy backend goes DOWN: that map moves, the other does not; recovery returns it",
+    async () => {
+      const pid = w.haproxy.pid();
+      await w.writeConfig({ conflicts: 'priority' }); // illmatic (priority 20) is preferred, and serves grafana already
+      assert.is((await sync()).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
+      const restart = await stopTls('illmatic');
+      const first = await sync();
+      assert.is(first.maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
+      assert.equal(first.downBackends, [{ cluster: 'illmatic', map: 'sni', backend: 'illmatic_https_ipvANY', status: 'DOWN' }]);
+      const second = await sync();
+      assert.equal(failoverLines(), [
+        "warn failover: sni grafana.technis.io illmatic → hades: illmatic's backend illmatic_https_ipvANY is DOWN in HAProxy for 2 syncs",
+      ]);
+      assert.equal(second.plan.sni.change, [{ key: 'grafana.technis.io', from: 'illmatic_https_ipvANY', to: 'hades_https_ipvANY' }]);
+      assert.equal(second.plan.hosts, { add: [], change: [], remove: [] }, "illmatic's http backend is UP: hosts stays");
+      assert.is(second.maps.sni['mqtt.technis.io'], 'illmatic_https_ipvANY', 'a host whose only claimant is unhealthy stays');
+      assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+      assert.is(await w.viaHttp('grafana.technis.io'), 'illmatic');
 
-    await restart();
-    lines = [];
-    assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
-    const back = await sync();
-    assert.equal(back.plan.sni.change, [{ key: 'grafana.technis.io', from: 'hades_https_ipvANY', to: 'illmatic_https_ipvANY' }]);
-    assert.equal(failoverLines(), ['info failover ended: sni grafana.technis.io illmatic → hades: illmatic healthy again for 3 syncs; routing to illmatic']);
-    assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
-    assert.is(w.haproxy.pid(), pid);
-  });
+      await restart();
+      lines = [];
+      assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
+      const back = await sync();
+      assert.equal(back.plan.sni.change, [{ key: 'grafana.technis.io', from: 'hades_https_ipvANY', to: 'illmatic_https_ipvANY' }]);
+      assert.equal(failoverLines(), [
+        'info failover ended: sni grafana.technis.io illmatic → hades: illmatic healthy again for 3 syncs; routing to illmatic',
+      ]);
+      assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
+      assert.is(w.haproxy.pid(), pid);
+    },
+  );
 
   fo("(c) the preferred cluster's Traefik service has no server UP: both maps move; services UP again bring it back", async () => {
     // served by illmatic's fake Traefik in its /api/rawdata, read by the real fetch
@@ -154,7 +190,7 @@ if (!missing) {
       "warn failover: hosts grafana.technis.io illmatic → hades: illmatic's service grafana-svc@kubernetescrd has no server UP for 2 syncs",
       "warn failover: sni grafana.technis.io illmatic → hades: illmatic's service grafana-svc@kubernetescrd has no server UP for 2 syncs",
     ]);
-    assert.is(moved.maps.sni['mqtt.technis.io'], 'illmatic_https_ipvANY', "a router whose service is unknown is healthy");
+    assert.is(moved.maps.sni['mqtt.technis.io'], 'illmatic_https_ipvANY', 'a router whose service is unknown is healthy');
     assert.is(await w.viaSni('grafana.technis.io'), 'hades');
     assert.is(await w.viaHttp('grafana.technis.io'), 'hades');
     w.clusters.illmatic.traefik.setServices('http', [lbService('grafana-svc', 'UP')]);
@@ -196,41 +232,48 @@ if (!missing) {
     await w.writeConfig();
   });
 
-  fo('a restart or a one-shot sync during a failover keeps the host on the surviving cluster: no request reaches the dead one', async () => {
-    await w.writeConfig({ conflicts: 'priority' }); // illmatic (priority 20) is preferred
-    assert.is((await sync()).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
-    const restart = await stopTls('illmatic');
-    assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
-    assert.is(await w.viaSni('grafana.technis.io'), 'hades');
-    const unchanged = { add: [], change: [], remove: [] };
-
-    // `routeagent sync` with no daemon: a new process, with no counters, while illmatic's backend is still DOWN.
-    for (let i = 0; i < 3; i++) {
-      const ran = await runBundle(['sync', '--json', '--config', w.configPath]);
-      assert.is(ran.code, 0, ran.stderr);
-      const r = JSON.parse(ran.stdout) as SyncReport;
-      assert.is(r.maps.sni['grafana.technis.io'], 'hades_https_ipvANY', `one-shot ${i + 1}`);
-      assert.equal([r.plan.sni, r.plan.hosts, r.applied], [unchanged, unchanged, false], `one-shot ${i + 1} changes nothing`);
+  fo(
+    'a restart or a one-shot sync during a failover keeps the host on the surviving cluster: no request reaches the dead one',
+    async () => {
+      await w.writeConfig({ conflicts: 'priority' }); // illmatic (priority 20) is preferred
+      assert.is((await sync()).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY');
+      const restart = await stopTls('illmatic');
+      assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'hades_https_ipvANY');
       assert.is(await w.viaSni('grafana.technis.io'), 'hades');
-    }
+      const unchanged = { add: [], change: [], remove: [] };
 
-    // A restarted daemon's first syncs: a fresh state, the failover read from the maps and logged once with why.
-    state = newSyncState();
-    lines = [];
-    for (let i = 0; i < 3; i++) {
-      const r = await sync();
-      assert.equal([r.plan.sni, r.plan.hosts, r.applied], [unchanged, unchanged, false], `sync ${i + 1} after the restart changes nothing`);
-      assert.is(await w.viaSni('grafana.technis.io'), 'hades');
-    }
-    assert.equal(failoverLines(), [
-      "warn failover: sni grafana.technis.io illmatic → hades: illmatic's backend illmatic_https_ipvANY is DOWN in HAProxy; the current maps already route around it",
-    ]);
+      // `routeagent sync` with no daemon: a new process, with no counters, while illmatic's backend is still DOWN.
+      for (let i = 0; i < 3; i++) {
+        const ran = await runBundle(['sync', '--json', '--config', w.configPath]);
+        assert.is(ran.code, 0, ran.stderr);
+        const r = JSON.parse(ran.stdout) as SyncReport;
+        assert.is(r.maps.sni['grafana.technis.io'], 'hades_https_ipvANY', `one-shot ${i + 1}`);
+        assert.equal([r.plan.sni, r.plan.hosts, r.applied], [unchanged, unchanged, false], `one-shot ${i + 1} changes nothing`);
+        assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+      }
 
-    await restart();
-    assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'hades_https_ipvANY', 'healthy for 2 syncs: not yet back');
-    assert.is((await sync()).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY', 'priority returns after upAfter (3) healthy syncs');
-    assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
-    await w.writeConfig();
-  });
+      // A restarted daemon's first syncs: a fresh state, the failover read from the maps and logged once with why.
+      state = newSyncState();
+      lines = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await sync();
+        assert.equal(
+          [r.plan.sni, r.plan.hosts, r.applied],
+          [unchanged, unchanged, false],
+          `sync ${i + 1} after the restart changes nothing`,
+        );
+        assert.is(await w.viaSni('grafana.technis.io'), 'hades');
+      }
+      assert.equal(failoverLines(), [
+        "warn failover: sni grafana.technis.io illmatic → hades: illmatic's backend illmatic_https_ipvANY is DOWN in HAProxy; the current maps already route around it",
+      ]);
+
+      await restart();
+      assert.is((await syncs(2)).maps.sni['grafana.technis.io'], 'hades_https_ipvANY', 'healthy for 2 syncs: not yet back');
+      assert.is((await sync()).maps.sni['grafana.technis.io'], 'illmatic_https_ipvANY', 'priority returns after upAfter (3) healthy syncs');
+      assert.is(await w.viaSni('grafana.technis.io'), 'illmatic');
+      await w.writeConfig();
+    },
+  );
 }
 fo.run();

@@ -1,11 +1,12 @@
 // A CARP follower facing a bad leader: a fake leader (a real HTTP server on the peer's port) first serves good maps, then
 // refuses the token, then serves maps that name a backend this node lacks, then is gone. Each time the follower keeps its
 // maps, says why once in the log, and `status`/`status --peer` exit 1 naming the cause. Its own /v1/state needs the token.
+
+import { createServer, type Server } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createServer, type Server } from 'node:http';
 import { buildPeerState } from '../agent/core/peerstate.js';
-import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './harness/agent.js';
+import { type Agent, assertBuilt, killAll, runBundle, startAgent, until } from './harness/agent.js';
 import { startPair, TOKEN } from './harness/pair.js';
 import { skipUnless } from './harness/tools.js';
 import { startWorld, type World } from './harness/world.js';
@@ -20,7 +21,8 @@ let asked = 0;
 
 const good = { hosts: 'wiki.technis.io hades_http_ipvANY\n', sni: 'wiki.technis.io hades_https_ipvANY\n' };
 const invalid = { hosts: 'wiki.technis.io nope_http\n', sni: good.sni };
-const doc = (texts: typeof good) => buildPeerState({ role: 'leader', carp: 'MASTER', at: '2026-03-01T10:00:00.000Z', texts, failover: { claims: [], failovers: [] } });
+const doc = (texts: typeof good) =>
+  buildPeerState({ role: 'leader', carp: 'MASTER', at: '2026-03-01T10:00:00.000Z', texts, failover: { claims: [], failovers: [] } });
 
 follower.before(async () => {
   if (missing) return;
@@ -48,13 +50,17 @@ if (!missing) {
     const agent: Agent = startAgent(['run', '--config', b.configPath]);
     await until('the follower to mirror the good maps', async () => JSON.stringify(await b.files()) === JSON.stringify(good));
     // The files are renamed into place before the runtime commit: wait for HAProxy to route, too.
-    await until('the follower\'s HAProxy to route wiki to hades', async () => (await b.viaSni('wiki.technis.io')) === 'hades');
+    await until("the follower's HAProxy to route wiki to hades", async () => (await b.viaSni('wiki.technis.io')) === 'hades');
 
     // Its own /v1/state: the token or 401.
     const url = `http://127.0.0.1:${b.listen}/v1/state`;
     assert.is((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status, 401);
     assert.is((await fetch(url)).status, 401);
-    const mine = (await (await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { role: string; at: string; maps: { sni: { text: string } } };
+    const mine = (await (await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+      role: string;
+      at: string;
+      maps: { sni: { text: string } };
+    };
     assert.equal([mine.role, mine.at, mine.maps.sni.text], ['follower', '2026-03-01T10:00:00.000Z', good.sni]);
 
     const peer = `peer http://127.0.0.1:${pair.a.listen}`;
@@ -68,7 +74,10 @@ if (!missing) {
     assert.equal(await b.files(), good);
 
     mode = 'invalid';
-    await agent.waitFor(/^warn haproxy: map hosts: wiki\.technis\.io → nope_http: no backend nope_http in HAProxy \(show stat\); live maps unchanged \(mirroring the leader's sync 2026-03-01T10:00:00\.000Z\)$/, { from: at });
+    await agent.waitFor(
+      /^warn haproxy: map hosts: wiki\.technis\.io → nope_http: no backend nope_http in HAProxy \(show stat\); live maps unchanged \(mirroring the leader's sync 2026-03-01T10:00:00\.000Z\)$/,
+      { from: at },
+    );
     assert.equal(await b.files(), good);
     assert.equal(await b.viaHttp('wiki.technis.io'), 'hades');
     const differs = await runBundle(['status', '--peer', '--config', b.configPath]);

@@ -2,11 +2,12 @@
 // fake clusters, and a fake `ifconfig` per node that the test flips. The follower holds the leader's bytes, both route a
 // contested host to the same cluster, a role flip moves nothing and the new leader follows the next migration; a
 // follower without HAProxy writes files from which a cold-started HAProxy routes at once. Waits poll; no timing asserts.
+
+import { readFile } from 'node:fs/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFile } from 'node:fs/promises';
-import { assertBuilt, killAll, runBundle, startAgent, until, type Agent } from './harness/agent.js';
-import { coldStart, startPair, type PairNode } from './harness/pair.js';
+import { type Agent, assertBuilt, killAll, runBundle, startAgent, until } from './harness/agent.js';
+import { coldStart, type PairNode, startPair } from './harness/pair.js';
 import { skipUnless } from './harness/tools.js';
 import { app, startWorld, type World } from './harness/world.js';
 
@@ -44,8 +45,10 @@ if (!missing) {
     agents.a = startAgent(['run', '--config', pair.a.configPath]);
     agents.b = startAgent(['run', '--config', pair.b.configPath]);
     await agents.a.waitFor('info ha: CARP vhid 10 is MASTER; this node leads: it decides and applies');
-    await agents.b.waitFor(`info ha: CARP vhid 10 is BACKUP; this node follows http://127.0.0.1:${pair.a.listen}: it mirrors the leader's maps`);
-    const first = await until('the follower to hold the leader\'s map files', same);
+    await agents.b.waitFor(
+      `info ha: CARP vhid 10 is BACKUP; this node follows http://127.0.0.1:${pair.a.listen}: it mirrors the leader's maps`,
+    );
+    const first = await until("the follower to hold the leader's map files", same);
     assert.ok(first.sni.includes('wiki.technis.io hades_https_ipvANY\n'), first.sni);
     for (const node of [pair.a, pair.b]) {
       const pc = await peerCheck(node);
@@ -58,23 +61,32 @@ if (!missing) {
     await agents.a.waitFor('warn conflict: wiki.technis.io (sni) claimed by hades, illmatic; routing to hades');
     await until('the follower to mirror mqtt', async () => (await same())?.sni.includes('mqtt.technis.io illmatic_https_ipvANY'));
     const before = (await same())!;
-    for (const node of [pair.a, pair.b]) assert.equal(await routes(node, 'wiki.technis.io'), { sni: 'hades', http: 'hades' }, `node ${node.name}`);
+    for (const node of [pair.a, pair.b])
+      assert.equal(await routes(node, 'wiki.technis.io'), { sni: 'hades', http: 'hades' }, `node ${node.name}`);
 
     // The flip: b becomes MASTER, a BACKUP. No host moves by itself.
     await pair.a.setCarp('BACKUP');
     await pair.b.setCarp('MASTER');
     const fromB = agents.b.lines.length;
-    await agents.b.waitFor('info ha: CARP vhid 10 is MASTER; this node leads: it decides and applies from the maps it holds', { from: fromB });
-    await agents.a.waitFor(`info ha: CARP vhid 10 is BACKUP; this node follows http://127.0.0.1:${pair.b.listen}: it mirrors the leader's maps`);
+    await agents.b.waitFor('info ha: CARP vhid 10 is MASTER; this node leads: it decides and applies from the maps it holds', {
+      from: fromB,
+    });
+    await agents.a.waitFor(
+      `info ha: CARP vhid 10 is BACKUP; this node follows http://127.0.0.1:${pair.b.listen}: it mirrors the leader's maps`,
+    );
     await agents.b.waitFor('warn conflict: wiki.technis.io (sni) claimed by hades, illmatic; routing to hades', { from: fromB });
     const statusB = await until('b to have synced as leader', async () => {
-      const s = JSON.parse(await readFile(pair.b.statusFile, 'utf8').catch(() => 'null')) as { ha?: { role: string }; outcome: string } | null;
+      const s = JSON.parse(await readFile(pair.b.statusFile, 'utf8').catch(() => 'null')) as {
+        ha?: { role: string };
+        outcome: string;
+      } | null;
       return s?.ha?.role === 'leader' && s.outcome === 'ok' ? s : undefined;
     });
     assert.ok(statusB);
     assert.equal(await pair.b.files(), { hosts: before.hosts, sni: before.sni }, 'the new leader kept every owner');
     assert.equal(await pair.a.files(), { hosts: before.hosts, sni: before.sni }, 'the old leader holds the same maps');
-    for (const node of [pair.a, pair.b]) assert.equal(await routes(node, 'grafana.technis.io'), { sni: 'hades', http: 'hades' }, `node ${node.name}`);
+    for (const node of [pair.a, pair.b])
+      assert.equal(await routes(node, 'grafana.technis.io'), { sni: 'hades', http: 'hades' }, `node ${node.name}`);
 
     // The migration goes on under the new leader: hades drops grafana, which moves to illmatic on both nodes.
     w.clusters.hades.traefik.setRouters('http', ['wiki.technis.io', 'blog.technis.io'].map(app));
@@ -91,14 +103,14 @@ if (!missing) {
     const fromA = agents.a.lines.length;
     w.clusters.hades.traefik.setRouters('http', [app('blog.technis.io')]);
     await agents.a.waitFor(/^info haproxy: map sni written to .* file-only: HAProxy is not running on this node$/, { from: fromA });
-    await until('a\'s files to route wiki to illmatic', async () => (await same())?.sni.includes('wiki.technis.io illmatic_https_ipvANY\n'));
+    await until("a's files to route wiki to illmatic", async () => (await same())?.sni.includes('wiki.technis.io illmatic_https_ipvANY\n'));
     const st = await runBundle(['status', '--config', pair.a.configPath]);
     assert.is(st.code, 0, st.stdout + st.stderr);
     assert.ok(st.stdout.includes('ha: follower (CARP vhid 10 BACKUP); file-only: HAProxy is not running on this node'), st.stdout);
     // Failover to a: HAProxy cold-starts from the files and routes as b does, at once.
     const cold = await coldStart(pair.a);
     try {
-      await until('a\'s cold-started HAProxy to accept connections', async () => (await pair.a.viaHttp('blog.technis.io')) === 'hades');
+      await until("a's cold-started HAProxy to accept connections", async () => (await pair.a.viaHttp('blog.technis.io')) === 'hades');
       for (const host of ['wiki.technis.io', 'grafana.technis.io', 'mqtt.technis.io', 'blog.technis.io']) {
         assert.equal(await routes(pair.a, host), await routes(pair.b, host), host);
       }

@@ -2,22 +2,24 @@
 // an unknown key suggests the known one, the guard is logged once per episode (a pure function and a fake clock),
 // `status` tells what HAProxy serves apart from the held plan, counts read "1 entry" / "2 entries", and a stale cluster's
 // `since` is never later than the sync that reports it (a real sync against a real haproxy).
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
+
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { DEFAULT_CONFIG_PATH } from '../agent/config.js';
-import { statusFromReport, type Status } from '../agent/core/status.js';
+import { type Status, statusFromReport } from '../agent/core/status.js';
 import { formatStatus } from '../agent/output.js';
 
 type ReportLike = Parameters<typeof statusFromReport>[0];
-import { GUARD_REMIND_MS, guardNotices, type GuardEpisode } from '../agent/sync.js';
+
+import { GUARD_REMIND_MS, type GuardEpisode, guardNotices } from '../agent/sync.js';
+import { captureLog, syncer } from './faults/kit.js';
 import { assertBuilt, killAll, runBundle } from './harness/agent.js';
 import { skipUnless } from './harness/tools.js';
 import { app, startWorld } from './harness/world.js';
-import { captureLog, syncer } from './faults/kit.js';
 
 const lines = (s: string) => s.split('\n').filter(Boolean);
 
@@ -43,7 +45,10 @@ function replay(ticks: [number, string[]][]): string[] {
 
 guard('a held plan is logged when it starts, not at every poll, and once when it ends', () => {
   const polls = Array.from({ length: 6 }, (_, i): [number, string[]] => [T0 + i * 1000, [HOSTS]]);
-  assert.equal(replay([...polls, [T0 + 6000, []], [T0 + 7000, []]]), [`warn guard: ${HOSTS}; ${TAIL}`, 'info guard: no longer holding (held since 10:42:05); syncs apply their plans again']);
+  assert.equal(replay([...polls, [T0 + 6000, []], [T0 + 7000, []]]), [
+    `warn guard: ${HOSTS}; ${TAIL}`,
+    'info guard: no longer holding (held since 10:42:05); syncs apply their plans again',
+  ]);
 });
 
 guard('a guard that keeps holding is reminded every 10 minutes, no more often', () => {
@@ -59,7 +64,14 @@ guard('a guard that keeps holding is reminded every 10 minutes, no more often', 
 
 guard('another map held is news; a changed count for the same map is not', () => {
   const fewer = 'hosts: plan removes 4 of 6 entries (more than 50%)';
-  assert.equal(replay([[T0, [HOSTS]], [T0 + 1000, [fewer]], [T0 + 2000, [fewer, SNI]]]), [`warn guard: ${HOSTS}; ${TAIL}`, `warn guard: ${fewer}; ${TAIL}`, `warn guard: ${SNI}; ${TAIL}`]);
+  assert.equal(
+    replay([
+      [T0, [HOSTS]],
+      [T0 + 1000, [fewer]],
+      [T0 + 2000, [fewer, SNI]],
+    ]),
+    [`warn guard: ${HOSTS}; ${TAIL}`, `warn guard: ${fewer}; ${TAIL}`, `warn guard: ${SNI}; ${TAIL}`],
+  );
 });
 
 guard('nothing held and no episode: nothing to say', () => {
@@ -143,10 +155,19 @@ bundle('no config at the default path: says it does not exist, names install.sh 
 
 bundle('an unknown key close to a known one: "did you mean"', async () => {
   const path = join(dir, 'typo.json');
-  await writeFile(path, JSON.stringify({ clusters: [{ name: 'a', api: 'http://127.0.0.1:1/api', backends: { sni: 'a_https' } }], expose: { domain: ['technis.io'] } }));
+  await writeFile(
+    path,
+    JSON.stringify({
+      clusters: [{ name: 'a', api: 'http://127.0.0.1:1/api', backends: { sni: 'a_https' } }],
+      expose: { domain: ['technis.io'] },
+    }),
+  );
   const r = await runBundle(['check', '--config', path]);
   assert.is(r.code, 2, r.stderr);
-  assert.equal(lines(r.stderr), ['/expose: unknown property "domain"; did you mean "domains"?', `routeagent: config ${path} is invalid (1 problem); nothing done`]);
+  assert.equal(lines(r.stderr), [
+    '/expose: unknown property "domain"; did you mean "domains"?',
+    `routeagent: config ${path} is invalid (1 problem); nothing done`,
+  ]);
 });
 bundle.run();
 
@@ -175,7 +196,10 @@ stale('a cluster that fails (slowly) is stale since a sync start, never after th
     w.clusters.illmatic.traefik.setFault('/api/rawdata', { status: 503, delayMs: 300 });
     const bad = await sync.run();
     assert.is(bad.clusters['illmatic']!.staleSince, good.at);
-    assert.ok(Date.parse(bad.clusters['illmatic']!.staleSince!) < Date.parse(bad.at), `${bad.clusters['illmatic']!.staleSince} < ${bad.at}`);
+    assert.ok(
+      Date.parse(bad.clusters['illmatic']!.staleSince!) < Date.parse(bad.at),
+      `${bad.clusters['illmatic']!.staleSince} < ${bad.at}`,
+    );
   } finally {
     await w.close();
   }

@@ -2,9 +2,10 @@
 // real HAProxy on loopback and its own fake ifconfig, both polling the same fake clusters. Proves what a node serves its
 // peer (only maps its own sync produced, kept from the end of that sync), what a follower refuses (its own allowlist),
 // what a follower that cannot mirror reports, and that an unreadable token is answered 503 and logged once.
+
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Config } from '../agent/config.js';
 import { readConfig } from '../agent/config.js';
 import { createSyncDeps } from '../agent/deps.js';
@@ -12,7 +13,7 @@ import { createLog } from '../agent/log.js';
 import { createPair, type Pair } from '../agent/pair.js';
 import { preflight } from '../agent/preflight.js';
 import { newSyncState } from '../agent/sync.js';
-import { startPair, TOKEN, type PairNode } from './harness/pair.js';
+import { type PairNode, startPair, TOKEN } from './harness/pair.js';
 import { skipUnless } from './harness/tools.js';
 import { app, startWorld, type World } from './harness/world.js';
 
@@ -28,11 +29,20 @@ let leaderAt = '';
 const start = async (node: PairNode): Promise<Node> => {
   const lines: string[] = [];
   const { config } = await readConfig(node.configPath);
-  const pair = createPair(createLog((l) => lines.push(l.trimEnd())), newSyncState());
+  const pair = createPair(
+    createLog((l) => lines.push(l.trimEnd())),
+    newSyncState(),
+  );
   await pair.serve(config);
   return { pair, config, lines, node };
 };
-const sync = (n: Node, config = n.config) => n.pair.sync(createSyncDeps(config, createLog((l) => n.lines.push(l.trimEnd()))));
+const sync = (n: Node, config = n.config) =>
+  n.pair.sync(
+    createSyncDeps(
+      config,
+      createLog((l) => n.lines.push(l.trimEnd())),
+    ),
+  );
 const stateOf = (n: Node) => fetch(`http://127.0.0.1:${n.node.listen}/v1/state`, { headers: { authorization: `Bearer ${TOKEN}` } });
 const keeps = 'keeping the current maps, the next sync retries';
 
@@ -91,7 +101,9 @@ if (!missing) {
       }
       assert.equal(statuses, Array(3).fill([503, 'this node cannot read its ha.tokenFile\n']));
       const warned = a.lines.filter((l) => l.startsWith('warn ') && l.includes('token'));
-      assert.equal(warned, [`warn ha token file ${tokenFile}: cannot read (ENOENT); the peer is answered 503 and not asked until it is readable (read again at every sync)`]);
+      assert.equal(warned, [
+        `warn ha token file ${tokenFile}: cannot read (ENOENT); the peer is answered 503 and not asked until it is readable (read again at every sync)`,
+      ]);
       await sync(a);
       assert.is(a.lines.filter((l) => l.startsWith('warn ') && l.includes('token')).length, 1, 'said once');
     } finally {

@@ -3,19 +3,20 @@
 // (the one ```haproxy block) is read out of README.md itself, given loopback ports and temp paths, and must pass
 // `haproxy -c` without a warning, hold exactly the frontends `snippet --target haproxy` prints, and route real requests
 // after a real `routeagent sync` against two fake clusters.
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
+
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { parseConfig } from '../agent/config.js';
 import { renderSnippet } from '../agent/core/snippet.js';
 import { assertBuilt, killAll, runBundle } from './harness/agent.js';
+import { checkHaproxyConfig, freePort, haproxyBin, haproxyWarnings, type Running, runHaproxyConfig } from './harness/haproxy.js';
 import { skipUnless } from './harness/tools.js';
-import { checkHaproxyConfig, freePort, haproxyBin, haproxyWarnings, runHaproxyConfig, type Running } from './harness/haproxy.js';
-import { startTraefik, type FakeTraefik } from './harness/traefik.js';
+import { type FakeTraefik, startTraefik } from './harness/traefik.js';
 import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './harness/upstream.js';
 import { app, httpRouter, tcpRouter } from './harness/world.js';
 
@@ -61,27 +62,46 @@ function readmeHaproxyConfig(): string {
   const blocks = [...readme.matchAll(/^( *)```haproxy\n([\s\S]*?)\n *```$/gm)];
   assert.is(blocks.length, 1, 'README.md must hold exactly one ```haproxy block');
   const [, indent, body] = blocks[0]!;
-  return body!.split('\n').map((l) => (l.startsWith(indent!) ? l.slice(indent!.length) : l)).join('\n') + '\n';
+  return `${body!
+    .split('\n')
+    .map((l) => (l.startsWith(indent!) ? l.slice(indent!.length) : l))
+    .join('\n')}\n`;
 }
 
 /** Replace `from` (a string or a global pattern) and fail when it is not there: a renamed line must fail here, not pass. */
 function substitute(text: string, from: string | RegExp, to: string | ((...m: string[]) => string)): string {
   const hit = typeof from === 'string' ? text.includes(from) : new RegExp(from.source, from.flags.replace('g', '')).test(text);
   assert.ok(hit, `README's haproxy config no longer contains ${String(from)}`);
-  return typeof from === 'string' ? text.split(from).join(typeof to === 'string' ? to : to(from)) : text.replace(from, to as (...m: string[]) => string);
+  return typeof from === 'string'
+    ? text.split(from).join(typeof to === 'string' ? to : to(from))
+    : text.replace(from, to as (...m: string[]) => string);
 }
 
-const defaultMaps = parseConfig({ clusters: [{ name: 'a', api: 'http://127.0.0.1:1/api', backends: { sni: 'a_https' } }], expose: { domains: ['technis.io'] } }).config!.haproxy.maps;
+const defaultMaps = parseConfig({
+  clusters: [{ name: 'a', api: 'http://127.0.0.1:1/api', backends: { sni: 'a_https' } }],
+  expose: { domains: ['technis.io'] },
+}).config!.haproxy.maps;
 
 const plain = suite('README.md: the plain HAProxy config');
 
 plain('its frontends are exactly what snippet --target haproxy prints for the default map paths', () => {
-  assert.ok(readmeHaproxyConfig().includes(renderSnippet(defaultMaps, 'haproxy')), 'README frontends differ from renderSnippet(…, "haproxy")');
+  assert.ok(
+    readmeHaproxyConfig().includes(renderSnippet(defaultMaps, 'haproxy')),
+    'README frontends differ from renderSnippet(…, "haproxy")',
+  );
 });
 
 if (!skipUnless('README.md: the plain HAProxy config', 'haproxy', 'openssl')) {
   type Cluster = { traefik: FakeTraefik; tls: Upstream; http: Upstream };
-  const ctx = {} as { dir: string; cfgPath: string; configPath: string; socket: string; ports: { https: number; http: number }; clusters: Record<string, Cluster>; haproxy?: Running };
+  const ctx = {} as {
+    dir: string;
+    cfgPath: string;
+    configPath: string;
+    socket: string;
+    ports: { https: number; http: number };
+    clusters: Record<string, Cluster>;
+    haproxy?: Running;
+  };
 
   plain.before(async () => {
     assertBuilt();
@@ -91,14 +111,29 @@ if (!skipUnless('README.md: the plain HAProxy config', 'haproxy', 'openssl')) {
     ctx.socket = join(ctx.dir, 'haproxy.sock');
     ctx.ports = { https: await freePort(), http: await freePort() };
     ctx.clusters = {
-      hades: { traefik: await startTraefik({ version: '2.10.7', http: [app('grafana.technis.io'), httpRouter('blog', 'Host(`blog.technis.io`)', { tls: undefined })] }), tls: await startTlsUpstream('hades'), http: await startHttpUpstream('hades') },
-      illmatic: { traefik: await startTraefik({ version: '3.7.9', http: [app('wiki.technis.io')], tcp: [tcpRouter('mqtt', 'mqtt.technis.io')] }), tls: await startTlsUpstream('illmatic'), http: await startHttpUpstream('illmatic') },
+      hades: {
+        traefik: await startTraefik({
+          version: '2.10.7',
+          http: [app('grafana.technis.io'), httpRouter('blog', 'Host(`blog.technis.io`)', { tls: undefined })],
+        }),
+        tls: await startTlsUpstream('hades'),
+        http: await startHttpUpstream('hades'),
+      },
+      illmatic: {
+        traefik: await startTraefik({ version: '3.7.9', http: [app('wiki.technis.io')], tcp: [tcpRouter('mqtt', 'mqtt.technis.io')] }),
+        tls: await startTlsUpstream('illmatic'),
+        http: await startHttpUpstream('illmatic'),
+      },
     };
     await mkdir(join(ctx.dir, 'maps'));
     const maps = { hosts: join(ctx.dir, 'maps', 'hosts.map'), sni: join(ctx.dir, 'maps', 'sni.map') };
     for (const m of ['hosts', 'sni'] as const) await writeFile(maps[m], '');
     const config = {
-      clusters: Object.entries(ctx.clusters).map(([name, c]) => ({ name, api: c.traefik.url, backends: { sni: `${name}_https`, hosts: `${name}_http` } })),
+      clusters: Object.entries(ctx.clusters).map(([name, c]) => ({
+        name,
+        api: c.traefik.url,
+        backends: { sni: `${name}_https`, hosts: `${name}_http` },
+      })),
       expose: { domains: ['technis.io'] },
       haproxy: { bin: haproxyBin(), config: ctx.cfgPath, socket: ctx.socket, maps, timeoutMs: 5000 },
       statusFile: join(ctx.dir, 'status.json'),
@@ -145,7 +180,10 @@ if (!skipUnless('README.md: the plain HAProxy config', 'haproxy', 'openssl')) {
       assert.is(await httpGet(ctx.ports.http, 'grafana.technis.io'), 'status 301');
       assert.is(await httpGet(ctx.ports.http, 'unknown.technis.io'), 'status 503');
       assert.is(await httpPath(ctx.ports.http, 'wiki.technis.io', '/.well-known/acme-challenge/token'), 'illmatic');
-      assert.is(await readFile(join(ctx.dir, 'maps', 'sni.map'), 'utf8'), 'grafana.technis.io hades_https\nmqtt.technis.io illmatic_https\nwiki.technis.io illmatic_https\n');
+      assert.is(
+        await readFile(join(ctx.dir, 'maps', 'sni.map'), 'utf8'),
+        'grafana.technis.io hades_https\nmqtt.technis.io illmatic_https\nwiki.technis.io illmatic_https\n',
+      );
     } catch (e) {
       console.error(`--- haproxy log ---\n${ctx.haproxy.log()}--- end of haproxy log ---`);
       throw e;

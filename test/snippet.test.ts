@@ -3,17 +3,18 @@
 // (GUI ACLs and use_backend rules first, then "# WARNING: pass through options below this line" and our lines): `haproxy -c`
 // accepts it with only the two ordering warnings the README names, a real `routeagent sync` applies live to it, and real
 // requests show routeagent's hosts routed while the GUI rules keep the hosts they name.
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
+
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { USAGE } from '../agent/cli.js';
-import { SNIPPET_TARGETS, renderSnippet } from '../agent/core/snippet.js';
+import { renderSnippet, SNIPPET_TARGETS } from '../agent/core/snippet.js';
 import { assertBuilt, killAll, runBundle } from './harness/agent.js';
+import { checkHaproxyConfig, freePort, haproxyBin, haproxyWarnings, type Running, runHaproxyConfig } from './harness/haproxy.js';
 import { skipUnless } from './harness/tools.js';
-import { checkHaproxyConfig, freePort, haproxyBin, haproxyWarnings, runHaproxyConfig, type Running } from './harness/haproxy.js';
-import { startTraefik, type FakeTraefik } from './harness/traefik.js';
+import { type FakeTraefik, startTraefik } from './harness/traefik.js';
 import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './harness/upstream.js';
 import { app, httpRouter } from './harness/world.js';
 
@@ -42,7 +43,10 @@ render('pfsense is the default and prints the Advanced pass thru lines unchanged
 render('every target: each dynamic use_backend is guarded and uses the configured map paths', () => {
   for (const target of SNIPPET_TARGETS) {
     const text = renderSnippet(maps, target);
-    const uses = text.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('use_backend'));
+    const uses = text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('use_backend'));
     assert.is(uses.length, 2, target);
     for (const l of uses) assert.match(l, /^use_backend %\[(.+)\] if \{ \1 -m found \}$/, target);
     assert.equal([...new Set([...text.matchAll(/map\(([^)]*)\)/g)].map((m) => m[1]))].sort(), [maps.hosts, maps.sni], target);
@@ -74,7 +78,13 @@ bundle.after(async () => {
 bundle('prints each target with the map paths of the config; an unknown target is a usage error naming the valid ones', async () => {
   const configPath = join(dir, 'config.json');
   const own = { hosts: join(dir, 'maps', 'hosts.map'), sni: join(dir, 'maps', 'sni.map') };
-  await writeFile(configPath, JSON.stringify(routeagentConfig({ api: 'http://127.0.0.1:9/api', cfg: join(dir, 'haproxy.cfg'), socket: join(dir, 'admin.sock'), maps: own })), { mode: 0o600 });
+  await writeFile(
+    configPath,
+    JSON.stringify(
+      routeagentConfig({ api: 'http://127.0.0.1:9/api', cfg: join(dir, 'haproxy.cfg'), socket: join(dir, 'admin.sock'), maps: own }),
+    ),
+    { mode: 0o600 },
+  );
   for (const target of SNIPPET_TARGETS) {
     const r = await runBundle(['snippet', '--target', target, '--config', configPath]);
     assert.is(r.code, 0, r.stderr);
@@ -126,11 +136,20 @@ if (!skipUnless('snippet --target opnsense in an os-haproxy shaped config', 'hap
     // HTTP), which GUI rules on the router already route to the NAS.
     ctx.traefik = await startTraefik({
       version: '3.7.9',
-      http: [app('grafana.technis.io'), app('nas.technis.io'), httpRouter('blog', 'Host(`blog.technis.io`)', { tls: undefined }), httpRouter('legacy', 'Host(`legacy.technis.io`)', { tls: undefined })],
+      http: [
+        app('grafana.technis.io'),
+        app('nas.technis.io'),
+        httpRouter('blog', 'Host(`blog.technis.io`)', { tls: undefined }),
+        httpRouter('legacy', 'Host(`legacy.technis.io`)', { tls: undefined }),
+      ],
     });
     await mkdir(join(ctx.dir, 'maps'));
     for (const m of ['hosts', 'sni'] as const) await writeFile(ctx.own[m], '');
-    await writeFile(ctx.configPath, JSON.stringify(routeagentConfig({ api: ctx.traefik.url, cfg: ctx.cfgPath, socket: ctx.socket, maps: ctx.own })), { mode: 0o600 });
+    await writeFile(
+      ctx.configPath,
+      JSON.stringify(routeagentConfig({ api: ctx.traefik.url, cfg: ctx.cfgPath, socket: ctx.socket, maps: ctx.own })),
+      { mode: 0o600 },
+    );
   });
 
   opn.after(async () => {
@@ -164,7 +183,10 @@ if (!skipUnless('snippet --target opnsense in an os-haproxy shaped config', 'hap
       assert.is(s.code, 0, `${s.stdout}\n${s.stderr}`);
       // routeagent maps every host its cluster claims, nas and legacy included ...
       assert.is(await readFile(ctx.own.sni, 'utf8'), 'grafana.technis.io hades_tls\nnas.technis.io hades_tls\n');
-      assert.is(await readFile(ctx.own.hosts, 'utf8'), 'blog.technis.io hades_web\ngrafana.technis.io hades_web\nlegacy.technis.io hades_web\nnas.technis.io hades_web\n');
+      assert.is(
+        await readFile(ctx.own.hosts, 'utf8'),
+        'blog.technis.io hades_web\ngrafana.technis.io hades_web\nlegacy.technis.io hades_web\nnas.technis.io hades_web\n',
+      );
       // ... and HAProxy serves them live (no reload: the same process answers)
       const pid = ctx.haproxy.pid();
       assert.is(await tlsName(ctx.ports.https, 'grafana.technis.io'), 'hades');
@@ -206,7 +228,12 @@ function routeagentConfig(o: { api: string; cfg: string; socket: string; maps: {
 // options; backends under their GUI names). Paths and ports are the test's; uid/gid/chroot/daemon are left out so it runs
 // unprivileged in the foreground.
 function opnsenseConfig(c: Ctx, tls: string, http: string): string {
-  const pass = (block: string) => block.split('\n').filter((l) => l !== '').map((l) => `    ${l}`).join('\n');
+  const pass = (block: string) =>
+    block
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => `    ${l}`)
+      .join('\n');
   return `#
 # Automatically generated configuration.
 # Do not edit this file manually.

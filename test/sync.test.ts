@@ -1,15 +1,16 @@
 // End to end through syncOnce: two fake Traefik clusters and a real haproxy. Routing follows a migration with the
 // same HAProxy process; an outage, a restart during an outage and a sudden empty answer remove nothing.
+
+import { readFile } from 'node:fs/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFile } from 'node:fs/promises';
 import { readConfig } from '../agent/config.js';
 import { createSyncDeps } from '../agent/deps.js';
-import { createLog } from '../agent/log.js';
-import { newSyncState, syncOnce, type SyncState } from '../agent/sync.js';
 import { createRuntime } from '../agent/io/runtime.js';
-import { app, httpRouter, startWorld, tcpRouter, type World } from './harness/world.js';
+import { createLog } from '../agent/log.js';
+import { newSyncState, type SyncState, syncOnce } from '../agent/sync.js';
 import { skipUnless } from './harness/tools.js';
+import { app, httpRouter, startWorld, tcpRouter, type World } from './harness/world.js';
 
 const missing = skipUnless('syncOnce end to end', 'haproxy', 'openssl');
 const e2e = suite('syncOnce end to end');
@@ -36,7 +37,11 @@ e2e.before.each(() => {
 
 if (!missing) {
   e2e('first sync routes each exposed host to its cluster', async () => {
-    w.clusters.hades.traefik.setRouters('http', [app('grafana.technis.io'), httpRouter('blog', 'Host(`blog.technis.io`) && PathPrefix(`/`)', { tls: undefined }), app('evil.example.com')]);
+    w.clusters.hades.traefik.setRouters('http', [
+      app('grafana.technis.io'),
+      httpRouter('blog', 'Host(`blog.technis.io`) && PathPrefix(`/`)', { tls: undefined }),
+      app('evil.example.com'),
+    ]);
     w.clusters.illmatic.traefik.setRouters('tcp', [tcpRouter('mqtt', 'mqtt.technis.io')]);
     const pid = w.haproxy.pid();
     const r = await sync();
@@ -92,7 +97,10 @@ if (!missing) {
     assert.is(await w.viaSni('grafana.technis.io'), 'hades');
     lines = [];
     await sync();
-    assert.not.ok(lines.some((l) => l.includes('conflict')), 'a standing conflict is logged once, not every sync');
+    assert.not.ok(
+      lines.some((l) => l.includes('conflict')),
+      'a standing conflict is logged once, not every sync',
+    );
 
     w.clusters.hades.traefik.setRouters('http', [httpRouter('blog', 'Host(`blog.technis.io`) && PathPrefix(`/`)', { tls: undefined })]);
     const after = await sync();
@@ -110,8 +118,14 @@ if (!missing) {
     const before = await fileMap(w.haproxy.mapPaths.sni);
     const r = await sync();
     assert.is(r.clusters['illmatic']!.ok, false);
-    assert.match(r.clusters['illmatic']!.error!, /^traefik\[illmatic\]: GET http:\/\/127\.0\.0\.1:\d+\/api\/rawdata: 500 Internal Server Error$/);
-    assert.ok(lines.some((l) => /^warn traefik\[illmatic\]: .*; keeping 2 routers from \d\d:\d\d:\d\d$/.test(l)), lines.join('\n'));
+    assert.match(
+      r.clusters['illmatic']!.error!,
+      /^traefik\[illmatic\]: GET http:\/\/127\.0\.0\.1:\d+\/api\/rawdata: 500 Internal Server Error$/,
+    );
+    assert.ok(
+      lines.some((l) => /^warn traefik\[illmatic\]: .*; keeping 2 routers from \d\d:\d\d:\d\d$/.test(l)),
+      lines.join('\n'),
+    );
     assert.is(r.applied, false);
     assert.equal(await fileMap(w.haproxy.mapPaths.sni), before);
     assert.is(await w.viaSni('mqtt.technis.io'), 'illmatic');
@@ -124,7 +138,10 @@ if (!missing) {
     assert.is(r.clusters['illmatic']!.ok, false);
     assert.equal(r.plan.sni, { add: [], change: [], remove: [] });
     assert.equal(await fileMap(w.haproxy.mapPaths.sni), before);
-    assert.ok(lines.some((l) => l.endsWith('; keeping 3 entries from the current maps')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.endsWith('; keeping 3 entries from the current maps')),
+      lines.join('\n'),
+    );
     w.clusters.illmatic.traefik.setFault('/api/rawdata', undefined);
   });
 
@@ -177,7 +194,10 @@ if (!missing) {
     assert.is(logged[20], 'info skipped: 10 more routers; "routeagent sync --dry-run --json" lists each with its reason');
     lines = [];
     await sync({ dryRun: true });
-    assert.not.ok(lines.some((l) => l.startsWith('info skipped: ')), lines.join('\n'));
+    assert.not.ok(
+      lines.some((l) => l.startsWith('info skipped: ')),
+      lines.join('\n'),
+    );
   });
 }
 if (!missing) e2e.run();

@@ -9,8 +9,8 @@
 // With failover, the rules above choose among the healthy claimants only (a pin yields to health alone); when every
 // claimant is unhealthy the current owner keeps the host: health never removes a host nor moves it to another dead cluster.
 import { MAP_NAMES } from './maps.js';
-import type { Cluster, Entry, MapName, Route } from './types.js';
 import { byteOrder } from './order.js';
+import type { Cluster, Entry, MapName, Route } from './types.js';
 
 type MergeCluster = Pick<Cluster, 'name' | 'priority' | 'backends'>;
 export type Conflict = { readonly host: string; readonly map: MapName; readonly claimants: readonly string[]; readonly winner: string };

@@ -9,10 +9,10 @@
 // The counters live in memory only. A fresh start (a restart, a one-shot sync) reads the earlier failovers from the maps:
 // an unhealthy claim first seen while the current maps route its host to another cluster counts as unhealthy at once,
 // or the first sync would send the host back to the dead cluster until downAfter syncs moved it away again.
-import { claimKey, type Conflict, type FailedOver } from './desired.js';
+import { type Conflict, claimKey, type FailedOver } from './desired.js';
+import { MAP_NAMES } from './maps.js';
 import { byteOrder } from './order.js';
 import { isBackendDown } from './reply.js';
-import { MAP_NAMES } from './maps.js';
 import type { Cluster, Entry, MapName, Route, Router, ServiceHealth } from './types.js';
 
 export type FailoverSettings = { readonly enabled: boolean; readonly downAfter: number; readonly upAfter: number };
@@ -28,7 +28,14 @@ export type ClaimCount = {
 };
 
 /** A host that routes away from its preferred cluster `from` because that claim is unhealthy; `since` is the sync that started it. */
-export type Failover = { readonly host: string; readonly map: MapName; readonly from: string; readonly to: string; readonly reason: string; readonly since: string };
+export type Failover = {
+  readonly host: string;
+  readonly map: MapName;
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+  readonly since: string;
+};
 export type FailoverEnd = { readonly failover: Failover; readonly why: string; readonly winner?: string };
 
 /** A cluster backend that HAProxy's health checks report as routing nothing. */
@@ -78,11 +85,18 @@ type ClusterHealth = { api?: string; backend: Partial<Record<MapName, string>>; 
 function clusterHealth(c: HealthCluster, h: HealthInput, down: readonly DownBackend[]): ClusterHealth {
   const backend: Partial<Record<MapName, string>> = {};
   for (const d of down) if (d.cluster === c.name) backend[d.map] = `${c.name}'s backend ${d.backend} is ${d.status} in HAProxy`;
-  return { ...(h.stale.has(c.name) ? { api: `${c.name}'s API unreachable` } : {}), backend, service: serviceProblem(c.name, h.snapshots.get(c.name)) };
+  return {
+    ...(h.stale.has(c.name) ? { api: `${c.name}'s API unreachable` } : {}),
+    backend,
+    service: serviceProblem(c.name, h.snapshots.get(c.name)),
+  };
 }
 
 // Most clusters have no service without a server UP: then no router → service table is built at all.
-function serviceProblem(cluster: string, snap: { readonly routers: readonly Router[]; readonly services?: ServiceHealth } | undefined): (router: string) => string | undefined {
+function serviceProblem(
+  cluster: string,
+  snap: { readonly routers: readonly Router[]; readonly services?: ServiceHealth } | undefined,
+): (router: string) => string | undefined {
   const services = snap?.services;
   if (!services || !Object.values(services).includes(false)) return () => undefined;
   const serviceOf = new Map<string, string>();
@@ -120,8 +134,14 @@ function perMapBackends(current: CurrentMaps): Record<MapName, Map<string, strin
  * One claim's counters after this sync's observation (`problem` undefined: healthy). undefined: healthy and settled (dropped).
  * `routedAround`: the current maps route the claim's host elsewhere; an unhealthy claim without counters then counts as unhealthy.
  */
-export function stepClaim(prev: ClaimCount | undefined, problem: string | undefined, s: FailoverSettings, routedAround = false): ClaimCount | undefined {
-  if (prev === undefined && problem !== undefined && routedAround) return { down: 1, up: 0, unhealthy: true, reason: problem, routedAround: true };
+export function stepClaim(
+  prev: ClaimCount | undefined,
+  problem: string | undefined,
+  s: FailoverSettings,
+  routedAround = false,
+): ClaimCount | undefined {
+  if (prev === undefined && problem !== undefined && routedAround)
+    return { down: 1, up: 0, unhealthy: true, reason: problem, routedAround: true };
   const was = prev ?? { down: 0, up: 0, unhealthy: false, reason: '' };
   if (problem !== undefined) {
     const down = was.down + 1;
@@ -191,8 +211,9 @@ export function trackFailovers(
     if (next.get(key)?.since === f.since) continue; // still moved by this sync's choice
     const c = byKey.get(key);
     const winner = c ? { winner: c.winner } : {};
-    if (!c || !c.claimants.includes(f.from)) ended.push({ failover: f, why: `${f.from} no longer claims it`, ...winner });
-    else if (!counts.get(claimKey(f.map, f.host, f.from))?.unhealthy) ended.push({ failover: f, why: `${f.from} healthy again for ${s.upAfter} syncs`, ...winner });
+    if (!c?.claimants.includes(f.from)) ended.push({ failover: f, why: `${f.from} no longer claims it`, ...winner });
+    else if (!counts.get(claimKey(f.map, f.host, f.from))?.unhealthy)
+      ended.push({ failover: f, why: `${f.from} healthy again for ${s.upAfter} syncs`, ...winner });
     else if (c.winner === f.from) ended.push({ failover: f, why: `every claimant is unhealthy`, ...winner });
     else if (!next.has(key)) next.set(key, { ...f, to: c.winner });
   }

@@ -16,7 +16,8 @@ export function normaliseHost(raw: string): { host: string } | { error: string }
   const host = asciiLower(raw).replace(/\.$/, '');
   if (host.length === 0) return { error: 'empty host' };
   if (host.length > 253) return { error: `host longer than 253 characters (${host.length})` };
-  if (/[^\x21-\x7e]/.test(host)) return { error: `host ${JSON.stringify(raw)} has whitespace, control or non-ASCII characters (use punycode)` };
+  if (/[^\x21-\x7e]/.test(host))
+    return { error: `host ${JSON.stringify(raw)} has whitespace, control or non-ASCII characters (use punycode)` };
   for (const label of host.split('.')) {
     if (label.length > 63) return { error: `host ${JSON.stringify(raw)} has a label longer than 63 characters` };
     if (!LABEL.test(label)) return { error: `host ${JSON.stringify(raw)} is not a valid DNS name` };

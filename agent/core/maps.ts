@@ -27,7 +27,10 @@ export const MAP_KINDS = {
 export const MAP_NAMES: readonly MapName[] = (Object.keys(MAP_KINDS) as MapName[]).sort();
 
 /** The maps a cluster names backends for, the required ones first (the order `check` reports them in). */
-export const CLUSTER_MAPS: readonly MapName[] = [...MAP_NAMES.filter((m) => MAP_KINDS[m].required), ...MAP_NAMES.filter((m) => !MAP_KINDS[m].required)];
+export const CLUSTER_MAPS: readonly MapName[] = [
+  ...MAP_NAMES.filter((m) => MAP_KINDS[m].required),
+  ...MAP_NAMES.filter((m) => !MAP_KINDS[m].required),
+];
 
 /** Folder of the map files when the config names none. */
 export const DEFAULT_MAP_DIR = '/usr/local/etc/routeagent/maps';
@@ -38,7 +41,9 @@ export function perMap<T>(value: (map: MapName) => T): Record<MapName, T> {
 }
 
 /** What is wrong with `backend` as a value of `map`, given HAProxy's backends and their modes; undefined when nothing. */
-export type BackendFault = { readonly kind: 'missing' } | { readonly kind: 'mode'; readonly actual: BackendMode; readonly need: BackendMode };
+export type BackendFault =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'mode'; readonly actual: BackendMode; readonly need: BackendMode };
 
 /** Does `backend` exist in `modes` with the mode `map` needs? `-c` does not check map values, so this is the only check. */
 export function backendFault(map: MapName, backend: string, modes: ReadonlyMap<string, BackendMode>): BackendFault | undefined {

@@ -2,10 +2,10 @@
 // SHA-256, its role, the sync that produced them and the failover counters. Pure: build it, check what a peer sent,
 // and turn a leader's document into the entries a follower applies.
 import { createHash } from 'node:crypto';
-import type { Role, CarpState } from './carp.js';
+import type { CarpState, Role } from './carp.js';
 import type { ClaimCount, Failover } from './failover.js';
-import { parseMapText, renderMap } from './render.js';
 import { MAP_NAMES } from './maps.js';
+import { parseMapText, renderMap } from './render.js';
 import type { Entry, MapName } from './types.js';
 
 export type PeerMap = { readonly text: string; readonly sha256: string };
@@ -20,14 +20,25 @@ export type PeerState = {
   readonly failover: PeerFailover;
 };
 /** What a follower takes from its leader: the entries to apply (they render to exactly the leader's bytes) and the rest. */
-export type Mirror = { readonly at: string; readonly entries: Record<MapName, Entry[]>; readonly digests: Record<MapName, string>; readonly failover: PeerFailover };
+export type Mirror = {
+  readonly at: string;
+  readonly entries: Record<MapName, Entry[]>;
+  readonly digests: Record<MapName, string>;
+  readonly failover: PeerFailover;
+};
 
 /** SHA-256 of a map file's bytes, lowercase hex. */
 export function digest(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-export function buildPeerState(p: { role: Role; carp: CarpState; at?: string; texts: Record<MapName, string>; failover: PeerFailover }): PeerState {
+export function buildPeerState(p: {
+  role: Role;
+  carp: CarpState;
+  at?: string;
+  texts: Record<MapName, string>;
+  failover: PeerFailover;
+}): PeerState {
   const maps = Object.fromEntries(MAP_NAMES.map((m) => [m, { text: p.texts[m], sha256: digest(p.texts[m]) }])) as Record<MapName, PeerMap>;
   return { version: 1, role: p.role, carp: p.carp, ...(p.at !== undefined ? { at: p.at } : {}), maps, failover: p.failover };
 }
@@ -55,7 +66,7 @@ export function parsePeerState(json: unknown): { state: PeerState } | { error: s
  * digest and is a map as routeagent writes it (sorted, valid entries), so that rendering the entries gives the same bytes.
  */
 export function mirrorOf(s: PeerState): { mirror: Mirror } | { error: string } {
-  if (s.role !== 'leader') return { error: 'the peer is not the leader (its CARP state is ' + s.carp + ')' };
+  if (s.role !== 'leader') return { error: `the peer is not the leader (its CARP state is ${s.carp})` };
   if (s.at === undefined) return { error: 'the leader has not synced yet' };
   const entries = {} as Record<MapName, Entry[]>;
   const digests = {} as Record<MapName, string>;
@@ -92,11 +103,23 @@ export function refusedEntry(mirror: Mirror, allowed: (map: MapName, host: strin
 function isClaim(v: unknown): boolean {
   if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string') return false;
   const c = v[1] as Record<string, unknown> | null;
-  return typeof c === 'object' && c !== null && Number.isInteger(c['down']) && Number.isInteger(c['up']) && typeof c['unhealthy'] === 'boolean' && typeof c['reason'] === 'string';
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    Number.isInteger(c['down']) &&
+    Number.isInteger(c['up']) &&
+    typeof c['unhealthy'] === 'boolean' &&
+    typeof c['reason'] === 'string'
+  );
 }
 
 function isFailover(v: unknown): boolean {
   if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string') return false;
   const f = v[1] as Record<string, unknown> | null;
-  return typeof f === 'object' && f !== null && ['host', 'from', 'to', 'reason', 'since'].every((k) => typeof f[k] === 'string') && MAP_NAMES.includes(f['map'] as MapName);
+  return (
+    typeof f === 'object' &&
+    f !== null &&
+    ['host', 'from', 'to', 'reason', 'since'].every((k) => typeof f[k] === 'string') &&
+    MAP_NAMES.includes(f['map'] as MapName)
+  );
 }

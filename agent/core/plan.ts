@@ -1,7 +1,8 @@
 // Diff one map: what must change so HAProxy's entries equal the desired ones, and whether the guard holds it back.
 // Pure. Keys are compared exactly; routes.ts normalises them before they get here.
-import type { Entry, MapName } from './types.js';
+
 import { byteOrder } from './order.js';
+import type { Entry, MapName } from './types.js';
 
 export type Change = { readonly key: string; readonly from: string; readonly to: string };
 export type MapPlan = {

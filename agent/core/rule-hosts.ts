@@ -132,9 +132,11 @@ export function hostsAndReasons(root: Hosts, kind: RouterKind): RuleSummary {
   const unmappable: string[] = [];
   if (root.free) {
     const matcher = kind === 'tcp' ? 'HostSNI' : 'Host';
-    unmappable.push(root.named.size === 0
-      ? `rule matches every host (no ${matcher} matcher required)`
-      : `an alternative without a ${matcher} matcher matches every host`);
+    unmappable.push(
+      root.named.size === 0
+        ? `rule matches every host (no ${matcher} matcher required)`
+        : `an alternative without a ${matcher} matcher matches every host`,
+    );
     flatten(root.negated, unmappable); // what the every-host alternatives leave out: context, not map keys
   }
   flatten(root.patterns, unmappable);

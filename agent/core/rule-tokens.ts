@@ -3,7 +3,10 @@
 
 /** A rule Traefik would reject, with the character offset where parsing stopped. */
 export class RuleError extends Error {
-  constructor(message: string, readonly pos: number) {
+  constructor(
+    message: string,
+    readonly pos: number,
+  ) {
     super(message);
   }
 }
@@ -23,16 +26,26 @@ export function firstIllegal(src: string): number {
   return nul < 0 ? bom : bom < 0 ? nul : Math.min(nul, bom);
 }
 
-export type Tok = { readonly t: 'id' | 'str' | 'num' | '(' | ')' | ',' | '!' | '&&' | '||' | 'nl' | 'end'; readonly pos: number; readonly text: string };
+export type Tok = {
+  readonly t: 'id' | 'str' | 'num' | '(' | ')' | ',' | '!' | '&&' | '||' | 'nl' | 'end';
+  readonly pos: number;
+  readonly text: string;
+};
 
 export function describe(tok: Tok): string {
   switch (tok.t) {
-    case 'end': return 'end of rule';
-    case 'nl': return 'newline';
-    case 'str': return 'a string';
-    case 'id': return quote(tok.text);
-    case 'num': return `number ${quote(tok.text)}`;
-    default: return `"${tok.t}"`;
+    case 'end':
+      return 'end of rule';
+    case 'nl':
+      return 'newline';
+    case 'str':
+      return 'a string';
+    case 'id':
+      return quote(tok.text);
+    case 'num':
+      return `number ${quote(tok.text)}`;
+    default:
+      return `"${tok.t}"`;
   }
 }
 
@@ -102,18 +115,30 @@ class Scanner {
   /** A string, a parenthesis, a comma or an operator starting at `start`. */
   private symbol(start: number, c: number): Tok {
     switch (c) {
-      case 0x60: return this.rawString(start);
+      case 0x60:
+        return this.rawString(start);
       case 0x22: {
         const text = this.readQuoted();
         this.semi = true;
         return { t: 'str', pos: start, text };
       }
-      case 0x27: return fail(`single quotes are not accepted at ${start} (use backticks or double quotes)`, start);
-      case 0x28: this.pos++; return { t: '(', pos: start, text: '(' };
-      case 0x29: this.pos++; this.semi = true; return { t: ')', pos: start, text: ')' };
-      case 0x2c: this.pos++; return { t: ',', pos: start, text: ',' };
-      case 0x21: this.pos++; return { t: '!', pos: start, text: '!' };
-      case 0x26: case 0x7c: {
+      case 0x27:
+        return fail(`single quotes are not accepted at ${start} (use backticks or double quotes)`, start);
+      case 0x28:
+        this.pos++;
+        return { t: '(', pos: start, text: '(' };
+      case 0x29:
+        this.pos++;
+        this.semi = true;
+        return { t: ')', pos: start, text: ')' };
+      case 0x2c:
+        this.pos++;
+        return { t: ',', pos: start, text: ',' };
+      case 0x21:
+        this.pos++;
+        return { t: '!', pos: start, text: '!' };
+      case 0x26:
+      case 0x7c: {
         if (this.src.charCodeAt(start + 1) !== c) break;
         this.pos += 2;
         return c === 0x26 ? { t: '&&', pos: start, text: '&&' } : { t: '||', pos: start, text: '||' };
@@ -167,7 +192,7 @@ class Scanner {
       this.pos += 2;
     } else if (e === 'x' || (e >= '0' && e <= '7')) {
       const digits = e === 'x' ? src.slice(esc + 2, esc + 4) : src.slice(esc + 1, esc + 4);
-      const value = e === 'x' ? (HEX2.test(digits) ? parseInt(digits, 16) : NaN) : (OCT3.test(digits) ? parseInt(digits, 8) : NaN);
+      const value = e === 'x' ? (HEX2.test(digits) ? parseInt(digits, 16) : NaN) : OCT3.test(digits) ? parseInt(digits, 8) : NaN;
       if (!(value <= 255)) fail(`invalid escape sequence at ${esc}`, esc);
       out.byte(value);
       this.pos += 4;
@@ -217,5 +242,13 @@ const HEX4 = /^[0-9a-fA-F]{4}$/;
 const HEX8 = /^[0-9a-fA-F]{8}$/;
 const OCT3 = /^[0-7]{3}$/;
 const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
-  a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', '"': '"',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\\': '\\',
+  '"': '"',
 };

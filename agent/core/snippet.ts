@@ -28,7 +28,11 @@ function frontendLines(maps: Readonly<Record<MapName, string>>): FrontendLines {
   // On :80 a host that is in the sni map serves TLS: looked up by its Host header, it is redirected to https.
   const hostTls = `${MAP_KINDS.hosts.sample},map(${maps.sni})`;
   return {
-    tls: ['tcp-request inspect-delay 5s', 'tcp-request content accept if { req.ssl_hello_type 1 }', `use_backend %[${sni}] if { ${sni} -m found }`],
+    tls: [
+      'tcp-request inspect-delay 5s',
+      'tcp-request content accept if { req.ssl_hello_type 1 }',
+      `use_backend %[${sni}] if { ${sni} -m found }`,
+    ],
     http: [
       'acl routeagent_acme path_beg /.well-known/acme-challenge/',
       `http-request redirect scheme https code 301 if !routeagent_acme { ${hostTls} -m found }`,
@@ -37,7 +41,8 @@ function frontendLines(maps: Readonly<Record<MapName, string>>): FrontendLines {
   };
 }
 
-const ACME_NOTE = '# ACME HTTP-01 goes to the cluster that serves the host; TLS hosts are redirected to https; plain-HTTP hosts go to their cluster.';
+const ACME_NOTE =
+  '# ACME HTTP-01 goes to the cluster that serves the host; TLS hosts are redirected to https; plain-HTTP hosts go to their cluster.';
 const indent = (lines: readonly string[]) => lines.map((l) => `    ${l}`);
 
 // One renderer per target, each a list of output lines (joined with '\n', ending with an empty line).
@@ -73,7 +78,7 @@ const TARGETS: Record<SnippetTarget, (f: FrontendLines) => string[]> = {
     'frontend https_in',
     ...indent(['bind :443', 'mode tcp', ...f.tls]),
     '',
-    '# :80. ' + ACME_NOTE.slice(2),
+    `# :80. ${ACME_NOTE.slice(2)}`,
     '# Hosts routeagent does not know get a 503 (or add a default_backend).',
     'frontend http_in',
     ...indent(['bind :80', 'mode http', ...f.http]),

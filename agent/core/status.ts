@@ -52,7 +52,10 @@ export type Status = {
 };
 
 /** What of a sync report the status keeps (the skipped routers only as a count; failover fields absent in older reports). */
-type StatusInput = Pick<SyncReport, 'at' | 'durationMs' | 'maps' | 'served' | 'conflicts' | 'clusters' | 'applied' | 'method' | 'held' | 'error'> & {
+type StatusInput = Pick<
+  SyncReport,
+  'at' | 'durationMs' | 'maps' | 'served' | 'conflicts' | 'clusters' | 'applied' | 'method' | 'held' | 'error'
+> & {
   readonly skipped: readonly unknown[];
 } & Partial<HealthReport> & { readonly ha?: HaStatus };
 
@@ -64,7 +67,12 @@ export function statusFromReport(r: StatusInput, previous?: Status): Status {
       name,
       c.ok
         ? { state: 'ok' as const, routers: c.routers }
-        : { state: 'stale' as const, routers: c.routers, ...(c.staleSince ? { since: c.staleSince } : {}), ...(c.error ? { error: c.error } : {}) },
+        : {
+            state: 'stale' as const,
+            routers: c.routers,
+            ...(c.staleSince ? { since: c.staleSince } : {}),
+            ...(c.error ? { error: c.error } : {}),
+          },
     ]),
   );
   const lastSuccess = outcome === 'ok' ? r.at : previous?.lastSuccess;
@@ -111,6 +119,7 @@ export function healthProblems(s: Status, nowMs: number, maxAgeSec: number): str
 function haProblems(ha: HaStatus): string[] {
   const problems: string[] = [];
   if (ha.carp === 'missing') problems.push(`ha: CARP vhid ${ha.vhid} is not in the ifconfig output; this node follows until it is MASTER`);
-  if (ha.role === 'leader' && ha.peer.role === 'leader') problems.push(`ha: the peer ${ha.peer.url} leads too (CARP MASTER on both nodes?); both apply their own decisions`);
+  if (ha.role === 'leader' && ha.peer.role === 'leader')
+    problems.push(`ha: the peer ${ha.peer.url} leads too (CARP MASTER on both nodes?); both apply their own decisions`);
   return problems;
 }

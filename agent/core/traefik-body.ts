@@ -99,7 +99,10 @@ function toRouter(kind: RouterKind, name: string, info: RouterInfo, share: Share
  */
 export function serviceHealth(body: Rawdata, tcpServerStatus: boolean): ServiceHealth {
   const health: Record<string, boolean> = {};
-  for (const [services, tcp] of [[body.services, false], [body.tcpServices, true]] as const) {
+  for (const [services, tcp] of [
+    [body.services, false],
+    [body.tcpServices, true],
+  ] as const) {
     if (services === undefined) continue;
     const judged = new Map<string, boolean | undefined>();
     const visiting = new Set<string>();

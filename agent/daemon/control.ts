@@ -3,7 +3,7 @@
 import type { Config } from '../config.js';
 import type { Status } from '../core/status.js';
 import { AgentError } from '../errors.js';
-import { controlPathFor, describeHolder, holdControl, type Control } from '../io/control.js';
+import { type Control, controlPathFor, describeHolder, holdControl } from '../io/control.js';
 import type { SyncReport } from '../sync.js';
 import { VERSION } from '../version.js';
 
@@ -16,6 +16,9 @@ export async function takeControl(config: Config): Promise<Control> {
 }
 
 /** Answer the CLI's requests: `sync` waits for a sync that starts after it, `status` is the daemon's own. */
-export function serveDaemon(control: Control, on: { sync: (force: boolean) => Promise<SyncReport>; status: () => Status | undefined }): void {
+export function serveDaemon(
+  control: Control,
+  on: { sync: (force: boolean) => Promise<SyncReport>; status: () => Status | undefined },
+): void {
   control.serve({ sync: on.sync, status: async () => on.status() });
 }

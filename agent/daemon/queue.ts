@@ -30,7 +30,10 @@ export function createSyncQueue<R>(run: RunSync<R>): SyncQueue<R> {
     while (pending && !stopping) {
       const { reason, waiters } = pending;
       pending = undefined;
-      const report = await run(reason, waiters.some((w) => w.force));
+      const report = await run(
+        reason,
+        waiters.some((w) => w.force),
+      );
       for (const w of waiters) w.done(report ?? unexpectedError());
     }
     running = undefined;
@@ -46,7 +49,10 @@ export function createSyncQueue<R>(run: RunSync<R>): SyncQueue<R> {
     trigger: (reason) => enqueue(reason),
     request: (force) =>
       new Promise<R>((resolve, reject) =>
-        enqueue(force ? 'routeagent sync --force' : 'routeagent sync', { force, done: (r) => (r instanceof AgentError ? reject(r) : resolve(r)) }),
+        enqueue(force ? 'routeagent sync --force' : 'routeagent sync', {
+          force,
+          done: (r) => (r instanceof AgentError ? reject(r) : resolve(r)),
+        }),
       ),
     async close() {
       stopping = true;

@@ -1,10 +1,10 @@
 // The daemon's own triggers: the cron schedule, the watch on the config file and, on a node of a CARP pair, the watch on
 // the CARP state. Each only calls back (a sync, a reload); the queue (queue.ts) serialises what they ask for. Signals
 // are in signals.ts, control requests in control.ts.
-import { watch, type FSWatcher } from 'chokidar';
+import { type FSWatcher, watch } from 'chokidar';
 import { schedule as cron, type ScheduledTask } from 'node-cron';
 import type { HaConfig } from '../config.js';
-import { roleOf, type CarpState, type Role } from '../core/carp.js';
+import { type CarpState, type Role, roleOf } from '../core/carp.js';
 import { readCarpState } from '../io/carp.js';
 import type { Log } from '../log.js';
 
@@ -29,7 +29,12 @@ export function createSchedule(log: Log, tick: () => void): Schedule {
 // node-cron's own notices (a missed tick while the machine was busy) go through our log: one line, level first.
 function cronLog(log: Log): NonNullable<NonNullable<Parameters<typeof cron>[2]>['logger']> {
   const text = (m: string | Error) => `schedule: ${m instanceof Error ? m.message : m}`;
-  return { info: (m) => log.debug(text(m)), warn: (m) => log.warn(text(m)), error: (m) => log.error(text(m)), debug: (m) => log.debug(text(m)) };
+  return {
+    info: (m) => log.debug(text(m)),
+    warn: (m) => log.warn(text(m)),
+    error: (m) => log.error(text(m)),
+    debug: (m) => log.debug(text(m)),
+  };
 }
 
 /** Watch the config file: a change or a re-creation reloads it; a deletion keeps the config in force. */
@@ -66,7 +71,8 @@ export function watchCarp(log: Log, synced: () => Role | undefined, flip: (reaso
     const was = synced();
     const role = roleOf(state);
     if (was !== undefined && role !== was && asked !== state) {
-      const seen = state === 'missing' ? `CARP vhid ${ha.vhid} is gone from the "${ha.ifconfig}" output` : `CARP vhid ${ha.vhid} is now ${state}`;
+      const seen =
+        state === 'missing' ? `CARP vhid ${ha.vhid} is gone from the "${ha.ifconfig}" output` : `CARP vhid ${ha.vhid} is now ${state}`;
       log.info(`ha: ${seen}; syncing now to ${role === 'leader' ? 'lead' : 'follow'}`);
       flip(`CARP ${state}`);
     }

@@ -1,6 +1,6 @@
 // Reads this node's CARP state: runs the configured `ifconfig` (no arguments: every interface) and parses its output.
 import { execFile } from 'node:child_process';
-import { carpState, type CarpState } from '../core/carp.js';
+import { type CarpState, carpState } from '../core/carp.js';
 import { AgentError } from '../errors.js';
 
 const IFCONFIG_TIMEOUT_MS = 10_000;

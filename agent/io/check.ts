@@ -4,10 +4,10 @@
 import { execFile } from 'node:child_process';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ApplyError } from '../errors.js';
-import type { BackendMode } from '../core/reply.js';
 import { MAP_NAMES, perMap } from '../core/maps.js';
+import type { BackendMode } from '../core/reply.js';
 import type { MapName } from '../core/types.js';
+import { ApplyError } from '../errors.js';
 
 export type CheckInput = {
   readonly bin: string;
@@ -53,7 +53,8 @@ export function parseAlerts(output: string): string[] {
     .filter((a): a is string => a !== undefined && a !== '');
 }
 
-const SECTIONS = /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|cache|mailers|http-errors|ring|log-forward|crt-store|traces)$/;
+const SECTIONS =
+  /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|cache|mailers|http-errors|ring|log-forward|crt-store|traces)$/;
 
 /** Backend and listen sections of a config → their mode (own `mode` line, else the last `defaults`, else tcp). */
 export function parseConfigBackends(text: string): Map<string, BackendMode> {
@@ -62,7 +63,8 @@ export function parseConfigBackends(text: string): Map<string, BackendMode> {
   let section: { kind: string; name: string; mode?: BackendMode } | undefined;
   const close = () => {
     if (section?.kind === 'defaults' && section.mode) defaultMode = section.mode;
-    if ((section?.kind === 'backend' || section?.kind === 'listen') && section.name) backends.set(section.name, section.mode ?? defaultMode);
+    if ((section?.kind === 'backend' || section?.kind === 'listen') && section.name)
+      backends.set(section.name, section.mode ?? defaultMode);
   };
   for (const raw of text.split('\n')) {
     const line = raw.replace(/#.*$/, '').trim();
@@ -84,7 +86,10 @@ export async function readConfigBackends(path: string): Promise<Map<string, Back
   try {
     return parseConfigBackends(await readFile(path, 'utf8'));
   } catch (err) {
-    throw new ApplyError('backends', `haproxy config ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); live maps unchanged`);
+    throw new ApplyError(
+      'backends',
+      `haproxy config ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); live maps unchanged`,
+    );
   }
 }
 
@@ -92,7 +97,11 @@ async function readConfig(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new ApplyError('check', `haproxy config ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new ApplyError(
+      'check',
+      `haproxy config ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      { cause: err },
+    );
   }
 }
 
@@ -102,7 +111,12 @@ function pathPattern(path: string): RegExp {
   return new RegExp(`(?<![\\w./-])${escaped}(?![\\w./-])`, 'g');
 }
 
-function runCheck(bin: string, cfg: string, cwd: string, timeoutMs: number): Promise<{ code: number; output: string; spawnError?: string }> {
+function runCheck(
+  bin: string,
+  cfg: string,
+  cwd: string,
+  timeoutMs: number,
+): Promise<{ code: number; output: string; spawnError?: string }> {
   return new Promise((resolve) => {
     // cwd = the config's folder, so relative paths in the copy resolve as they do for the running HAProxy.
     execFile(bin, ['-c', '-f', cfg], { cwd, timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {

@@ -3,8 +3,9 @@
 // the holder over it (hello, sync, status) and never signals a pid read from a file: a pid can be reused, a socket cannot.
 // Protocol: one request per connection, one JSON line each way: {"op":"hello"|"status"} or {"op":"sync","force":bool} →
 // {"ok":true,"result":…} or {"ok":false,"error":"…"}. What a sync or a status *means* is the caller's business.
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { AgentError } from '../errors.js';
 
@@ -56,7 +57,8 @@ export function parseRequest(line: string): Request | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
   const { op, force } = value as Record<string, unknown>;
   if (op === 'hello' || op === 'status') return { op };
-  if (op === 'sync') return typeof force === 'boolean' || force === undefined ? { op, force: force ?? false } : '"force" must be true or false';
+  if (op === 'sync')
+    return typeof force === 'boolean' || force === undefined ? { op, force: force ?? false } : '"force" must be true or false';
   return `unknown op ${JSON.stringify(op) ?? 'undefined'} (expected "hello", "sync" or "status")`;
 }
 
@@ -97,13 +99,16 @@ export async function holdControl(path: string, hello: Hello): Promise<Held> {
  */
 export async function askControl(path: string, request: Request, timeoutMs: number): Promise<unknown> {
   checkPathLength(path);
-  const reply = await exchangeRetrying(path, JSON.stringify(request) + '\n', timeoutMs);
+  const reply = await exchangeRetrying(path, `${JSON.stringify(request)}\n`, timeoutMs);
   if (reply === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(reply);
   } catch {
-    throw new AgentError('ERR_CONTROL', `control socket ${path}: ${request.op}: the holder answered something that is not JSON; nothing done`);
+    throw new AgentError(
+      'ERR_CONTROL',
+      `control socket ${path}: ${request.op}: the holder answered something that is not JSON; nothing done`,
+    );
   }
   const r = parsed as { ok?: unknown; result?: unknown; error?: unknown };
   if (r.ok === true) return r.result;
@@ -113,12 +118,18 @@ export async function askControl(path: string, request: Request, timeoutMs: numb
 function checkPathLength(path: string): void {
   const bytes = Buffer.byteLength(path);
   if (bytes > MAX_PATH_BYTES) {
-    throw new AgentError('ERR_CONTROL', `control socket ${path}: path is ${bytes} bytes, more than the ${MAX_PATH_BYTES} a unix socket allows (FreeBSD); move the maps to a shorter folder`);
+    throw new AgentError(
+      'ERR_CONTROL',
+      `control socket ${path}: path is ${bytes} bytes, more than the ${MAX_PATH_BYTES} a unix socket allows (FreeBSD); move the maps to a shorter folder`,
+    );
   }
 }
 
 function cannotCreate(path: string, e: unknown): AgentError {
-  return new AgentError('ERR_CONTROL', `control socket ${path}: cannot create (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  return new AgentError(
+    'ERR_CONTROL',
+    `control socket ${path}: cannot create (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+  );
 }
 
 /** The live holder's hello, or undefined when the file is stale (and then removed, unless it changed meanwhile). */
@@ -133,7 +144,10 @@ async function liveHolder(path: string): Promise<Hello | undefined> {
     if (!(e instanceof AgentError)) throw e;
     // It accepted the connection, so something lives there, even if it does not answer as a routeagent does.
     const why = e.message.replace(`control socket ${path}: `, '');
-    throw new AgentError('ERR_LOCKED', `control socket ${path}: held by a process that does not answer as routeagent does (${why}); exiting`);
+    throw new AgentError(
+      'ERR_LOCKED',
+      `control socket ${path}: held by a process that does not answer as routeagent does (${why}); exiting`,
+    );
   }
   // Stale. Remove only the file judged stale: a racer may have replaced it with its own live socket meanwhile.
   const now = await lstat(path).catch(() => undefined);
@@ -175,7 +189,11 @@ function servedRequests(hello: Hello): { server: Server; serve: (h: Handlers) =>
     if (req.op === 'hello') return hello;
     const h = await handlers;
     const handler = req.op === 'sync' ? h.sync && (() => h.sync!(req.force)) : h.status;
-    if (!handler) throw new AgentError('ERR_CONTROL', `a ${hello.role === 'sync' ? 'one-shot routeagent sync' : 'routeagent daemon'} (pid ${hello.pid}) does not take ${req.op} requests`);
+    if (!handler)
+      throw new AgentError(
+        'ERR_CONTROL',
+        `a ${hello.role === 'sync' ? 'one-shot routeagent sync' : 'routeagent daemon'} (pid ${hello.pid}) does not take ${req.op} requests`,
+      );
     return handler();
   };
   const unanswered = new Set<Socket>();
@@ -206,7 +224,7 @@ async function serveConnection(conn: Socket, answer: (req: Request) => Promise<u
       (e: unknown) => ({ ok: false, error: e instanceof AgentError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}` }),
     );
   }
-  if (!conn.destroyed) conn.end(JSON.stringify(reply) + '\n');
+  if (!conn.destroyed) conn.end(`${JSON.stringify(reply)}\n`);
 }
 
 /** The first line a peer sends (without its newline); undefined if it closes first or sends too much. */
@@ -241,7 +259,10 @@ async function exchangeRetrying(path: string, text: string, timeoutMs: number): 
     const delay = RETRY_DELAYS_MS[attempt];
     if (delay === undefined) {
       if (reply.kind === 'ECONNREFUSED') return undefined;
-      throw new AgentError('ERR_CONTROL', `control socket ${path}: its listen queue stayed full (EAGAIN) for ${RETRY_DELAYS_MS.length + 1} attempts`);
+      throw new AgentError(
+        'ERR_CONTROL',
+        `control socket ${path}: its listen queue stayed full (EAGAIN) for ${RETRY_DELAYS_MS.length + 1} attempts`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
@@ -266,9 +287,12 @@ function exchange(path: string, text: string, timeoutMs: number): Promise<Exchan
     const conn = createConnection(path, () => conn.write(text));
     conn.on('error', (e: NodeJS.ErrnoException) => {
       const code = e.code;
-      if (code !== undefined && NOT_CONNECTED.has(code) && !conn.bytesWritten) settle(() => resolve({ kind: code as 'ENOENT' | 'ECONNREFUSED' | 'EAGAIN' }));
+      if (code !== undefined && NOT_CONNECTED.has(code) && !conn.bytesWritten)
+        settle(() => resolve({ kind: code as 'ENOENT' | 'ECONNREFUSED' | 'EAGAIN' }));
       else fail(`${code ?? e.message}`);
     });
-    void readLine(conn).then((line) => (line === undefined ? fail('the holder closed the connection without an answer') : settle(() => resolve({ kind: 'line', line }))));
+    void readLine(conn).then((line) =>
+      line === undefined ? fail('the holder closed the connection without an answer') : settle(() => resolve({ kind: 'line', line })),
+    );
   });
 }

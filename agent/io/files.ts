@@ -3,10 +3,10 @@
 // Does not decide what to write; apply.ts does.
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ApplyError } from '../errors.js';
-import { parseMapText } from '../core/render.js';
 import { MAP_NAMES } from '../core/maps.js';
+import { parseMapText } from '../core/render.js';
 import type { Entry, MapName } from '../core/types.js';
+import { ApplyError } from '../errors.js';
 
 /** Write `text` to `path` atomically: readers see the old file or the new one, never a part. */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
@@ -28,7 +28,9 @@ export async function promoteFile(staged: string, path: string): Promise<void> {
     await rename(staged, path);
   } catch (err) {
     await discardFile(staged);
-    throw new ApplyError('write', `map file ${path}: cannot rename ${basename(staged)} into place (${reason(err)}); ${path} unchanged`, { cause: err });
+    throw new ApplyError('write', `map file ${path}: cannot rename ${basename(staged)} into place (${reason(err)}); ${path} unchanged`, {
+      cause: err,
+    });
   }
   await syncDir(dirname(path));
 }
@@ -66,7 +68,10 @@ export async function discardLeftovers(dir: string): Promise<string[]> {
     const pid = Number(m?.[1] ?? m?.[2]);
     // a live pid is ours, or a `routeagent check` running its own -c: not a leftover
     if (!m || pid === process.pid || isAlive(pid)) continue;
-    await unlink(join(dir, name)).then(() => removed.push(name), () => undefined);
+    await unlink(join(dir, name)).then(
+      () => removed.push(name),
+      () => undefined,
+    );
   }
   return removed.sort();
 }

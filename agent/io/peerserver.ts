@@ -2,7 +2,7 @@
 // time, 401 otherwise, 404 for any other path. What it serves is the caller's (state()); this file only guards the door.
 // Nothing here reads a file: the token and the state are the caller's, kept in memory, so a request costs no I/O and an
 // unreadable token file is answered 503 without a log line per request (the caller says so once).
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { PeerState } from '../core/peerstate.js';
 import type { Log } from '../log.js';
@@ -20,7 +20,12 @@ export async function servePeerState(
 ): Promise<PeerServer | undefined> {
   const server = createServer((req, res) => {
     const { status, body } = answer(req.method, req.url, req.headers.authorization, token, state);
-    res.writeHead(status, { 'content-type': status === 200 ? 'application/json' : 'text/plain', ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}) }).end(body);
+    res
+      .writeHead(status, {
+        'content-type': status === 200 ? 'application/json' : 'text/plain',
+        ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+      })
+      .end(body);
   });
   const ok = await new Promise<boolean>((resolve) => {
     server.once('error', (e) => {

@@ -13,7 +13,12 @@ export function runReload(command: string): Promise<void> {
       const e = err as { code?: number | string; killed?: boolean };
       const why = e.killed ? `no exit within ${RELOAD_TIMEOUT_MS} ms` : `exit ${e.code}`;
       const last = stderr.trim().split('\n').pop();
-      reject(new ApplyError('reload', `haproxy: reload command "${command}" failed (${why}${last ? `: ${last}` : ''}); map files are written, HAProxy may still serve the old maps`));
+      reject(
+        new ApplyError(
+          'reload',
+          `haproxy: reload command "${command}" failed (${why}${last ? `: ${last}` : ''}); map files are written, HAProxy may still serve the old maps`,
+        ),
+      );
     });
   });
 }

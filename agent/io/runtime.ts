@@ -3,23 +3,23 @@
 // Reply text is interpreted only by core/reply.ts; this file knows sockets and the order of commands.
 import { createConnection, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import { HaproxyReplyError } from '../errors.js';
 import { byKey, renderPayload, sameEntries } from '../core/render.js';
 import {
+  type BackendMode,
   createListMatcher,
   describeReply,
   isOk,
+  type MapListing,
+  parseBackendStatus,
   parseMapList,
   parsePrepare,
   parseShowInfo,
   parseShowMap,
-  parseBackendStatus,
   parseShowStat,
-  type BackendMode,
-  type MapListing,
   type ShowInfo,
 } from '../core/reply.js';
 import type { Entry } from '../core/types.js';
+import { HaproxyReplyError } from '../errors.js';
 
 export type RuntimeOptions = { readonly timeoutMs?: number; readonly maxPayloadBytes?: number };
 export type ReplaceResult = { readonly version: number; readonly entries: number; readonly chunks: number };
@@ -79,7 +79,9 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
       for (const chunk of chunks) await mustBeOk(`add map @${version} ${arg} <<`, chunk);
       const staged = await differing(path, version, entries, sorted);
       if (staged) {
-        throw new HaproxyReplyError(`haproxy: show map @${version} ${arg}: staged version holds ${staged.length} entries, expected ${entries.length}`);
+        throw new HaproxyReplyError(
+          `haproxy: show map @${version} ${arg}: staged version holds ${staged.length} entries, expected ${entries.length}`,
+        );
       }
       await mustBeOk(`commit map @${version} ${arg}`);
     } catch (err) {
@@ -96,7 +98,12 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
   }
 
   /** What `show map @v <path>` lists when it is not exactly `entries`; undefined when it is. */
-  async function differing(path: string, version: number, entries: readonly Entry[], sorted: readonly Entry[]): Promise<Entry[] | undefined> {
+  async function differing(
+    path: string,
+    version: number,
+    entries: readonly Entry[],
+    sorted: readonly Entry[],
+  ): Promise<Entry[] | undefined> {
     const cmd = `show map @${version} ${mapArg(path)}`;
     // The usual case, an exact listing, is checked as the reply arrives, without joining or parsing 50,000 lines.
     const matcher = createListMatcher(sorted);
@@ -137,12 +144,13 @@ export function isNothingListening(err: unknown): boolean {
 }
 
 function connectCode(err: unknown): string | undefined {
-  return ((err as { cause?: NodeJS.ErrnoException } | undefined)?.cause)?.code;
+  return (err as { cause?: NodeJS.ErrnoException } | undefined)?.cause?.code;
 }
 
 /** A map path as a CLI argument: the CLI splits words on blanks and `;`, so such paths cannot be named safely. */
 function mapArg(path: string): string {
-  if (!/^[^\s;\\#]+$/.test(path)) throw new HaproxyReplyError(`map path ${JSON.stringify(path)}: contains a blank, ';', '\\' or '#', which the HAProxy CLI cannot take`);
+  if (!/^[^\s;\\#]+$/.test(path))
+    throw new HaproxyReplyError(`map path ${JSON.stringify(path)}: contains a blank, ';', '\\' or '#', which the HAProxy CLI cannot take`);
   return path;
 }
 
@@ -156,8 +164,15 @@ function text(chunks: readonly Buffer[]): string {
 }
 
 /** One command on its own connection; resolves with the reply's pieces, each also handed to `onData` as it comes. */
-function exchange(address: string, cmd: string, payload: string | undefined, timeoutMs: number, onData?: (data: Buffer) => void): Promise<Buffer[]> {
-  if (/[\r\n]/.test(cmd)) return Promise.reject(new HaproxyReplyError(`haproxy ${address}: command contains a newline: ${JSON.stringify(cmd)}`));
+function exchange(
+  address: string,
+  cmd: string,
+  payload: string | undefined,
+  timeoutMs: number,
+  onData?: (data: Buffer) => void,
+): Promise<Buffer[]> {
+  if (/[\r\n]/.test(cmd))
+    return Promise.reject(new HaproxyReplyError(`haproxy ${address}: command contains a newline: ${JSON.stringify(cmd)}`));
   return new Promise((resolve, reject) => {
     const socket = connect(address);
     const chunks: Buffer[] = [];
@@ -170,10 +185,7 @@ function exchange(address: string, cmd: string, payload: string | undefined, tim
       if (err) reject(err);
       else resolve(chunks);
     };
-    const timer = setTimeout(
-      () => finish(new HaproxyReplyError(`haproxy ${address}: ${cmd}: no reply within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => finish(new HaproxyReplyError(`haproxy ${address}: ${cmd}: no reply within ${timeoutMs} ms`)), timeoutMs);
     socket.on('connect', () => {
       // The payload ends with an empty line; then half-close so HAProxy (and a master CLI) knows we are done (management guide §9.4, payloads).
       socket.end(payload === undefined ? `${cmd}\n` : `${cmd}\n${payload}${payload.endsWith('\n') ? '' : '\n'}\n`);

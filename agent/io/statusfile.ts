@@ -2,7 +2,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SyncReport } from '../core/report.js';
-import { statusFromReport, type Status } from '../core/status.js';
+import { type Status, statusFromReport } from '../core/status.js';
 import { writeFileAtomic } from './files.js';
 
 export async function readStatus(path: string): Promise<Status | undefined> {
@@ -18,6 +18,6 @@ export async function readStatus(path: string): Promise<Status | undefined> {
 export async function recordStatus(path: string, report: SyncReport, previous?: Status): Promise<Status> {
   const status = statusFromReport(report, previous ?? (await readStatus(path)));
   await mkdir(dirname(path), { recursive: true });
-  await writeFileAtomic(path, JSON.stringify(status, null, 2) + '\n');
+  await writeFileAtomic(path, `${JSON.stringify(status, null, 2)}\n`);
   return status;
 }

@@ -5,9 +5,9 @@
 // It neither logs nor retries: the caller keeps the cluster's last good snapshot (README "What happens when…").
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import got, { RequestError, type Response } from 'got';
 import type { ErrorObject } from 'ajv';
-import { reportsTcpServerStatus, routersFromRawdata, serviceHealth, syntaxFromVersion, type Rawdata } from '../core/traefik-body.js';
+import got, { RequestError, type Response } from 'got';
+import { type Rawdata, reportsTcpServerStatus, routersFromRawdata, serviceHealth, syntaxFromVersion } from '../core/traefik-body.js';
 import type { Auth, Cluster, Router, ServiceHealth, Syntax } from '../core/types.js';
 import { TraefikError } from '../errors.js';
 import { validateRawdata, validateVersion } from '../generated/validators.js';
@@ -46,7 +46,10 @@ export function schemaProblems(schema: BodySchema, body: unknown): string[] {
  */
 export async function fetchCluster(target: ClusterTarget, opts: FetchOptions = {}, last?: ClusterRouters): Promise<ClusterRouters> {
   const client = await createClient(target, { maxBodyBytes: opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes });
-  const known = last !== undefined && last.api === target.api && last.version !== undefined ? { syntax: last.syntax, version: last.version } : undefined;
+  const known =
+    last !== undefined && last.api === target.api && last.version !== undefined
+      ? { syntax: last.syntax, version: last.version }
+      : undefined;
   // One request at a time: a cluster's fetch is a LAN round trip or two, and the first failure is then always the same one.
   const version = target.syntax === undefined ? (known ?? (await fetchVersion(client))) : undefined;
   const syntax = target.syntax ?? version!.syntax;
@@ -104,7 +107,8 @@ async function createClient(target: ClusterTarget, limits: { maxBodyBytes: numbe
     throw new TraefikError(`traefik[${cluster}]: api is not a valid URL`);
   }
   // userinfo in the URL is honoured as basic auth but never printed
-  const userinfo: Auth | undefined = url.username === '' ? undefined : { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  const userinfo: Auth | undefined =
+    url.username === '' ? undefined : { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
   const base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
   const fail = (what: string) => new TraefikError(`traefik[${cluster}]: ${base}: ${what}`);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw fail('api must be an http or https URL');
@@ -135,7 +139,15 @@ async function createClient(target: ClusterTarget, limits: { maxBodyBytes: numbe
   if (target.tls?.ca !== undefined) https.certificateAuthority = await read('tls.ca', target.tls.ca);
   // timeoutMs bounds the cluster's whole fetch (/version and /rawdata together), not each request: a slow Traefik holds
   // the sync (and every other cluster's changes) up for timeoutMs at most.
-  return { cluster, base, headers, https, timeoutMs: target.timeoutMs, deadline: Date.now() + target.timeoutMs, maxBodyBytes: limits.maxBodyBytes };
+  return {
+    cluster,
+    base,
+    headers,
+    https,
+    timeoutMs: target.timeoutMs,
+    deadline: Date.now() + target.timeoutMs,
+    maxBodyBytes: limits.maxBodyBytes,
+  };
 }
 
 async function fetchVersion(client: Client): Promise<{ syntax: Syntax; version: string }> {

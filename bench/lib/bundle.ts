@@ -2,9 +2,10 @@
 // dependencies inlined, built-ins and got's unused packages loaded on first use, no keepNames),
 // so every in-process measurement runs the code that ships. Under tsx, esbuild's keepNames wraps each closure in
 // __name(), which made the rule parser look ~2× slower than it is in dist/routeagent.js.
-import { build } from 'esbuild';
+
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { bundleOptions } from '../../scripts/bundle.mjs';
 
 export const BUILD_DIR = fileURLToPath(new URL('../results/.build/', import.meta.url));

@@ -31,7 +31,10 @@ export function startDaemonProc(configPath: string, opts: { debug?: boolean; nod
   if (opts.debug) env['ROUTEAGENT_DEBUG'] = '1';
   else delete env['ROUTEAGENT_DEBUG'];
   const startedAt = performance.now();
-  const child = track(process.execPath, [...(opts.nodeArgs ?? RCD_NODE_FLAGS), BUNDLE, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = track(process.execPath, [...(opts.nodeArgs ?? RCD_NODE_FLAGS), BUNDLE, 'run', '--config', configPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
   const lines: { text: string; at: number }[] = [];
   let waiters: (() => void)[] = [];
   let partial = '';
@@ -61,9 +64,21 @@ export function startDaemonProc(configPath: string, opts: { debug?: boolean; nod
       for (;;) {
         const i = lines.findIndex((l, j) => j >= from && re.test(l.text));
         if (i >= 0) return i;
-        if (exited) throw new Error(`daemon exited before a line matched ${re}:\n${lines.slice(-10).map((l) => l.text).join('\n')}`);
+        if (exited)
+          throw new Error(
+            `daemon exited before a line matched ${re}:\n${lines
+              .slice(-10)
+              .map((l) => l.text)
+              .join('\n')}`,
+          );
         const left = deadline - performance.now();
-        if (left <= 0) throw new Error(`no daemon line matched ${re} within ${timeoutMs} ms; last lines:\n${lines.slice(-10).map((l) => l.text).join('\n')}`);
+        if (left <= 0)
+          throw new Error(
+            `no daemon line matched ${re} within ${timeoutMs} ms; last lines:\n${lines
+              .slice(-10)
+              .map((l) => l.text)
+              .join('\n')}`,
+          );
         await Promise.race([new Promise<void>((r) => waiters.push(r)), sleep(Math.min(left, 250))]);
       }
     },

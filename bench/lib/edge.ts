@@ -4,9 +4,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, haproxyBin, startHaproxy, type Haproxy } from '../../test/harness/haproxy.js';
+import { freePort, type Haproxy, haproxyBin, startHaproxy } from '../../test/harness/haproxy.js';
 import type { SyncCost } from '../worker.js';
-import { startFleet, type Fleet } from './fleet.js';
+import { type Fleet, startFleet } from './fleet.js';
 import { onCleanup, once } from './procs.js';
 import { startWorker, type Worker } from './rpc.js';
 import type { Cost } from './stats.js';

@@ -1,7 +1,8 @@
 // Fake Traefik clusters (test/harness/traefik.ts) hosted by a bundled worker in its own process, so the time
 // Traefik takes to build its JSON never lands in the CPU time measured for routeagent.
-import { startWorker } from './rpc.js';
+
 import type { RouterSpec } from './routers.js';
+import { startWorker } from './rpc.js';
 
 export type Fleet = {
   readonly urls: Readonly<Record<string, string>>;

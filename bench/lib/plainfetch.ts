@@ -1,6 +1,6 @@
 // The floor a sync cannot go below: GET /api/rawdata of each cluster (its routers and the services failover needs, in
 // one answer) with plain node:http (keep-alive, as got uses), JSON.parse it, and nothing else (no schema check, no rules, no maps).
-import { get, Agent } from 'node:http';
+import { Agent, get } from 'node:http';
 
 const agent = new Agent({ keepAlive: true });
 

@@ -18,7 +18,13 @@ export function rawCommand(socket: string, cmd: string, payload?: string): Promi
  * prepare map → add map @v <<chunk … → commit map @v. With `readBack`, also the read routeagent verifies with
  * (`show map @v` before the commit), read to the end but not checked: the floor of a verifying client.
  */
-export async function rawReplace(socket: string, path: string, entries: readonly { key: string; backend: string }[], readBack = false, maxBytes = 8000): Promise<void> {
+export async function rawReplace(
+  socket: string,
+  path: string,
+  entries: readonly { key: string; backend: string }[],
+  readBack = false,
+  maxBytes = 8000,
+): Promise<void> {
   const version = /New version created: (\d+)/.exec(await rawCommand(socket, `prepare map ${path}`))?.[1];
   if (version === undefined) throw new Error('raw client: prepare map failed');
   let chunk = '';

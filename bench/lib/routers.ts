@@ -56,7 +56,12 @@ export function makeServices(spec: RouterSpec): Record<string, unknown>[] {
     const name = host.slice(0, host.indexOf('.'));
     const urls = [`http://10.42.${(i >> 8) & 255}.${i & 255}:80`, `http://10.43.${(i >> 8) & 255}.${i & 255}:80`];
     out.push({
-      loadBalancer: { servers: urls.map((url) => ({ url })), strategy: 'wrr', passHostHeader: true, responseForwarding: { flushInterval: '100ms' } },
+      loadBalancer: {
+        servers: urls.map((url) => ({ url })),
+        strategy: 'wrr',
+        passHostHeader: true,
+        responseForwarding: { flushInterval: '100ms' },
+      },
       status: 'enabled',
       usedBy: [`${name}@kubernetescrd`],
       serverStatus: Object.fromEntries(urls.map((url) => [url, 'UP'])),

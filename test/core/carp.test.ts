@@ -45,7 +45,9 @@ doc('a leader that synced is mirrored entry for entry, with its digests', () => 
   ]);
 });
 doc('a follower, a leader that never synced, a wrong digest and an unsorted map are refused', () => {
-  assert.equal(mirrorOf({ ...leader, role: 'follower', carp: 'BACKUP' }), { error: 'the peer is not the leader (its CARP state is BACKUP)' });
+  assert.equal(mirrorOf({ ...leader, role: 'follower', carp: 'BACKUP' }), {
+    error: 'the peer is not the leader (its CARP state is BACKUP)',
+  });
   const { at: _at, ...unsynced } = leader;
   assert.equal(mirrorOf(unsynced), { error: 'the leader has not synced yet' });
   const bad = { ...leader, maps: { ...leader.maps, hosts: { text: texts.hosts, sha256: digest('x') } } };
@@ -63,6 +65,8 @@ doc('what is not a state document says why', () => {
   assert.equal(parsePeerState([]), { error: 'unknown state version undefined' });
   assert.equal(parsePeerState({ ...leader, role: 'boss' }), { error: 'unknown role "boss"' });
   assert.equal(parsePeerState({ ...leader, maps: { hosts: leader.maps.hosts } }), { error: 'map sni is missing its text or sha256' });
-  assert.equal(parsePeerState({ ...leader, failover: { claims: [['k', { down: 'x' }]], failovers: [] } }), { error: 'failover claims are malformed' });
+  assert.equal(parsePeerState({ ...leader, failover: { claims: [['k', { down: 'x' }]], failovers: [] } }), {
+    error: 'failover claims are malformed',
+  });
 });
 doc.run();

@@ -2,19 +2,19 @@
 // unhealthy (API, HAProxy backend, Traefik service), and when a failover starts, lasts and ends.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { claimKey, type Conflict } from '../../agent/core/desired.js';
+import { type Conflict, claimKey } from '../../agent/core/desired.js';
 import {
+  type ClaimCount,
   claimProblems,
   countClaims,
   downBackends,
+  type Failover,
+  type HealthInput,
   qualifiedService,
   routedAwayClaims,
   stepClaim,
   trackFailovers,
   unhealthyClaims,
-  type ClaimCount,
-  type Failover,
-  type HealthInput,
 } from '../../agent/core/failover.js';
 import type { Route, Router, ServiceHealth } from '../../agent/core/types.js';
 
@@ -41,15 +41,29 @@ const sequences: [string, string, string][] = [
   ['one unhealthy sync during recovery restarts it too', 'xx..x...', '.DDDDDD.'],
 ];
 for (const [name, observations, expected] of sequences) hysteresis(name, () => assert.is(counted(observations), expected));
-hysteresis('downAfter 1 and upAfter 1 follow every sync', () => assert.is(counted('.x.x', { enabled: true, downAfter: 1, upAfter: 1 }), '.D.D'));
+hysteresis('downAfter 1 and upAfter 1 follow every sync', () =>
+  assert.is(counted('.x.x', { enabled: true, downAfter: 1, upAfter: 1 }), '.D.D'),
+);
 hysteresis('a settled healthy claim is dropped: counters cost nothing for healthy hosts', () => {
   assert.is(stepClaim(undefined, undefined, settings), undefined);
-  assert.equal(stepClaim(undefined, "hades's API unreachable", settings), { down: 1, up: 0, unhealthy: false, reason: "hades's API unreachable" });
+  assert.equal(stepClaim(undefined, "hades's API unreachable", settings), {
+    down: 1,
+    up: 0,
+    unhealthy: false,
+    reason: "hades's API unreachable",
+  });
 });
 hysteresis('countClaims steps every known claim and keeps only those not settled healthy', () => {
   const a = claimKey('sni', 'a.technis.io', 'hades');
   const b = claimKey('sni', 'b.technis.io', 'hades');
-  let counts = countClaims(new Map(), new Map([[a, 'x'], [b, 'y']]), settings);
+  let counts = countClaims(
+    new Map(),
+    new Map([
+      [a, 'x'],
+      [b, 'y'],
+    ]),
+    settings,
+  );
   counts = countClaims(counts, new Map([[a, 'x']]), settings);
   assert.equal([...counts.keys()], [a]);
   assert.equal([...unhealthyClaims(counts)], [a]);
@@ -64,14 +78,32 @@ const grafanaRoutes: Route[] = [
   { map: 'sni', host: 'grafana.technis.io', cluster: 'illmatic', router: 'g@file' },
   { map: 'hosts', host: 'grafana.technis.io', cluster: 'hades', router: 'grafana@kubernetescrd' },
 ];
-const twoClusters = [{ name: 'hades', backends: { sni: 'hades_https', hosts: 'hades_http' } }, { name: 'illmatic', backends: { sni: 'illmatic_https' } }];
+const twoClusters = [
+  { name: 'hades', backends: { sni: 'hades_https', hosts: 'hades_http' } },
+  { name: 'illmatic', backends: { sni: 'illmatic_https' } },
+];
 fresh('routedAwayClaims: the claims whose host the current maps route to another backend', () => {
-  const current = { hosts: [{ key: 'grafana.technis.io', backend: 'hades_http' }], sni: [{ key: 'grafana.technis.io', backend: 'illmatic_https' }] };
+  const current = {
+    hosts: [{ key: 'grafana.technis.io', backend: 'hades_http' }],
+    sni: [{ key: 'grafana.technis.io', backend: 'illmatic_https' }],
+  };
   assert.equal([...routedAwayClaims(grafanaRoutes, current, twoClusters)], [hadesSni]);
-  assert.equal([...routedAwayClaims(grafanaRoutes, { hosts: [], sni: [] }, twoClusters)], [], 'a host the maps do not serve is routed nowhere');
+  assert.equal(
+    [...routedAwayClaims(grafanaRoutes, { hosts: [], sni: [] }, twoClusters)],
+    [],
+    'a host the maps do not serve is routed nowhere',
+  );
 });
 fresh('an unhealthy claim first seen routed around counts as unhealthy at once; one still routed to stays counted normally', () => {
-  const counts = countClaims(new Map(), new Map([[hadesSni, "hades's API unreachable"], [illmaticSni, "illmatic's API unreachable"]]), settings, new Set([hadesSni]));
+  const counts = countClaims(
+    new Map(),
+    new Map([
+      [hadesSni, "hades's API unreachable"],
+      [illmaticSni, "illmatic's API unreachable"],
+    ]),
+    settings,
+    new Set([hadesSni]),
+  );
   assert.equal(counts.get(hadesSni), { down: 1, up: 0, unhealthy: true, reason: "hades's API unreachable", routedAround: true });
   assert.equal(counts.get(illmaticSni), { down: 1, up: 0, unhealthy: false, reason: "illmatic's API unreachable" });
 });
@@ -85,9 +117,23 @@ fresh('routed around but healthy, or already counted: the usual hysteresis', () 
 fresh('the failover it keeps says why: the maps already route around the claim', () => {
   const counts = new Map([[hadesSni, { down: 1, up: 0, unhealthy: true, reason: "hades's API unreachable", routedAround: true as const }]]);
   const conflicts: Conflict[] = [{ host: 'grafana.technis.io', map: 'sni', claimants: ['hades', 'illmatic'], winner: 'illmatic' }];
-  const t = trackFailovers(new Map(), [{ host: 'grafana.technis.io', map: 'sni', from: 'hades', to: 'illmatic' }], conflicts, counts, settings, 't0');
+  const t = trackFailovers(
+    new Map(),
+    [{ host: 'grafana.technis.io', map: 'sni', from: 'hades', to: 'illmatic' }],
+    conflicts,
+    counts,
+    settings,
+    't0',
+  );
   assert.equal(t.started, [
-    { host: 'grafana.technis.io', map: 'sni', from: 'hades', to: 'illmatic', reason: "hades's API unreachable; the current maps already route around it", since: 't0' },
+    {
+      host: 'grafana.technis.io',
+      map: 'sni',
+      from: 'hades',
+      to: 'illmatic',
+      reason: "hades's API unreachable; the current maps already route around it",
+      since: 't0',
+    },
   ]);
 });
 fresh.run();
@@ -97,22 +143,48 @@ const hades = { name: 'hades', backends: { sni: 'hades_https', hosts: 'hades_htt
 const illmatic = { name: 'illmatic', backends: { sni: 'illmatic_https' } };
 const route = (cluster: string, host: string, router: string, map: 'sni' | 'hosts' = 'sni'): Route => ({ map, host, cluster, router });
 const router = (name: string, service: string): Router => ({ kind: 'http', name, provider: 'kubernetescrd', rule: '', service });
-const routes = [route('hades', 'grafana.technis.io', 'grafana@kubernetescrd'), route('hades', 'grafana.technis.io', 'grafana@kubernetescrd', 'hosts'), route('illmatic', 'grafana.technis.io', 'g@file'), route('illmatic', 'blog.technis.io', 'blog@file')];
-const healthy: HealthInput = { clusters: [hades, illmatic], stale: new Set(), backendStatus: new Map([['hades_https', 'UP'], ['illmatic_https', 'UP']]), snapshots: new Map() };
+const routes = [
+  route('hades', 'grafana.technis.io', 'grafana@kubernetescrd'),
+  route('hades', 'grafana.technis.io', 'grafana@kubernetescrd', 'hosts'),
+  route('illmatic', 'grafana.technis.io', 'g@file'),
+  route('illmatic', 'blog.technis.io', 'blog@file'),
+];
+const healthy: HealthInput = {
+  clusters: [hades, illmatic],
+  stale: new Set(),
+  backendStatus: new Map([
+    ['hades_https', 'UP'],
+    ['illmatic_https', 'UP'],
+  ]),
+  snapshots: new Map(),
+};
 why('all healthy: no problem', () => assert.equal([...claimProblems(routes, healthy)], []));
 why('an API that did not answer makes every claim of its cluster unhealthy, whatever else is known', () => {
-  assert.equal([...claimProblems(routes, { ...healthy, stale: new Set(['hades']), backendStatus: new Map([['hades_https', 'DOWN']]) })], [
-    ['sni grafana.technis.io hades', "hades's API unreachable"],
-    ['hosts grafana.technis.io hades', "hades's API unreachable"],
-  ]);
+  assert.equal(
+    [...claimProblems(routes, { ...healthy, stale: new Set(['hades']), backendStatus: new Map([['hades_https', 'DOWN']]) })],
+    [
+      ['sni grafana.technis.io hades', "hades's API unreachable"],
+      ['hosts grafana.technis.io hades', "hades's API unreachable"],
+    ],
+  );
 });
 why('a backend HAProxy reports DOWN or MAINT makes the claims of that map unhealthy, not those of the other map', () => {
-  const h = { ...healthy, backendStatus: new Map([['hades_https', 'DOWN'], ['hades_http', 'UP'], ['illmatic_https', 'MAINT']]) };
-  assert.equal([...claimProblems(routes, h)], [
-    ['sni grafana.technis.io hades', "hades's backend hades_https is DOWN in HAProxy"],
-    ['sni grafana.technis.io illmatic', "illmatic's backend illmatic_https is MAINT in HAProxy"],
-    ['sni blog.technis.io illmatic', "illmatic's backend illmatic_https is MAINT in HAProxy"],
-  ]);
+  const h = {
+    ...healthy,
+    backendStatus: new Map([
+      ['hades_https', 'DOWN'],
+      ['hades_http', 'UP'],
+      ['illmatic_https', 'MAINT'],
+    ]),
+  };
+  assert.equal(
+    [...claimProblems(routes, h)],
+    [
+      ['sni grafana.technis.io hades', "hades's backend hades_https is DOWN in HAProxy"],
+      ['sni grafana.technis.io illmatic', "illmatic's backend illmatic_https is MAINT in HAProxy"],
+      ['sni blog.technis.io illmatic', "illmatic's backend illmatic_https is MAINT in HAProxy"],
+    ],
+  );
   assert.equal(downBackends(h.clusters, h.backendStatus), [
     { cluster: 'hades', map: 'sni', backend: 'hades_https', status: 'DOWN' },
     { cluster: 'illmatic', map: 'sni', backend: 'illmatic_https', status: 'MAINT' },
@@ -126,10 +198,13 @@ why('a Traefik service with no server UP makes the claims of the routers using i
     ['hades', { routers: [router('grafana@kubernetescrd', 'grafana-svc')], services: { 'grafana-svc@kubernetescrd': false } }],
     ['illmatic', { routers: [router('g@file', 'g-svc@file'), router('blog@file', 'blog-svc')], services: { 'g-svc@file': true } }],
   ]);
-  assert.equal([...claimProblems(routes, { ...healthy, snapshots })], [
-    ['sni grafana.technis.io hades', "hades's service grafana-svc@kubernetescrd has no server UP"],
-    ['hosts grafana.technis.io hades', "hades's service grafana-svc@kubernetescrd has no server UP"],
-  ]);
+  assert.equal(
+    [...claimProblems(routes, { ...healthy, snapshots })],
+    [
+      ['sni grafana.technis.io hades', "hades's service grafana-svc@kubernetescrd has no server UP"],
+      ['hosts grafana.technis.io hades', "hades's service grafana-svc@kubernetescrd has no server UP"],
+    ],
+  );
 });
 why('a bare service name is qualified with the router provider', () => {
   assert.is(qualifiedService('whoami', 'kubernetescrd'), 'whoami@kubernetescrd');
@@ -140,10 +215,21 @@ why.run();
 const track = suite('trackFailovers: start, last, end');
 const key = claimKey('sni', 'app.technis.io', 'hades');
 const down: ReadonlyMap<string, ClaimCount> = new Map([[key, { down: 2, up: 0, unhealthy: true, reason: "hades's API unreachable" }]]);
-const recovering: ReadonlyMap<string, ClaimCount> = new Map([[key, { down: 0, up: 2, unhealthy: true, reason: "hades's API unreachable" }]]);
-const conflict = (winner: string, claimants = ['hades', 'illmatic']): Conflict[] => [{ host: 'app.technis.io', map: 'sni', claimants, winner }];
+const recovering: ReadonlyMap<string, ClaimCount> = new Map([
+  [key, { down: 0, up: 2, unhealthy: true, reason: "hades's API unreachable" }],
+]);
+const conflict = (winner: string, claimants = ['hades', 'illmatic']): Conflict[] => [
+  { host: 'app.technis.io', map: 'sni', claimants, winner },
+];
 const moved = [{ host: 'app.technis.io', map: 'sni' as const, from: 'hades', to: 'illmatic' }];
-const failover: Failover = { host: 'app.technis.io', map: 'sni', from: 'hades', to: 'illmatic', reason: "hades's API unreachable for 2 syncs", since: 't1' };
+const failover: Failover = {
+  host: 'app.technis.io',
+  map: 'sni',
+  from: 'hades',
+  to: 'illmatic',
+  reason: "hades's API unreachable for 2 syncs",
+  since: 't1',
+};
 const active = new Map([['sni app.technis.io', failover]]);
 track('starts when the choice moved a host off its preferred cluster, with why and for how many syncs', () => {
   const t = trackFailovers(new Map(), moved, conflict('illmatic'), down, settings, 't1');

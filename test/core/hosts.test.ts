@@ -17,7 +17,10 @@ const bad: [string, string][] = [
   ['', 'empty host'],
   ['.', 'empty host'],
   ['a b.example.com', 'host "a b.example.com" has whitespace, control or non-ASCII characters (use punycode)'],
-  ['a.example.com\nevil.example.com be_x', 'host "a.example.com\\nevil.example.com be_x" has whitespace, control or non-ASCII characters (use punycode)'],
+  [
+    'a.example.com\nevil.example.com be_x',
+    'host "a.example.com\\nevil.example.com be_x" has whitespace, control or non-ASCII characters (use punycode)',
+  ],
   ['tab\t.example.com', 'host "tab\\t.example.com" has whitespace, control or non-ASCII characters (use punycode)'],
   ['nul\u0000.example.com', 'host "nul\\u0000.example.com" has whitespace, control or non-ASCII characters (use punycode)'],
   ['аpple.com', 'host "аpple.com" has whitespace, control or non-ASCII characters (use punycode)'], // Cyrillic а

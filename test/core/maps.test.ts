@@ -14,7 +14,10 @@ table('sni is read by the TLS frontend from the SNI and needs tcp backends; host
   assert.equal([MAP_KINDS.hosts.frontend, MAP_KINDS.hosts.mode, MAP_KINDS.hosts.sample], [':80', 'http', 'req.hdr(host),field(1,:),lower']);
 });
 table('perMap builds one value per map', () => {
-  assert.equal(perMap((m) => MAP_KINDS[m].file), { hosts: 'hosts.map', sni: 'sni.map' });
+  assert.equal(
+    perMap((m) => MAP_KINDS[m].file),
+    { hosts: 'hosts.map', sni: 'sni.map' },
+  );
 });
 table.run();
 

@@ -1,7 +1,7 @@
 // Proves renderMetrics: the Prometheus text the daemon serves on /metrics, from its counters and the last status.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { renderMetrics, type Counters } from '../../agent/core/metrics.js';
+import { type Counters, renderMetrics } from '../../agent/core/metrics.js';
 import type { Status } from '../../agent/core/status.js';
 
 const counters: Counters = { syncs: { ok: 7, failed: 2, held: 1 }, failovers: 3 };

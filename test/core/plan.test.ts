@@ -10,17 +10,34 @@ const other = { key: 'other.example.com', backend: 'be_a' };
 const plan = suite('planMap');
 plan('adds a new host', () => assert.equal(planMap('sni', [], [appOnA]), { map: 'sni', add: [appOnA], change: [], remove: [] }));
 plan('moves a host to its new backend', () => {
-  assert.equal(planMap('hosts', [appOnA], [appOnB]), { map: 'hosts', add: [], change: [{ key: 'app.example.com', from: 'be_a', to: 'be_b' }], remove: [] });
+  assert.equal(planMap('hosts', [appOnA], [appOnB]), {
+    map: 'hosts',
+    add: [],
+    change: [{ key: 'app.example.com', from: 'be_a', to: 'be_b' }],
+    remove: [],
+  });
 });
-plan('removes a host no longer desired', () => assert.equal(planMap('sni', [other, appOnA], [appOnA]), { map: 'sni', add: [], change: [], remove: [other] }));
+plan('removes a host no longer desired', () =>
+  assert.equal(planMap('sni', [other, appOnA], [appOnA]), { map: 'sni', add: [], change: [], remove: [other] }),
+);
 plan('equal maps give an empty plan', () => {
   const p = planMap('sni', [other, appOnA], [appOnA, other]);
   assert.ok(isEmptyPlan(p));
   assert.is(summarisePlan(p), 'sni +0 ~0 -0');
 });
 plan('output is sorted by key', () => {
-  const p = planMap('sni', [], [{ key: 'z.x', backend: 'b' }, { key: 'a.x', backend: 'b' }]);
-  assert.equal(p.add.map((e) => e.key), ['a.x', 'z.x']);
+  const p = planMap(
+    'sni',
+    [],
+    [
+      { key: 'z.x', backend: 'b' },
+      { key: 'a.x', backend: 'b' },
+    ],
+  );
+  assert.equal(
+    p.add.map((e) => e.key),
+    ['a.x', 'z.x'],
+  );
 });
 plan.run();
 

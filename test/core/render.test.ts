@@ -19,7 +19,11 @@ render('an empty map is an empty file', () => {
 });
 render('refuses a duplicate key, naming both backends', () => {
   assert.throws(
-    () => renderMap([{ key: 'a.test', backend: 'be_a' }, { key: 'a.test', backend: 'be_b' }]),
+    () =>
+      renderMap([
+        { key: 'a.test', backend: 'be_a' },
+        { key: 'a.test', backend: 'be_b' },
+      ]),
     (e: Error) => e.message === 'map entry refused: duplicate key a.test (be_a, be_b)',
   );
 });
@@ -39,7 +43,11 @@ render('refuses keys and backends that could inject or corrupt a map line', () =
     [`${'a'.repeat(254)}`, 'be_a', `map entry refused: key "${'a'.repeat(254)}" is not a lowercase DNS name`],
   ];
   for (const [key, backend, message] of bad) {
-    assert.throws(() => renderMap([{ key, backend }]), (e: Error) => e.message === message, message);
+    assert.throws(
+      () => renderMap([{ key, backend }]),
+      (e: Error) => e.message === message,
+      message,
+    );
   }
 });
 render.run();
@@ -86,13 +94,19 @@ split('empty text gives no chunks; the default limit is 8000 bytes', () => {
   assert.equal(splitPayload(''), []);
   const line = `${'a'.repeat(98)} b\n`; // 101 bytes
   const chunks = splitPayload(line.repeat(200));
-  assert.equal(chunks.map((c) => Buffer.byteLength(c)), [7979, 7979, 4242]);
+  assert.equal(
+    chunks.map((c) => Buffer.byteLength(c)),
+    [7979, 7979, 4242],
+  );
 });
 split.run();
 
 const payload = suite('renderPayload');
 payload('gives the chunks splitPayload cuts from renderMap, at any limit', () => {
-  const entries = Array.from({ length: 1000 }, (_, i) => ({ key: `host-${String(i).padStart(4, '0')}.example.com`, backend: `be_app${i % 3}` }));
+  const entries = Array.from({ length: 1000 }, (_, i) => ({
+    key: `host-${String(i).padStart(4, '0')}.example.com`,
+    backend: `be_app${i % 3}`,
+  }));
   for (const maxBytes of [30, 31, 1000, 8000, 100_000]) {
     assert.equal(renderPayload(byKey(entries), maxBytes), splitPayload(renderMap(entries), maxBytes), `maxBytes ${maxBytes}`);
   }
@@ -107,10 +121,23 @@ payload('refuses what renderMap refuses, and a line over the limit', () => {
     }
     return 'no error';
   };
-  for (const entries of [[{ key: 'a.test', backend: 'be_a' }, { key: 'a.test', backend: 'be_b' }], [{ key: 'A.test', backend: 'be_a' }], [{ key: 'a.test', backend: 'be a' }]]) {
-    assert.is(refusal(() => renderPayload(entries)), refusal(() => renderMap(entries)));
+  for (const entries of [
+    [
+      { key: 'a.test', backend: 'be_a' },
+      { key: 'a.test', backend: 'be_b' },
+    ],
+    [{ key: 'A.test', backend: 'be_a' }],
+    [{ key: 'a.test', backend: 'be a' }],
+  ]) {
+    assert.is(
+      refusal(() => renderPayload(entries)),
+      refusal(() => renderMap(entries)),
+    );
   }
-  assert.throws(() => renderPayload([{ key: 'abcdefg', backend: 'h' }], 6), (e: Error) => e.message === 'map line of 10 bytes exceeds the 6-byte payload limit');
+  assert.throws(
+    () => renderPayload([{ key: 'abcdefg', backend: 'h' }], 6),
+    (e: Error) => e.message === 'map line of 10 bytes exceeds the 6-byte payload limit',
+  );
 });
 payload.run();
 

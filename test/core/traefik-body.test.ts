@@ -5,12 +5,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   providerOf,
+  type Rawdata,
   reportsTcpServerStatus,
   routersFromRawdata,
+  type ServiceInfo,
   serviceHealth,
   syntaxFromVersion,
-  type Rawdata,
-  type ServiceInfo,
 } from '../../agent/core/traefik-body.js';
 import { loadFixture, rawdataFrom } from '../harness/traefik.js';
 
@@ -25,8 +25,26 @@ const fields = suite('routersFromRawdata: fields');
 
 fields('keeps only the Router fields of a v3.7 HTTP router (no middlewares, priorityStr)', () => {
   assert.equal(routersFromRawdata(listed('http', 'v3.7.9/pkg/api/testdata/routers.json')), [
-    { kind: 'http', name: 'bar@myprovider', provider: 'myprovider', rule: 'Host(`foo.bar`)', status: 'enabled', using: ['web'], entryPoints: ['web'], service: 'foo-service@myprovider' },
-    { kind: 'http', name: 'test@myprovider', provider: 'myprovider', rule: 'Host(`foo.bar.other`)', status: 'enabled', using: ['web'], entryPoints: ['web'], service: 'foo-service@myprovider' },
+    {
+      kind: 'http',
+      name: 'bar@myprovider',
+      provider: 'myprovider',
+      rule: 'Host(`foo.bar`)',
+      status: 'enabled',
+      using: ['web'],
+      entryPoints: ['web'],
+      service: 'foo-service@myprovider',
+    },
+    {
+      kind: 'http',
+      name: 'test@myprovider',
+      provider: 'myprovider',
+      rule: 'Host(`foo.bar.other`)',
+      status: 'enabled',
+      using: ['web'],
+      entryPoints: ['web'],
+      service: 'foo-service@myprovider',
+    },
   ]);
 });
 
@@ -43,7 +61,10 @@ fields('keeps tls (with passthrough) and every status of TCP routers', () => {
 });
 
 fields('keeps a name with spaces and "/" as it is', () => {
-  assert.equal(routersFromRawdata(listed('http', 'v3.7.9/pkg/api/testdata/router-foo-slash-bar.json')).map((r) => [r.name, r.provider]), [['foo / bar@myprovider', 'myprovider']]);
+  assert.equal(
+    routersFromRawdata(listed('http', 'v3.7.9/pkg/api/testdata/router-foo-slash-bar.json')).map((r) => [r.name, r.provider]),
+    [['foo / bar@myprovider', 'myprovider']],
+  );
 });
 
 fields('keeps ruleSyntax, tls options and the hand-written homelab rules byte for byte', () => {
@@ -86,10 +107,42 @@ const fromRawdata = suite('routersFromRawdata');
 
 fromRawdata('HTTP then TCP routers of pkg/api getrawdata.json, names from the keys', () => {
   assert.equal(routersFromRawdata(rawdata('v3.7.9/pkg/api/testdata/getrawdata.json')), [
-    { kind: 'http', name: 'bar@myprovider', provider: 'myprovider', rule: 'Host(`foo.bar`)', status: 'enabled', entryPoints: ['web'], service: 'foo-service@myprovider' },
-    { kind: 'http', name: 'test@myprovider', provider: 'myprovider', rule: 'Host(`foo.bar.other`)', status: 'enabled', entryPoints: ['web'], service: 'foo-service@myprovider' },
-    { kind: 'tcp', name: 'tcpbar@myprovider', provider: 'myprovider', rule: 'HostSNI(`foo.bar`)', status: 'enabled', entryPoints: ['web'], service: 'tcpfoo-service@myprovider' },
-    { kind: 'tcp', name: 'tcptest@myprovider', provider: 'myprovider', rule: 'HostSNI(`foo.bar.other`)', status: 'enabled', entryPoints: ['web'], service: 'tcpfoo-service@myprovider' },
+    {
+      kind: 'http',
+      name: 'bar@myprovider',
+      provider: 'myprovider',
+      rule: 'Host(`foo.bar`)',
+      status: 'enabled',
+      entryPoints: ['web'],
+      service: 'foo-service@myprovider',
+    },
+    {
+      kind: 'http',
+      name: 'test@myprovider',
+      provider: 'myprovider',
+      rule: 'Host(`foo.bar.other`)',
+      status: 'enabled',
+      entryPoints: ['web'],
+      service: 'foo-service@myprovider',
+    },
+    {
+      kind: 'tcp',
+      name: 'tcpbar@myprovider',
+      provider: 'myprovider',
+      rule: 'HostSNI(`foo.bar`)',
+      status: 'enabled',
+      entryPoints: ['web'],
+      service: 'tcpfoo-service@myprovider',
+    },
+    {
+      kind: 'tcp',
+      name: 'tcptest@myprovider',
+      provider: 'myprovider',
+      rule: 'HostSNI(`foo.bar.other`)',
+      status: 'enabled',
+      entryPoints: ['web'],
+      service: 'tcpfoo-service@myprovider',
+    },
   ]);
 });
 
@@ -100,7 +153,11 @@ fromRawdata('a real v2.11.53 k3s Ingress: internal routers kept, double-quoted r
     [
       ['api@internal', 'internal', 'PathPrefix(`/api`)'],
       ['dashboard@internal', 'internal', 'PathPrefix(`/`)'],
-      ['default-test-ingress-https-whoami-test-https-whoami@kubernetes', 'kubernetes', 'Host("whoami.test.https") && PathPrefix("/whoami")'],
+      [
+        'default-test-ingress-https-whoami-test-https-whoami@kubernetes',
+        'kubernetes',
+        'Host("whoami.test.https") && PathPrefix("/whoami")',
+      ],
       ['default-test-ingress-whoami-test-whoami@kubernetes', 'kubernetes', 'Host("whoami.test") && PathPrefix("/whoami")'],
       ['default-whoami-drop-route-whoami-test-drop-drop@kubernetes', 'kubernetes', 'Host("whoami.test.drop") && PathPrefix("/drop")'],
       ['default-whoami-keep-route-whoami-test-keep-keep@kubernetes', 'kubernetes', 'Host("whoami.test.keep") && PathPrefix("/keep")'],
@@ -114,8 +171,18 @@ fromRawdata('a real v3.7.9 k3s Gateway: TCP passthrough and terminating routers,
     tcp.map((r) => [r.name, r.rule, r.ruleSyntax, r.tls]),
     [
       ['deny-unknown-host@kubernetesgateway', 'HostSNI(`*`) && !ALPN(`h2`) && !ALPN(`http/1.1`)', undefined, { passthrough: false }],
-      ['tcproute-default-tcp-app-1-gw-default-my-tcp-gateway-ep-footcp-0-e3b0c44298fc1c149afb@kubernetesgateway', 'HostSNI("*")', 'default', undefined],
-      ['tlsroute-default-tls-app-1-gw-default-my-tls-gateway-ep-footlspassthrough-0-e3b0c44298fc1c149afb@kubernetesgateway', 'HostSNI("foo.bar")', 'default', { passthrough: true }],
+      [
+        'tcproute-default-tcp-app-1-gw-default-my-tcp-gateway-ep-footcp-0-e3b0c44298fc1c149afb@kubernetesgateway',
+        'HostSNI("*")',
+        'default',
+        undefined,
+      ],
+      [
+        'tlsroute-default-tls-app-1-gw-default-my-tls-gateway-ep-footlspassthrough-0-e3b0c44298fc1c149afb@kubernetesgateway',
+        'HostSNI("foo.bar")',
+        'default',
+        { passthrough: true },
+      ],
     ],
   );
 });
@@ -187,7 +254,16 @@ health('TCP load balancers: serverStatus only from Traefik v3.6; without it a TC
   };
   assert.equal(serviceHealth(tcp, false), { 'down@k': false, 'empty@k': false });
   assert.equal(serviceHealth(tcp, true), { 'plain@k': true, 'down@k': false, 'empty@k': false, 'wrr@k': true });
-  assert.equal([reportsTcpServerStatus('3.5.4'), reportsTcpServerStatus('v3.6.0'), reportsTcpServerStatus('4.0'), reportsTcpServerStatus('dev'), reportsTcpServerStatus(undefined)], [false, true, true, true, false]);
+  assert.equal(
+    [
+      reportsTcpServerStatus('3.5.4'),
+      reportsTcpServerStatus('v3.6.0'),
+      reportsTcpServerStatus('4.0'),
+      reportsTcpServerStatus('dev'),
+      reportsTcpServerStatus(undefined),
+    ],
+    [false, true, true, true, false],
+  );
 });
 
 health('an HTTP and a TCP service of one name: healthy when either is', () => {

@@ -1,7 +1,8 @@
 // The /metrics server on loopback: GET /metrics serves the rendered text (read at each request), anything else is a 404,
 // a port already taken leaves metrics off with one warning, a restarted one serves, and stop frees the port.
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+
 import { request } from 'node:http';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createMetricsServer, type MetricsServer } from '../../agent/daemon/metrics-server.js';
@@ -66,7 +67,9 @@ test('a port already taken leaves metrics off with one warning', async () => {
     server = createMetricsServer(log, () => 'x 1\n');
     await server.restart(on(port));
     assert.is(server.address(), undefined);
-    assert.equal(lines, [`warn metrics: cannot listen on 127.0.0.1:${port} (listen EADDRINUSE: address already in use 127.0.0.1:${port}); metrics off`]);
+    assert.equal(lines, [
+      `warn metrics: cannot listen on 127.0.0.1:${port} (listen EADDRINUSE: address already in use 127.0.0.1:${port}); metrics off`,
+    ]);
   } finally {
     await new Promise((r) => taken.close(r));
   }

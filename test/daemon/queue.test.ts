@@ -23,7 +23,10 @@ const test = suite('createSyncQueue');
 test('a trigger runs one sync at once, with its reason and no force', async () => {
   const { calls, run } = manualRuns();
   createSyncQueue(run).trigger('start');
-  assert.equal(calls.map((c) => [c.reason, c.force]), [['start', false]]);
+  assert.equal(
+    calls.map((c) => [c.reason, c.force]),
+    [['start', false]],
+  );
 });
 
 test('triggers during a sync coalesce into one more sync, with the first reason', async () => {
@@ -36,7 +39,10 @@ test('triggers during a sync coalesce into one more sync, with the first reason'
   assert.is(calls.length, 1);
   calls[0]!.finish();
   await settle();
-  assert.equal(calls.map((c) => c.reason), ['start', 'schedule']);
+  assert.equal(
+    calls.map((c) => c.reason),
+    ['start', 'schedule'],
+  );
   calls[1]!.finish();
   await settle();
   assert.is(calls.length, 2);
@@ -82,7 +88,10 @@ test('a sync that failed unexpectedly fails its waiters with a message pointing 
   const { calls, run } = manualRuns();
   const reply = createSyncQueue(run).request(false);
   calls[0]!.finish(false);
-  const e = await reply.then(() => undefined, (e: unknown) => e);
+  const e = await reply.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.instance(e, AgentError);
   assert.is((e as AgentError).code, 'ERR_SYNC');
   assert.is((e as AgentError).message, 'the sync failed unexpectedly; see the daemon log');
@@ -92,12 +101,18 @@ test('close lets the running sync finish, runs no more, and fails the waiting an
   const { calls, run } = manualRuns();
   const q = createSyncQueue(run);
   const first = q.request(false);
-  const second = q.request(false).then(() => undefined, (e: AgentError) => e.message);
+  const second = q.request(false).then(
+    () => undefined,
+    (e: AgentError) => e.message,
+  );
   await settle();
   assert.is(calls.length, 1);
   // The first request started the running sync, so that sync answers it; the second waits behind it.
   const closed = q.close();
-  const late = q.request(false).then(() => undefined, (e: AgentError) => e.message);
+  const late = q.request(false).then(
+    () => undefined,
+    (e: AgentError) => e.message,
+  );
   q.trigger('schedule');
   calls[0]!.finish();
   await closed;

@@ -5,9 +5,9 @@
 import { chmod, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getTasks } from 'node-cron';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { getTasks } from 'node-cron';
 import type { HaConfig } from '../../agent/config.js';
 import type { Role } from '../../agent/core/carp.js';
 import { createSchedule, watchCarp, watchConfig } from '../../agent/daemon/triggers.js';
@@ -76,11 +76,22 @@ test('the CARP watch asks for a sync once when the role flips, and not while the
   await writeFile(ifconfig, `#!/bin/sh\necho x >> '${runs}'\ncat '${carp}'\n`);
   await chmod(ifconfig, 0o755);
   await writeFile(carp, '\tcarp: BACKUP vhid 10 advbase 1 advskew 0\n');
-  const ha: HaConfig = { vhid: 10, peer: 'http://127.0.0.1:9', listen: { address: '127.0.0.1', port: 0 }, tokenFile: join(dir, 'token'), ifconfig };
+  const ha: HaConfig = {
+    vhid: 10,
+    peer: 'http://127.0.0.1:9',
+    listen: { address: '127.0.0.1', port: 0 },
+    tokenFile: join(dir, 'token'),
+    ifconfig,
+  };
   const polls = async () => (await readFile(runs, 'utf8').catch(() => '')).length / 2;
   let synced: Role = 'follower';
   const flips: string[] = [];
-  const watch = watchCarp(log, () => synced, (reason) => flips.push(reason), 20);
+  const watch = watchCarp(
+    log,
+    () => synced,
+    (reason) => flips.push(reason),
+    20,
+  );
   watch.restart(ha);
   try {
     await until('a few polls', async () => (await polls()) >= 3);

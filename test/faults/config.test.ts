@@ -5,13 +5,13 @@
 import { chmod, readFile, unlink, writeFile } from 'node:fs/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startDaemon, type Daemon } from '../../agent/daemon.js';
+import { type Daemon, startDaemon } from '../../agent/daemon.js';
 import type { SyncReport } from '../../agent/sync.js';
-import { app, startWorld, type World } from '../harness/world.js';
 import { ensureBundle, startAgent } from '../harness/agent.js';
-import { until } from '../harness/wait.js';
-import { assertEach, assertServes, captureLog, clusterPatch, mapsNow, version, type Version } from './kit.js';
 import { skipUnless } from '../harness/tools.js';
+import { until } from '../harness/wait.js';
+import { app, startWorld, type World } from '../harness/world.js';
+import { assertEach, assertServes, captureLog, clusterPatch, mapsNow, type Version, version } from './kit.js';
 
 const missing = skipUnless('faults: config', 'haproxy', 'openssl');
 
@@ -76,7 +76,10 @@ if (!missing) {
       message = (e as Error).message;
     }
     const p = configPath(ctx);
-    assert.equal(agent.lines, [`error config ${p}: not valid JSON (${message})`, `error daemon: not started: config ${p} is invalid (1 problem)`]);
+    assert.equal(agent.lines, [
+      `error config ${p}: not valid JSON (${message})`,
+      `error daemon: not started: config ${p} is invalid (1 problem)`,
+    ]);
     assert.equal(await mapsNow(ctx.w), before);
   });
 
@@ -95,24 +98,27 @@ if (!missing) {
     const agent = startAgent(['run', '--config', configPath(ctx)]);
     assert.is((await agent.exited).code, 2);
     const p = configPath(ctx);
-    assert.equal(agent.lines.sort(), [
-      `error config ${p}: /: unknown property "extra"`,
-      `error config ${p}: /clusters/0: unknown property "colour"`,
-      `error config ${p}: /clusters/0/backends: must have required property 'sni'`,
-      `error config ${p}: /clusters/0/api: must match pattern "^https?://"`,
-      `error config ${p}: /clusters/0/backends/hosts: must match pattern "^[A-Za-z0-9._:-]{1,255}$"`,
-      `error config ${p}: /clusters/0/name: must match pattern "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"`,
-      `error config ${p}: /clusters/0/priority: must be integer`,
-      `error config ${p}: /clusters/0/timeoutMs: must be >= 100`,
-      `error config ${p}: /conflicts: must be one of "sticky", "priority"`,
-      `error config ${p}: /expose/domains: must be array`,
-      `error config ${p}: /guard/maxRemovalRatio: must be <= 1`,
-      `error config ${p}: /haproxy/maps/hosts: must match pattern "^/"`,
-      `error config ${p}: /haproxy/timeoutMs: must be >= 100`,
-      `error config ${p}: /metrics/port: must be <= 65535`,
-      `error config ${p}: /schedule: must NOT have fewer than 1 characters`,
-      `error daemon: not started: config ${p} is invalid (15 problems)`,
-    ].sort());
+    assert.equal(
+      agent.lines.sort(),
+      [
+        `error config ${p}: /: unknown property "extra"`,
+        `error config ${p}: /clusters/0: unknown property "colour"`,
+        `error config ${p}: /clusters/0/backends: must have required property 'sni'`,
+        `error config ${p}: /clusters/0/api: must match pattern "^https?://"`,
+        `error config ${p}: /clusters/0/backends/hosts: must match pattern "^[A-Za-z0-9._:-]{1,255}$"`,
+        `error config ${p}: /clusters/0/name: must match pattern "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"`,
+        `error config ${p}: /clusters/0/priority: must be integer`,
+        `error config ${p}: /clusters/0/timeoutMs: must be >= 100`,
+        `error config ${p}: /conflicts: must be one of "sticky", "priority"`,
+        `error config ${p}: /expose/domains: must be array`,
+        `error config ${p}: /guard/maxRemovalRatio: must be <= 1`,
+        `error config ${p}: /haproxy/maps/hosts: must match pattern "^/"`,
+        `error config ${p}: /haproxy/timeoutMs: must be >= 100`,
+        `error config ${p}: /metrics/port: must be <= 65535`,
+        `error config ${p}: /schedule: must NOT have fewer than 1 characters`,
+        `error daemon: not started: config ${p} is invalid (15 problems)`,
+      ].sort(),
+    );
   });
 
   test('an edit saved half-way: the error is logged, the previous config stays and syncs go on; the full save applies', async (ctx) => {
@@ -122,7 +128,11 @@ if (!missing) {
     const half = full.slice(0, Math.floor(full.length / 2));
     await writeFile(configPath(ctx), half);
     const p = configPath(ctx);
-    await line(new RegExp(`^error config ${esc(p)}: not valid JSON \\((.+ at line \\d+ column \\d+|Unexpected end of JSON input)\\); keeping previous config$`));
+    await line(
+      new RegExp(
+        `^error config ${esc(p)}: not valid JSON \\((.+ at line \\d+ column \\d+|Unexpected end of JSON input)\\); keeping previous config$`,
+      ),
+    );
     const during = await syncNow(ctx);
     assert.is(during.error, undefined);
     await assertServes(ctx.w, OLD, 'previous config still in force');
@@ -179,12 +189,17 @@ if (!missing) {
     await assertServes(ctx.w, withC, 'synced with the previous config');
     await writeFile(configPath(ctx), saved.replace('"technis.io"', '"technis.io", "example.org"'), { mode: 0o600 });
     await line(new RegExp(`^info config ${esc(p)}: reloaded \\(file (created|changed)\\)$`));
-    await until('the sync after the file came back', async () => (await mapsNow(ctx.w)).live.sni.includes('b.example.org hades_https_ipvANY'));
+    await until('the sync after the file came back', async () =>
+      (await mapsNow(ctx.w)).live.sni.includes('b.example.org hades_https_ipvANY'),
+    );
   });
 
   test('secrets in a world-readable file: warned at start and at reload; the daemon works', async (ctx) => {
     const p = configPath(ctx);
-    await ctx.w.writeConfig({ expose: EXPOSE_OLD, clusters: clusterPatch(ctx.w, 'hades', { auth: { username: 'agent', password: 'pw-never-logged' } }) });
+    await ctx.w.writeConfig({
+      expose: EXPOSE_OLD,
+      clusters: clusterPatch(ctx.w, 'hades', { auth: { username: 'agent', password: 'pw-never-logged' } }),
+    });
     await chmod(p, 0o644);
     await start(ctx);
     const warning = `warn config ${p}: config is world-readable and holds secrets of cluster hades; chmod 600 it or use passwordFile/tokenFile`;
@@ -201,11 +216,15 @@ if (!missing) {
 
   test('a backend HAProxy lacks: nothing applied, the message names host and backend; the fix applies', async (ctx) => {
     await start(ctx);
-    await ctx.w.writeConfig({ expose: EXPOSE_NEW, clusters: clusterPatch(ctx.w, 'hades', { backends: { sni: 'hades_tls_ipvANY', hosts: 'hades_http_ipvANY' } }) });
+    await ctx.w.writeConfig({
+      expose: EXPOSE_NEW,
+      clusters: clusterPatch(ctx.w, 'hades', { backends: { sni: 'hades_tls_ipvANY', hosts: 'hades_http_ipvANY' } }),
+    });
     await line(/^info config .*: reloaded \(file changed\)$/);
     await until('the sync after the reload', () => ctx.reports.length >= 2);
     const r = ctx.reports.at(-1)!;
-    const error = 'haproxy: map sni: a.technis.io → hades_tls_ipvANY: no backend hades_tls_ipvANY in HAProxy (show stat) (and 1 more); live maps unchanged';
+    const error =
+      'haproxy: map sni: a.technis.io → hades_tls_ipvANY: no backend hades_tls_ipvANY in HAProxy (show stat) (and 1 more); live maps unchanged';
     assert.is(r.error, error);
     assert.ok(cap.lines.includes(`warn ${error}`), cap.lines.join('\n'));
     assertEach(await mapsNow(ctx.w), [OLD]);
@@ -219,7 +238,8 @@ if (!missing) {
     await ctx.w.writeConfig({ expose: EXPOSE_NEW, clusters: clusterPatch(ctx.w, 'hades', { backends: { sni: 'hades_http_ipvANY' } }) });
     await until('the sync after the reload', () => ctx.reports.length >= 2);
     const r = ctx.reports.at(-1)!;
-    const error = 'haproxy: map sni: a.technis.io → hades_http_ipvANY: backend hades_http_ipvANY is mode http, sni needs mode tcp (and 1 more); live maps unchanged';
+    const error =
+      'haproxy: map sni: a.technis.io → hades_http_ipvANY: backend hades_http_ipvANY is mode http, sni needs mode tcp (and 1 more); live maps unchanged';
     assert.is(r.error, error);
     assert.ok(cap.lines.includes(`warn ${error}`), cap.lines.join('\n'));
     assertEach(await mapsNow(ctx.w), [OLD]);

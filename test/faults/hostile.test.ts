@@ -4,9 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skipUnless } from '../harness/tools.js';
 import { app, httpRouter, startWorld, tcpRouter, type World } from '../harness/world.js';
 import { assertServes, captureLog, syncer, version } from './kit.js';
-import { skipUnless } from '../harness/tools.js';
 
 const missing = skipUnless('faults: hostile routers', 'haproxy', 'openssl');
 
@@ -43,11 +43,19 @@ async function filesAreGood(): Promise<void> {
 
 // host in the rule → the exact reason it is skipped
 const HOSTS: [string, string, string][] = [
-  ['newline', 'x.technis.io\nevil.technis.io be_evil', 'host "x.technis.io\\nevil.technis.io be_evil" has whitespace, control or non-ASCII characters (use punycode)'],
+  [
+    'newline',
+    'x.technis.io\nevil.technis.io be_evil',
+    'host "x.technis.io\\nevil.technis.io be_evil" has whitespace, control or non-ASCII characters (use punycode)',
+  ],
   ['space', 'x.technis.io be_evil', 'host "x.technis.io be_evil" has whitespace, control or non-ASCII characters (use punycode)'],
   ['tab', 'x.technis.io\tbe_evil', 'host "x.technis.io\\tbe_evil" has whitespace, control or non-ASCII characters (use punycode)'],
   ['#', '#x.technis.io', 'host "#x.technis.io" is not a valid DNS name'],
-  ['unicode homoglyph (Cyrillic a): Traefik refuses the rule', 'gr\u0430fana.technis.io', 'rule rejected: non-ASCII value "gr\\u0430fana.technis.io" for Host at 0 (use punycode)'],
+  [
+    'unicode homoglyph (Cyrillic a): Traefik refuses the rule',
+    'gr\u0430fana.technis.io',
+    'rule rejected: non-ASCII value "gr\\u0430fana.technis.io" for Host at 0 (use punycode)',
+  ],
   ['300 characters', `${'x'.repeat(289)}.technis.io`, 'host longer than 253 characters (300)'],
   ['a 64-character label', `${'x'.repeat(64)}.technis.io`, `host "${'x'.repeat(64)}.technis.io" has a label longer than 63 characters`],
   ['..', 'x..technis.io', 'host "x..technis.io" is not a valid DNS name'],
@@ -57,7 +65,11 @@ const HOSTS: [string, string, string][] = [
   ['two trailing dots', 'x.technis.io..', 'host "x.technis.io.." is not a valid DNS name'],
   ['underscore', 'x_y.technis.io', 'host "x_y.technis.io" is not a valid DNS name'],
   ['backslash', 'x\\y.technis.io', 'host "x\\\\y.technis.io" is not a valid DNS name'],
-  ['semicolon (a CLI command separator)', 'x;clear map.technis.io', 'host "x;clear map.technis.io" has whitespace, control or non-ASCII characters (use punycode)'],
+  [
+    'semicolon (a CLI command separator)',
+    'x;clear map.technis.io',
+    'host "x;clear map.technis.io" has whitespace, control or non-ASCII characters (use punycode)',
+  ],
 ];
 
 if (!missing) {
@@ -73,7 +85,11 @@ if (!missing) {
   test('host with NUL: the rule is rejected as Traefik rejects it', async () => {
     const r = await syncWith([httpRouter('hostile', 'Host(`x\u0000.technis.io`)'), httpRouter('escaped', 'Host("x.technis.io\\x00")')]);
     assert.equal(r.skipped, [
-      { cluster: 'hades', router: 'escaped@kubernetescrd', reason: 'host "x.technis.io\\u0000" has whitespace, control or non-ASCII characters (use punycode)' },
+      {
+        cluster: 'hades',
+        router: 'escaped@kubernetescrd',
+        reason: 'host "x.technis.io\\u0000" has whitespace, control or non-ASCII characters (use punycode)',
+      },
       { cluster: 'hades', router: 'hostile@kubernetescrd', reason: 'rule rejected: illegal character NUL at 7' },
     ]);
     await filesAreGood();
@@ -81,7 +97,13 @@ if (!missing) {
 
   test('carriage return: dropped inside backticks as Go drops it; as an escape in double quotes, skipped', async () => {
     const r = await syncWith([httpRouter('raw', 'Host(`b.technis.io\r`)'), httpRouter('escaped', 'Host("c.technis.io\\r")')]);
-    assert.equal(r.skipped, [{ cluster: 'hades', router: 'escaped@kubernetescrd', reason: 'host "c.technis.io\\r" has whitespace, control or non-ASCII characters (use punycode)' }]);
+    assert.equal(r.skipped, [
+      {
+        cluster: 'hades',
+        router: 'escaped@kubernetescrd',
+        reason: 'host "c.technis.io\\r" has whitespace, control or non-ASCII characters (use punycode)',
+      },
+    ]);
     assert.is(await readFile(w.haproxy.mapPaths.hosts, 'utf8'), 'a.technis.io hades_http_ipvANY\nb.technis.io hades_http_ipvANY\n');
   });
 
@@ -95,9 +117,18 @@ if (!missing) {
   });
 
   test('upper case and a trailing dot are normalised (one entry, lower case, no dot)', async () => {
-    const r = await syncWith([httpRouter('upper', 'Host(`A.Technis.IO`)'), httpRouter('dot', 'Host(`a.technis.io.`)')], [tcpRouter('sni-upper', 'B.TECHNIS.IO.')]);
+    const r = await syncWith(
+      [httpRouter('upper', 'Host(`A.Technis.IO`)'), httpRouter('dot', 'Host(`a.technis.io.`)')],
+      [tcpRouter('sni-upper', 'B.TECHNIS.IO.')],
+    );
     assert.equal(r.skipped, []);
-    await assertServes(w, version({ hosts: { 'a.technis.io': 'hades_http_ipvANY' }, sni: { 'a.technis.io': 'hades_https_ipvANY', 'b.technis.io': 'hades_https_ipvANY' } }));
+    await assertServes(
+      w,
+      version({
+        hosts: { 'a.technis.io': 'hades_http_ipvANY' },
+        sni: { 'a.technis.io': 'hades_https_ipvANY', 'b.technis.io': 'hades_https_ipvANY' },
+      }),
+    );
     await syncWith([]);
     await filesAreGood();
   });
@@ -109,7 +140,11 @@ if (!missing) {
     ['unterminated backtick', 'Host(`x.technis.io)', 'rule rejected: unterminated string at 5'],
     ['unterminated double quote', 'Host("x.technis.io) || Host(`y.technis.io`)', 'rule rejected: unterminated string at 5'],
     ['single quotes', "Host('x.technis.io')", 'rule rejected: single quotes are not accepted at 5 (use backticks or double quotes)'],
-    ['deep nesting (100,000 levels)', `${'('.repeat(100_000)}Host(\`x.technis.io\`)${')'.repeat(100_000)}`, 'rule rejected: parentheses nested deeper than 1000 at 1000'],
+    [
+      'deep nesting (100,000 levels)',
+      `${'('.repeat(100_000)}Host(\`x.technis.io\`)${')'.repeat(100_000)}`,
+      'rule rejected: parentheses nested deeper than 1000 at 1000',
+    ],
     ['dangling operator', 'Host(`x.technis.io`) ||', 'rule rejected: expected a matcher at 23, found end of rule'],
     ['only operators', '|| && !', 'rule rejected: expected a matcher at 0, found "||"'],
   ];
@@ -134,7 +169,11 @@ if (!missing) {
     const rule = Array.from({ length: 10_000 }, (_, i) => `Host(\`h${i}.technis.io\nh${i}.technis.io be_evil\`)`).join(' || ');
     const r = await syncWith([httpRouter('wide', rule)]);
     assert.is(r.skipped.length, 10_000);
-    assert.equal(r.skipped[0], { cluster: 'hades', router: 'wide@kubernetescrd', reason: 'host "h0.technis.io\\nh0.technis.io be_evil" has whitespace, control or non-ASCII characters (use punycode)' });
+    assert.equal(r.skipped[0], {
+      cluster: 'hades',
+      router: 'wide@kubernetescrd',
+      reason: 'host "h0.technis.io\\nh0.technis.io be_evil" has whitespace, control or non-ASCII characters (use punycode)',
+    });
     await filesAreGood();
   });
 
@@ -165,13 +204,21 @@ if (!missing) {
       ...HOSTS.map(([, host], i) => httpRouter(`h${i}`, `Host(\`${host}\`)`)),
       httpRouter('nul', 'Host(`x\u0000.technis.io`)'),
       httpRouter('deep', `${'('.repeat(5000)}Host(\`x.technis.io\`)`),
-      httpRouter('name with\nnewline / and spaces', 'Host(`x y.technis.io`)', { name: 'name with\nnewline / and spaces@file', provider: 'file' }),
+      httpRouter('name with\nnewline / and spaces', 'Host(`x y.technis.io`)', {
+        name: 'name with\nnewline / and spaces@file',
+        provider: 'file',
+      }),
     ];
     const r = await syncWith(routers);
     assert.is(r.skipped.length, routers.length);
     assert.ok(r.skipped.some((s) => s.router === 'name with\nnewline / and spaces@file'));
     // a newline in a router name cannot forge a log line: the log is one line per event
-    assert.ok(cap.lines.includes('info skipped: router name with newline / and spaces@file of cluster hades: host "x y.technis.io" has whitespace, control or non-ASCII characters (use punycode)'), cap.lines.join('\n'));
+    assert.ok(
+      cap.lines.includes(
+        'info skipped: router name with newline / and spaces@file of cluster hades: host "x y.technis.io" has whitespace, control or non-ASCII characters (use punycode)',
+      ),
+      cap.lines.join('\n'),
+    );
     assert.not.ok(cap.lines.some((l) => l.includes('\n')));
     await filesAreGood();
   });

@@ -9,22 +9,22 @@ import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { askControl } from '../../agent/io/control.js';
+import { type Agent, ensureBundle, startAgent } from '../harness/agent.js';
 import { haproxyMissing } from '../harness/haproxy.js';
-import { app, startWorld, type World } from '../harness/world.js';
-import { ensureBundle, startAgent, type Agent } from '../harness/agent.js';
 import { alive, until } from '../harness/wait.js';
+import { app, startWorld, type World } from '../harness/world.js';
 import {
   assertEach,
   assertServes,
   captureLog,
   haproxyPatch,
   mapsNow,
+  type SocketProxy,
   sh,
   startSocketProxy,
   syncer,
-  version,
-  type SocketProxy,
   type Version,
+  version,
 } from './kit.js';
 
 const missing = haproxyMissing();
@@ -88,7 +88,10 @@ async function restartConverges(ctx: Ctx, leftBy?: Agent): Promise<Agent> {
   assert.equal(await leftovers(ctx.w), []);
   if (leftBy) {
     const removed = new RegExp(`^info haproxy: removed \\.[a-z]+\\.map\\.staged-${leftBy.pid} \\(left by a routeagent that is gone\\)$`);
-    assert.ok(again.lines.some((l) => removed.test(l)), again.lines.join('\n'));
+    assert.ok(
+      again.lines.some((l) => removed.test(l)),
+      again.lines.join('\n'),
+    );
   }
   assert.is(((await askControl(join(mapsDir(ctx.w), '.routeagent.sock'), { op: 'hello' }, 5000)) as { pid: number }).pid, again.pid);
   assert.ok(!again.lines.some((l) => l.startsWith('error ')), again.lines.join('\n'));
@@ -160,7 +163,10 @@ if (!missing) {
     await ctx.proxy.close();
     delete ctx.proxy;
     const again = await restartConverges(ctx); // nothing staged was left: the files were already renamed
-    assert.ok(again.lines.includes(`warn haproxy: map sni: HAProxy's live entries differ from ${w.haproxy.mapPaths.sni} (drift); repairing`), again.lines.join('\n'));
+    assert.ok(
+      again.lines.includes(`warn haproxy: map sni: HAProxy's live entries differ from ${w.haproxy.mapPaths.sni} (drift); repairing`),
+      again.lines.join('\n'),
+    );
   });
 
   test('the map folder read-only: the old maps stay, the error names the file; writable again → applied', async (ctx) => {
@@ -202,7 +208,10 @@ if (!missing) {
     const many = bigHosts.slice(0, 1000);
     w.clusters.hades.traefik.setRouters('http', [app('a.technis.io'), ...many.map((h) => app(h))]);
     const r = await syncer(w, cap.log).run();
-    assert.match(r.error ?? '', /^map file \/.*\/(hosts|sni)\.map: cannot write \.(hosts|sni)\.map\.staged-\d+ \(ENOSPC: no space left on device\); \/.*\.map unchanged$/);
+    assert.match(
+      r.error ?? '',
+      /^map file \/.*\/(hosts|sni)\.map: cannot write \.(hosts|sni)\.map\.staged-\d+ \(ENOSPC: no space left on device\); \/.*\.map unchanged$/,
+    );
     assert.ok(cap.lines.includes(`warn ${r.error}`), cap.lines.join('\n'));
     assertEach(await mapsNow(w), [OLD]);
     assert.equal(await leftovers(w), []);
@@ -218,8 +227,12 @@ if (!missing) {
     await first.waitFor(/^info sync: .*; applied by runtime in \d+ ms$/);
     const second = start(ctx);
     assert.is((await second.exited).code, 1);
-    const ramDisk = /^warn config .*: \/haproxy\/maps: hosts .* may be lost at reboot on a RAM disk; prefer \/usr\/local\/etc\/routeagent\/maps$/; // maps under /tmp
-    assert.equal(second.lines.filter((l) => !ramDisk.test(l)), [`error control socket ${join(mapsDir(w), '.routeagent.sock')}: another routeagent (pid ${first.pid}) drives these maps; exiting`]);
+    const ramDisk =
+      /^warn config .*: \/haproxy\/maps: hosts .* may be lost at reboot on a RAM disk; prefer \/usr\/local\/etc\/routeagent\/maps$/; // maps under /tmp
+    assert.equal(
+      second.lines.filter((l) => !ramDisk.test(l)),
+      [`error control socket ${join(mapsDir(w), '.routeagent.sock')}: another routeagent (pid ${first.pid}) drives these maps; exiting`],
+    );
     assert.ok(alive(first.pid));
     w.clusters.hades.traefik.setRouters('http', [app('a.technis.io'), app('b.technis.io')]);
     process.kill(first.pid, 'SIGUSR2');

@@ -4,13 +4,13 @@
 // keeps it, whoever answers first).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startDaemon, type Daemon } from '../../agent/daemon.js';
+import { type Daemon, startDaemon } from '../../agent/daemon.js';
 import type { SyncReport } from '../../agent/sync.js';
-import { app, startWorld, tcpRouter, type World } from '../harness/world.js';
 import { ensureBundle, startAgent } from '../harness/agent.js';
-import { until } from '../harness/wait.js';
-import { assertEach, assertServes, captureLog, clusterPatch, mapsNow, syncer, version, versionOf, type Version } from './kit.js';
 import { skipUnless } from '../harness/tools.js';
+import { until } from '../harness/wait.js';
+import { app, startWorld, tcpRouter, type World } from '../harness/world.js';
+import { assertEach, assertServes, captureLog, clusterPatch, mapsNow, syncer, type Version, version, versionOf } from './kit.js';
 
 const missing = skipUnless('faults: safety', 'haproxy', 'openssl');
 
@@ -76,7 +76,10 @@ if (!missing) {
     assert.equal(r.plan, { hosts: { add: [], change: [], remove: [] }, sni: { add: [], change: [], remove: [] } });
     assert.equal(versionOf(r), OLD);
     await assertServes(w, OLD);
-    for (const [name, kept] of [['hades', '4 entries'], ['illmatic', '1 entry']] as const) {
+    for (const [name, kept] of [
+      ['hades', '4 entries'],
+      ['illmatic', '1 entry'],
+    ] as const) {
       const error = `traefik[${name}]: GET ${w.clusters[name].traefik.url}/version: 503 Service Unavailable`;
       assert.ok(cap.lines.includes(`warn ${error}; keeping ${kept} from the current maps`), cap.lines.join('\n'));
       assert.is(r.clusters[name]!.error, error);
@@ -86,7 +89,9 @@ if (!missing) {
     const out = status.lines.filter((l) => !l.startsWith('warning: '));
     assert.match(out[0]!, /^unhealthy: last sync \S+ ok, \d+ ms$/);
     const stale = (name: string) =>
-      new RegExp(`^problem: cluster ${name} stale since \\S+: traefik\\[${name}\\]: GET http://127\\.0\\.0\\.1:\\d+/api/version: 503 Service Unavailable$`);
+      new RegExp(
+        `^problem: cluster ${name} stale since \\S+: traefik\\[${name}\\]: GET http://127\\.0\\.0\\.1:\\d+/api/version: 503 Service Unavailable$`,
+      );
     assert.ok(out.some((l) => stale('hades').test(l)) && out.some((l) => stale('illmatic').test(l)), out.join('\n'));
   });
 
@@ -111,7 +116,16 @@ if (!missing) {
   }
 
   test('sticky: a host claimed back and forth stays put while both claim it; it moves only when its owner drops it', async ({ w }) => {
-    const winners = await backAndForth(w, [['hades'], ['hades', 'illmatic'], ['illmatic', 'hades'], ['hades', 'illmatic'], ['illmatic'], ['hades', 'illmatic'], ['illmatic', 'hades'], ['hades']]);
+    const winners = await backAndForth(w, [
+      ['hades'],
+      ['hades', 'illmatic'],
+      ['illmatic', 'hades'],
+      ['hades', 'illmatic'],
+      ['illmatic'],
+      ['hades', 'illmatic'],
+      ['illmatic', 'hades'],
+      ['hades'],
+    ]);
     assert.equal(winners, ['hades', 'hades', 'hades', 'hades', 'illmatic', 'illmatic', 'illmatic', 'hades']);
     const conflictLines = cap.lines.filter((l) => l.includes('conflict'));
     assert.equal(conflictLines, [
@@ -128,10 +142,20 @@ if (!missing) {
 
   test('priority: while both claim the host it stays on the higher priority (illmatic, 20), whoever answers first', async ({ w }) => {
     await w.writeConfig({ schedule: NEVER, conflicts: 'priority' });
-    const winners = await backAndForth(w, [['hades'], ['hades', 'illmatic'], ['illmatic', 'hades'], ['hades', 'illmatic'], ['hades'], ['hades', 'illmatic']]);
+    const winners = await backAndForth(w, [
+      ['hades'],
+      ['hades', 'illmatic'],
+      ['illmatic', 'hades'],
+      ['hades', 'illmatic'],
+      ['hades'],
+      ['hades', 'illmatic'],
+    ]);
     assert.equal(winners, ['hades', 'illmatic', 'illmatic', 'illmatic', 'hades', 'illmatic']);
     await w.writeConfig({ schedule: NEVER, conflicts: 'priority', clusters: clusterPatch(w, 'hades', { priority: 30 }) });
-    const flipped = await backAndForth(w, [['illmatic', 'hades'], ['hades', 'illmatic']]);
+    const flipped = await backAndForth(w, [
+      ['illmatic', 'hades'],
+      ['hades', 'illmatic'],
+    ]);
     assert.equal(flipped, ['hades', 'hades']);
   });
 }

@@ -5,11 +5,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rawdataFrom, type Fault } from '../harness/traefik.js';
-import { app, httpRouter, startWorld, tcpRouter, type World } from '../harness/world.js';
-import { until } from '../harness/wait.js';
-import { assertServes, captureLog, clusterPatch, mapsNow, syncer, version, watchLive, type Version } from './kit.js';
 import { skipUnless } from '../harness/tools.js';
+import { type Fault, rawdataFrom } from '../harness/traefik.js';
+import { until } from '../harness/wait.js';
+import { app, httpRouter, startWorld, tcpRouter, type World } from '../harness/world.js';
+import { assertServes, captureLog, clusterPatch, mapsNow, syncer, type Version, version, watchLive } from './kit.js';
 
 const missing = skipUnless('faults: Traefik', 'haproxy', 'openssl');
 
@@ -81,7 +81,10 @@ async function faulted(arrange: () => Promise<void> | void, error: string | RegE
   const got = r.clusters['hades']!.error!;
   if (typeof error === 'string') assert.is(got, error);
   else assert.match(got, error);
-  assert.ok(cap.lines.some((l) => keeping(got).test(l)), cap.lines.join('\n'));
+  assert.ok(
+    cap.lines.some((l) => keeping(got).test(l)),
+    cap.lines.join('\n'),
+  );
   assert.ok(r.applied, 'the healthy cluster still gets its change applied');
   await assertServes(w, NEW, 'while hades is faulty');
 }
@@ -94,12 +97,18 @@ async function recovers(): Promise<void> {
   const r = await sync.run();
   assert.ok(r.clusters['hades']!.ok);
   await assertServes(w, RECOVERED, 'after recovery');
-  assert.ok(cap.lines.some((l) => /^info sync: hosts \+1 ~0 -1, sni \+1 ~0 -1; applied by runtime in \d+ ms$/.test(l)), cap.lines.join('\n'));
+  assert.ok(
+    cap.lines.some((l) => /^info sync: hosts \+1 ~0 -1, sni \+1 ~0 -1; applied by runtime in \d+ ms$/.test(l)),
+    cap.lines.join('\n'),
+  );
 }
 
 const url = (path: string) => `${w.clusters.hades.traefik.url}${path}`;
 const listing = () => url('/rawdata');
-const fault = (f: Fault, path = '/api/rawdata') => () => w.clusters.hades.traefik.setFault(path, f);
+const fault =
+  (f: Fault, path = '/api/rawdata') =>
+  () =>
+    w.clusters.hades.traefik.setFault(path, f);
 /** The last request hades' fake Traefik got for its /api/rawdata. */
 const lastListingHit = () => [...w.clusters.hades.traefik.hits].reverse().find((h) => h.path.startsWith('/api/rawdata'))!;
 
@@ -109,7 +118,10 @@ if (!missing) {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const api = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/api`;
     await new Promise((r) => closed.close(r));
-    await faulted(() => w.writeConfig({ clusters: clusterPatch(w, 'hades', { api }) }), `traefik[hades]: GET ${api}/version: connection refused`);
+    await faulted(
+      () => w.writeConfig({ clusters: clusterPatch(w, 'hades', { api }) }),
+      `traefik[hades]: GET ${api}/version: connection refused`,
+    );
     await recovers();
   });
 
@@ -144,7 +156,12 @@ if (!missing) {
     await recovers();
   });
 
-  for (const [status, text] of [[401, 'Unauthorized'], [403, 'Forbidden'], [404, 'Not Found'], [500, 'Internal Server Error']] as const) {
+  for (const [status, text] of [
+    [401, 'Unauthorized'],
+    [403, 'Forbidden'],
+    [404, 'Not Found'],
+    [500, 'Internal Server Error'],
+  ] as const) {
     test(`HTTP ${status}`, async () => {
       await faulted(fault({ status }), `traefik[hades]: GET ${listing()}: ${status} ${text}`);
       await recovers();
@@ -153,7 +170,10 @@ if (!missing) {
 
   test('HTML instead of JSON (a login portal)', async () => {
     const html = '<!DOCTYPE html>\n<html><body>Sign in</body></html>';
-    await faulted(fault({ body: html, contentType: 'text/html' }), `traefik[hades]: GET ${listing()}: body is not JSON (${jsonError(html)})`);
+    await faulted(
+      fault({ body: html, contentType: 'text/html' }),
+      `traefik[hades]: GET ${listing()}: body is not JSON (${jsonError(html)})`,
+    );
     await recovers();
   });
 
@@ -164,13 +184,19 @@ if (!missing) {
   });
 
   test('valid JSON of the wrong shape', async () => {
-    await faulted(fault({ body: '[{"name":"a@file","rule":"Host(`a.technis.io`)"}]' }), `traefik[hades]: GET ${listing()}: body does not match the rawdata schema: / must be object`);
+    await faulted(
+      fault({ body: '[{"name":"a@file","rule":"Host(`a.technis.io`)"}]' }),
+      `traefik[hades]: GET ${listing()}: body does not match the rawdata schema: / must be object`,
+    );
     await recovers();
   });
 
   test('valid JSON of the wrong shape from /api/version', async () => {
     sync.state.reads.delete('hades'); // /api/version is read when a cluster is first reached or comes back
-    await faulted(fault({ body: '{"Version":3}' }, '/api/version'), `traefik[hades]: GET ${url('/version')}: body does not match the version schema: /Version must be string`);
+    await faulted(
+      fault({ body: '{"Version":3}' }, '/api/version'),
+      `traefik[hades]: GET ${url('/version')}: body does not match the version schema: /Version must be string`,
+    );
     await recovers();
   });
 
@@ -189,7 +215,10 @@ if (!missing) {
 
   test('10,000 routers (one /rawdata request) are applied, live equals the file, no mix seen while it goes live', async () => {
     const names = Array.from({ length: 10_000 }, (_, i) => `app${String(i).padStart(5, '0')}.technis.io`);
-    w.clusters.hades.traefik.setRouters('http', names.map((h) => app(h)));
+    w.clusters.hades.traefik.setRouters(
+      'http',
+      names.map((h) => app(h)),
+    );
     const MANY = version({
       hosts: Object.fromEntries(names.map((h) => [h, H('hades')])),
       sni: { ...Object.fromEntries(names.map((h) => [h, S('hades')])), 'mqtt.technis.io': S('illmatic') },
@@ -200,7 +229,10 @@ if (!missing) {
     assert.ok(r.applied);
     assert.ok(watched.samples > 0, 'HAProxy was sampled while the sync ran');
     await assertServes(w, MANY);
-    assert.ok(cap.lines.some((l) => /^info sync: hosts \+10000 ~0 -2, sni \+10000 ~0 -2; applied by runtime in \d+ ms$/.test(l)), cap.lines.join('\n'));
+    assert.ok(
+      cap.lines.some((l) => /^info sync: hosts \+10000 ~0 -2, sni \+10000 ~0 -2; applied by runtime in \d+ ms$/.test(l)),
+      cap.lines.join('\n'),
+    );
     assert.equal(w.clusters.hades.traefik.requests.slice(-1), ['/api/rawdata']);
     // and back to two routers (a forced shrink: the guard would hold it otherwise), watched for a mix
     w.clusters.hades.traefik.setRouters('http', [app('a.technis.io'), app('b.technis.io')]);
@@ -218,7 +250,13 @@ if (!missing) {
     const r = await sync.run();
     assert.is(r.error, undefined);
     await assertServes(w, OLD);
-    assert.equal(r.skipped, [{ cluster: 'hades', router: 'ops / bad host@file', reason: 'host "bad host.technis.io" has whitespace, control or non-ASCII characters (use punycode)' }]);
+    assert.equal(r.skipped, [
+      {
+        cluster: 'hades',
+        router: 'ops / bad host@file',
+        reason: 'host "bad host.technis.io" has whitespace, control or non-ASCII characters (use punycode)',
+      },
+    ]);
     assert.ok((await mapsNow(w)).live.sni.includes('b.technis.io hades_https_ipvANY'));
   });
 }

@@ -1,7 +1,7 @@
 // The one agent-process harness: the built bundle as a user runs it, `node dist/routeagent.js …`, as a one-shot command
 // (runBundle) or as a process whose output lines can be awaited (startAgent). Every process started here is tracked;
 // killAll() (call it in `after`) SIGKILLs whatever is still alive.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,10 @@ export function assertBuilt(): void {
 /** Build dist/routeagent.js when it is missing or older than any file under agent/ (npm test builds it first anyway). */
 export function ensureBundle(): void {
   const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((t, e) => Math.max(t, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
+    readdirSync(dir, { withFileTypes: true }).reduce(
+      (t, e) => Math.max(t, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs),
+      0,
+    );
   if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newest(join(ROOT, 'agent'))) return;
   execFileSync(join(ROOT, 'build.sh'), { cwd: ROOT, stdio: 'inherit' });
 }
@@ -39,7 +42,10 @@ function launch(args: readonly string[], env: Record<string, string | undefined>
 }
 
 /** Run one command to its end (at most `timeoutMs`, then SIGKILL and reject). */
-export function runBundle(args: readonly string[], opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<Ran> {
+export function runBundle(
+  args: readonly string[],
+  opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): Promise<Ran> {
   const child = launch(args, opts.env ?? {});
   let stdout = '';
   let stderr = '';
@@ -112,9 +118,16 @@ export function startAgent(args: readonly string[], opts: { env?: Record<string,
         const check = () => {
           const i = lines.findIndex((l, j) => j >= from && matches(l, match));
           if (i >= 0) return finish(() => resolve(i));
-          if (done) return finish(() => reject(new Error(`routeagent exited before logging ${String(match)}; its log:\n${lines.join('\n')}`)));
+          if (done)
+            return finish(() => reject(new Error(`routeagent exited before logging ${String(match)}; its log:\n${lines.join('\n')}`)));
         };
-        const timer = setTimeout(() => finish(() => reject(new Error(`routeagent did not log ${String(match)} within ${timeoutMs} ms; its log:\n${lines.join('\n')}`))), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            finish(() =>
+              reject(new Error(`routeagent did not log ${String(match)} within ${timeoutMs} ms; its log:\n${lines.join('\n')}`)),
+            ),
+          timeoutMs,
+        );
         const finish = (fn: () => void) => {
           clearTimeout(timer);
           waiters.delete(check);

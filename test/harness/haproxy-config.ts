@@ -7,7 +7,13 @@ import type { MapName } from '../../agent/core/types.js';
  * One backend. `port`: a server line to 127.0.0.1:port (`server` appended to it, e.g. `check inter 200ms`).
  * `reply`: HAProxy itself answers 200 with this text (no upstream process competing for the CPU in benchmarks).
  */
-export type BackendSpec = { readonly name: string; readonly mode: 'http' | 'tcp'; readonly port?: number; readonly server?: string; readonly reply?: string };
+export type BackendSpec = {
+  readonly name: string;
+  readonly mode: 'http' | 'tcp';
+  readonly port?: number;
+  readonly server?: string;
+  readonly reply?: string;
+};
 
 export type HaproxyConfigOptions = {
   readonly socket: string;
@@ -36,7 +42,8 @@ export function haproxyConfig(o: HaproxyConfigOptions): string {
   // Guarded as the agent's snippet prints them: an unguarded dynamic use_backend disables every later one.
   const useHosts = loadMaps ? `    use_backend %[${hostsExpr}] if { ${hostsExpr} -m found }\n` : '';
   const useSni = loadMaps ? `    use_backend %[${sniExpr}] if { ${sniExpr} -m found }\n` : '';
-  const noRoute = o.noRouteReply === undefined ? '' : `    http-request return status 404 content-type text/plain string "${o.noRouteReply}"\n`;
+  const noRoute =
+    o.noRouteReply === undefined ? '' : `    http-request return status 404 content-type text/plain string "${o.noRouteReply}"\n`;
   return `# written by ${o.writtenBy ?? 'test/harness/haproxy-config.ts'}
 global
 ${log ? '    log stdout format raw local0\n' : ''}    stats socket ${o.socket} mode 600 level admin expose-fd listeners

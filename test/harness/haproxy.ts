@@ -4,11 +4,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { MapName } from '../../agent/core/types.js';
-import { haproxyConfig, type BackendSpec } from './haproxy-config.js';
+import { type BackendSpec, haproxyConfig } from './haproxy-config.js';
 import { skipUnless } from './tools.js';
 import { WAIT_MS } from './wait.js';
 
@@ -69,7 +69,16 @@ export async function startHaproxy(opts: HaproxyOptions = {}): Promise<Haproxy> 
   const cfgPath = join(dir, 'haproxy.cfg');
   const [httpPort, sniPort] = [await freePort(), await freePort()];
   const backends = opts.backends ?? [];
-  const text = haproxyConfig({ socket, httpPort, sniPort, mapPaths, backends, extraGlobal: opts.extraGlobal ?? '', loadMaps: opts.loadMaps ?? true, writtenBy: 'test/harness/haproxy.ts' });
+  const text = haproxyConfig({
+    socket,
+    httpPort,
+    sniPort,
+    mapPaths,
+    backends,
+    extraGlobal: opts.extraGlobal ?? '',
+    loadMaps: opts.loadMaps ?? true,
+    writtenBy: 'test/harness/haproxy.ts',
+  });
   await writeFile(cfgPath, text);
 
   const check = await checkHaproxyConfig(cfgPath);
@@ -135,7 +144,10 @@ async function foreground(cfgPath: string, socket: string, timeoutMs: number, cl
 }
 
 /** Wrap a test body so HAProxy's log is printed only when the test fails. */
-export function printLogOnFailure<A extends unknown[]>(log: () => string, fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function printLogOnFailure<A extends unknown[]>(
+  log: () => string,
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);

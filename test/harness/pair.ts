@@ -4,9 +4,9 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLUSTERS, type World } from './world.js';
-import { freePort, haproxyBin, startHaproxy, type Haproxy } from './haproxy.js';
+import { freePort, type Haproxy, haproxyBin, startHaproxy } from './haproxy.js';
 import { httpGet, tlsName } from './upstream.js';
+import { CLUSTERS, type World } from './world.js';
 
 export type NodeName = 'a' | 'b';
 export type PairNode = {

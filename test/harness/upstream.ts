@@ -2,11 +2,11 @@
 // plus httpGet/tlsName, which make real requests through HAProxy and return which upstream answered.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer as createHttpServer, request, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, connect as tlsConnect } from 'node:tls';
 import { WAIT_MS } from './wait.js';
 
 export type Upstream = { readonly name: string; readonly port: number; close(): Promise<void> };
@@ -65,7 +65,23 @@ function selfSignedCert(): Promise<{ key: Buffer; cert: Buffer }> {
     await new Promise<void>((resolve, reject) =>
       execFile(
         'openssl',
-        ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=upstream.test'],
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+          '-days',
+          '2',
+          '-subj',
+          '/CN=upstream.test',
+        ],
         (err, _o, stderr) => (err ? reject(new Error(`openssl req failed: ${stderr}`)) : resolve()),
       ),
     );
@@ -81,10 +97,11 @@ function listen(name: string, server: HttpServer | TlsServer, port: number): Pro
     server.on('error', reject);
     server.listen(port, '127.0.0.1', () => {
       const port = (server.address() as AddressInfo).port;
-      const close = () => new Promise<void>((done) => {
-        if ('closeAllConnections' in server) server.closeAllConnections();
-        server.close(() => done());
-      });
+      const close = () =>
+        new Promise<void>((done) => {
+          if ('closeAllConnections' in server) server.closeAllConnections();
+          server.close(() => done());
+        });
       resolve({ name, port, close });
     });
   });

@@ -4,8 +4,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHaproxy, type Haproxy } from './haproxy.js';
-import { startTraefik, type FakeTraefik } from './traefik.js';
+import { type Haproxy, startHaproxy } from './haproxy.js';
+import { type FakeTraefik, startTraefik } from './traefik.js';
 import { httpGet, startHttpUpstream, startTlsUpstream, tlsName, type Upstream } from './upstream.js';
 
 export const CLUSTERS = ['hades', 'illmatic'] as const;
@@ -29,12 +29,32 @@ export type World = {
 
 /** A router as Traefik's /api/http/routers lists it. */
 export function httpRouter(name: string, rule: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { entryPoints: ['websecure'], service: `${name}-svc`, rule, tls: {}, status: 'enabled', using: ['websecure'], name: `${name}@kubernetescrd`, provider: 'kubernetescrd', ...extra };
+  return {
+    entryPoints: ['websecure'],
+    service: `${name}-svc`,
+    rule,
+    tls: {},
+    status: 'enabled',
+    using: ['websecure'],
+    name: `${name}@kubernetescrd`,
+    provider: 'kubernetescrd',
+    ...extra,
+  };
 }
 
 /** A TLS passthrough TCP router as Traefik's /api/tcp/routers lists it. */
 export function tcpRouter(name: string, sni: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { entryPoints: ['websecure'], service: `${name}-svc`, rule: `HostSNI(\`${sni}\`)`, tls: { passthrough: true }, status: 'enabled', using: ['websecure'], name: `${name}@kubernetescrd`, provider: 'kubernetescrd', ...extra };
+  return {
+    entryPoints: ['websecure'],
+    service: `${name}-svc`,
+    rule: `HostSNI(\`${sni}\`)`,
+    tls: { passthrough: true },
+    status: 'enabled',
+    using: ['websecure'],
+    name: `${name}@kubernetescrd`,
+    provider: 'kubernetescrd',
+    ...extra,
+  };
 }
 
 /** An app with TLS on `host`, as a K3s IngressRoute produces it. */
@@ -47,14 +67,23 @@ export async function startWorld(opts: { schedule?: string; config?: Record<stri
   const dir = await mkdtemp(join(tmpdir(), 'routeagent-world-'));
   const clusters = {} as Record<ClusterName, FakeCluster>;
   for (const name of CLUSTERS) {
-    const [traefik, http, tls] = await Promise.all([startTraefik({ version: name === 'hades' ? '2.10.7' : '3.7.9' }), startHttpUpstream(name), startTlsUpstream(name)]);
+    const [traefik, http, tls] = await Promise.all([
+      startTraefik({ version: name === 'hades' ? '2.10.7' : '3.7.9' }),
+      startHttpUpstream(name),
+      startTlsUpstream(name),
+    ]);
     clusters[name] = { name, traefik, http, tls, https: `${name}_https_ipvANY`, hostsBackend: `${name}_http_ipvANY` };
   }
   const haproxy = await startHaproxy({
     dir,
     backends: CLUSTERS.flatMap((n) => [
       { name: clusters[n].https, mode: 'tcp' as const, port: clusters[n].tls.port, ...(opts.server ? { server: opts.server } : {}) },
-      { name: clusters[n].hostsBackend, mode: 'http' as const, port: clusters[n].http.port, ...(opts.server ? { server: opts.server } : {}) },
+      {
+        name: clusters[n].hostsBackend,
+        mode: 'http' as const,
+        port: clusters[n].http.port,
+        ...(opts.server ? { server: opts.server } : {}),
+      },
     ]),
   });
   const configPath = join(dir, 'config.json');
@@ -62,10 +91,22 @@ export async function startWorld(opts: { schedule?: string; config?: Record<stri
   // Timeouts well above what loopback needs: a fetch of 10 pages or a long `show map` on a loaded machine must not fail
   // a test that is not about timeouts (those set their own, small ones).
   const base: Record<string, unknown> = {
-    clusters: CLUSTERS.map((n, i) => ({ name: n, api: clusters[n].traefik.url, backends: { sni: clusters[n].https, hosts: clusters[n].hostsBackend }, priority: 10 * (i + 1), timeoutMs: 10_000 })),
+    clusters: CLUSTERS.map((n, i) => ({
+      name: n,
+      api: clusters[n].traefik.url,
+      backends: { sni: clusters[n].https, hosts: clusters[n].hostsBackend },
+      priority: 10 * (i + 1),
+      timeoutMs: 10_000,
+    })),
     expose: { domains: ['technis.io'], hosts: [], exclude: ['keys2kingdom.technis.io'] },
     conflicts: 'sticky',
-    haproxy: { bin: process.env['HAPROXY_BIN'] || 'haproxy', config: haproxy.cfgPath, socket: haproxy.socket, maps: haproxy.mapPaths, timeoutMs: 10_000 },
+    haproxy: {
+      bin: process.env['HAPROXY_BIN'] || 'haproxy',
+      config: haproxy.cfgPath,
+      socket: haproxy.socket,
+      maps: haproxy.mapPaths,
+      timeoutMs: 10_000,
+    },
     schedule: opts.schedule ?? '*/1 * * * * *',
     statusFile,
     ...opts.config,

@@ -1,10 +1,11 @@
 // Atomic map-file writes in a real tmp dir: success replaces the file whole; a failed write leaves the old file
 // intact and no tmp file behind; staged files stay invisible until promoted; a missing map file reads as empty.
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
+
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { ApplyError } from '../../agent/errors.js';
 import { discardFile, discardLeftovers, promoteFile, readMapFile, siblingPath, stageFile, writeFileAtomic } from '../../agent/io/files.js';
 
@@ -43,7 +44,7 @@ test('a tmp file that cannot be created: old file intact, exact error', async ({
     `map file ${path}: cannot write .hosts.map.tmp-${process.pid} (EISDIR: illegal operation on a directory); ${path} unchanged`,
   );
   assert.is(await readFile(path, 'utf8'), 'old.test be_old\n');
-  assert.equal((await readdir(dir)).sort(), ['.hosts.map.tmp-' + process.pid, 'hosts.map']); // only our squatter dir
+  assert.equal((await readdir(dir)).sort(), [`.hosts.map.tmp-${process.pid}`, 'hosts.map']); // only our squatter dir
 });
 
 test('a rename that fails: no tmp file left behind, exact error', async ({ dir }) => {
@@ -63,7 +64,10 @@ test('a rename that fails: no tmp file left behind, exact error', async ({ dir }
 test('a folder that does not exist: exact error, nothing created', async ({ dir }) => {
   const path = join(dir, 'nope', 'hosts.map');
   const err = await writeFileAtomic(path, 'a.test be_a\n').catch((e: unknown) => e);
-  assert.is((err as Error).message, `map file ${path}: cannot write .hosts.map.tmp-${process.pid} (ENOENT: no such file or directory); ${path} unchanged`);
+  assert.is(
+    (err as Error).message,
+    `map file ${path}: cannot write .hosts.map.tmp-${process.pid} (ENOENT: no such file or directory); ${path} unchanged`,
+  );
   assert.equal(await readdir(dir), []);
 });
 
@@ -115,7 +119,10 @@ test('discardLeftovers removes what a dead agent left (staged, tmp, -c copy), ke
   ];
   for (const n of names) await writeFile(join(dir, n), '');
   assert.equal(await discardLeftovers(dir), [`.haproxy.cfg.check-${dead}.cfg`, `.hosts.map.staged-${dead}`, `.sni.map.tmp-${dead}`]);
-  assert.equal((await readdir(dir)).sort(), ['.hosts.map.staged-1', `.hosts.map.staged-${process.pid}`, '.hosts.map.staged-x', '.routeagent.lock', 'hosts.map'].sort());
+  assert.equal(
+    (await readdir(dir)).sort(),
+    ['.hosts.map.staged-1', `.hosts.map.staged-${process.pid}`, '.hosts.map.staged-x', '.routeagent.lock', 'hosts.map'].sort(),
+  );
   assert.equal(await discardLeftovers(join(dir, 'missing')), []);
 });
 

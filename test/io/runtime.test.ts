@@ -1,15 +1,16 @@
 // The runtime client against a real haproxy on loopback: queries, a 20,000-entry replaceMap through many payload
 // chunks, aborts that commit nothing, serialised replaces, and the exact errors for a missing, refusing or silent socket.
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
+
 import { readFile, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HaproxyReplyError } from '../../agent/errors.js';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import { parseMapText, renderMap, sameEntries } from '../../agent/core/render.js';
+import { HaproxyReplyError } from '../../agent/errors.js';
 import { createRuntime, isUnreachable, type Runtime } from '../../agent/io/runtime.js';
-import { freePort, printLogOnFailure, startHaproxy, type Haproxy } from '../harness/haproxy.js';
+import { freePort, type Haproxy, printLogOnFailure, startHaproxy } from '../harness/haproxy.js';
 import { skipUnless } from '../harness/tools.js';
 
 const missing = skipUnless('runtime (real haproxy)', 'haproxy');
@@ -17,7 +18,11 @@ const missing = skipUnless('runtime (real haproxy)', 'haproxy');
 type Ctx = { h: Haproxy; rt: Runtime; tcpPort: number };
 const test = suite<Ctx>('runtime (real haproxy)', {} as Ctx);
 let log = () => '';
-const it = (name: string, fn: (ctx: Ctx) => Promise<void>) => test(name, printLogOnFailure(() => log(), fn));
+const it = (name: string, fn: (ctx: Ctx) => Promise<void>) =>
+  test(
+    name,
+    printLogOnFailure(() => log(), fn),
+  );
 
 test.before(async (ctx) => {
   ctx.tcpPort = await freePort();
@@ -100,7 +105,10 @@ it('replaceMap to an empty map empties it', async ({ h, rt }) => {
 it('replaceMap on a map HAProxy does not know: exact error, nothing prepared', async ({ rt }) => {
   const err = await rt.replaceMap('/nope/hosts.map', [{ key: 'a.test', backend: 'be_app1' }]).catch((e: unknown) => e);
   assert.instance(err, HaproxyReplyError);
-  assert.is((err as Error).message, 'haproxy: prepare map /nope/hosts.map: "Unknown map identifier. Please use #<id> or <file>."; live map unchanged');
+  assert.is(
+    (err as Error).message,
+    'haproxy: prepare map /nope/hosts.map: "Unknown map identifier. Please use #<id> or <file>."; live map unchanged',
+  );
 });
 
 it('a chunk over tune.bufsize: HAProxy drops it, nothing is committed, the live map stays', async ({ h }) => {
@@ -123,7 +131,10 @@ it('a chunk over tune.bufsize: HAProxy drops it, nothing is committed, the live 
 it('an entry that could inject a map line is refused before HAProxy sees anything', async ({ h, rt }) => {
   const before = (await rt.listMaps()).find((m) => m.path === h.mapPaths.hosts)!;
   const err = await rt.replaceMap(h.mapPaths.hosts, [{ key: 'a.test', backend: 'be_app1\nevil.test be_app2' }]).catch((e: unknown) => e);
-  assert.is((err as Error).message, 'map entry refused: backend "be_app1\\nevil.test be_app2" of a.test is not a backend name ([A-Za-z0-9._:-])');
+  assert.is(
+    (err as Error).message,
+    'map entry refused: backend "be_app1\\nevil.test be_app2" of a.test is not a backend name ([A-Za-z0-9._:-])',
+  );
   assert.is((await rt.listMaps()).find((m) => m.path === h.mapPaths.hosts)!.nextVer, before.nextVer);
 });
 
@@ -149,7 +160,9 @@ const errors = suite('runtime: unreachable and silent sockets');
 
 errors('a socket path that does not exist', async () => {
   const path = join(tmpdir(), `routeagent-none-${process.pid}.sock`);
-  const err = await createRuntime(path).info().catch((e: unknown) => e);
+  const err = await createRuntime(path)
+    .info()
+    .catch((e: unknown) => e);
   assert.instance(err, HaproxyReplyError);
   assert.is((err as Error).message, `socket ${path}: not found (is HAProxy running?)`);
   assert.ok(isUnreachable(err));
@@ -157,7 +170,9 @@ errors('a socket path that does not exist', async () => {
 
 errors('a TCP socket nobody listens on', async () => {
   const port = await freePort();
-  const err = await createRuntime(`ipv4@127.0.0.1:${port}`).info().catch((e: unknown) => e);
+  const err = await createRuntime(`ipv4@127.0.0.1:${port}`)
+    .info()
+    .catch((e: unknown) => e);
   assert.is((err as Error).message, `socket ipv4@127.0.0.1:${port}: connection refused (is HAProxy running?)`);
   assert.ok(isUnreachable(err));
 });
@@ -169,7 +184,9 @@ errors('a HAProxy that never answers: no reply within timeoutMs', async () => {
   const server: Server = createServer({ allowHalfOpen: true }, (s) => held.push(s)); // accepts, reads, never writes, never closes
   await new Promise<void>((resolve) => server.listen(path, resolve));
   try {
-    const err = await createRuntime(path, { timeoutMs: 200 }).info().catch((e: unknown) => e);
+    const err = await createRuntime(path, { timeoutMs: 200 })
+      .info()
+      .catch((e: unknown) => e);
     assert.instance(err, HaproxyReplyError);
     assert.is((err as Error).message, `haproxy ${path}: show info: no reply within 200 ms`);
     assert.not.ok(isUnreachable(err));
@@ -180,12 +197,16 @@ errors('a HAProxy that never answers: no reply within timeoutMs', async () => {
 });
 
 errors('a command with a newline is refused before anything is sent', async () => {
-  const err = await createRuntime('/nonexistent.sock').send('show info\nshow map').catch((e: unknown) => e);
+  const err = await createRuntime('/nonexistent.sock')
+    .send('show info\nshow map')
+    .catch((e: unknown) => e);
   assert.is((err as Error).message, 'haproxy /nonexistent.sock: command contains a newline: "show info\\nshow map"');
 });
 
 errors('a map path the CLI cannot carry is refused', async () => {
-  const err = await createRuntime('/nonexistent.sock').showMap('/maps/my hosts.map').catch((e: unknown) => e);
+  const err = await createRuntime('/nonexistent.sock')
+    .showMap('/maps/my hosts.map')
+    .catch((e: unknown) => e);
   assert.is((err as Error).message, `map path "/maps/my hosts.map": contains a blank, ';', '\\' or '#', which the HAProxy CLI cannot take`);
 });
 

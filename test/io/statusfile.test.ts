@@ -33,7 +33,7 @@ const status: Status = {
 
 test('reads a status file written as JSON', async () => {
   const path = join(dir, 'status.json');
-  await writeFile(path, JSON.stringify(status, null, 2) + '\n');
+  await writeFile(path, `${JSON.stringify(status, null, 2)}\n`);
   assert.equal(await readStatus(path), status);
 });
 

@@ -12,12 +12,19 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { routersFromRawdata, serviceHealth, type Rawdata } from '../../agent/core/traefik-body.js';
+import { type Rawdata, routersFromRawdata, serviceHealth } from '../../agent/core/traefik-body.js';
 import type { Router } from '../../agent/core/types.js';
 import { TraefikError } from '../../agent/errors.js';
-import { fetchAll, fetchCluster, schemaProblems, type ClusterRouters, type ClusterTarget, type FetchOptions } from '../../agent/io/traefik.js';
-import { listingFromRawdata, loadFixture, rawdataFrom, startTraefik, type FakeTraefik } from '../harness/traefik.js';
+import {
+  type ClusterRouters,
+  type ClusterTarget,
+  type FetchOptions,
+  fetchAll,
+  fetchCluster,
+  schemaProblems,
+} from '../../agent/io/traefik.js';
 import { skipUnless } from '../harness/tools.js';
+import { type FakeTraefik, listingFromRawdata, loadFixture, rawdataFrom, startTraefik } from '../harness/traefik.js';
 import { until, WAIT_MS } from '../harness/wait.js';
 
 const FIXTURES = new URL('../fixtures/traefik/', import.meta.url).pathname;
@@ -54,7 +61,8 @@ function jsonError(text: string): string {
 }
 
 const names = (routers: readonly Router[]) => routers.map((r) => `${r.kind} ${r.name}`);
-const byName = (routers: readonly Router[]) => [...routers].sort((a, b) => `${a.kind} ${a.name}`.localeCompare(`${b.kind} ${b.name}`, 'en'));
+const byName = (routers: readonly Router[]) =>
+  [...routers].sort((a, b) => `${a.kind} ${a.name}`.localeCompare(`${b.kind} ${b.name}`, 'en'));
 
 // ---------------------------------------------------------------------------------------------------------------
 const fixtures = suite('recorded bodies: schema + traefik-body');
@@ -98,28 +106,34 @@ for (const file of files) {
 
 fixtures('exact names and rules: v3.7.9 routers-many-lastpage.json (page 3 of 19, per_page 7)', () => {
   const routers = routersFromRawdata(rawdataFrom({ http: loadFixture('v3.7.9/pkg/api/testdata/routers-many-lastpage.json') as unknown[] }));
-  assert.equal(routers.map((r) => [r.name, r.rule]), [
-    ['bar14@myprovider', 'Host(`foo.bar14`)'],
-    ['bar15@myprovider', 'Host(`foo.bar15`)'],
-    ['bar16@myprovider', 'Host(`foo.bar16`)'],
-    ['bar17@myprovider', 'Host(`foo.bar17`)'],
-    ['bar18@myprovider', 'Host(`foo.bar18`)'],
-  ]);
+  assert.equal(
+    routers.map((r) => [r.name, r.rule]),
+    [
+      ['bar14@myprovider', 'Host(`foo.bar14`)'],
+      ['bar15@myprovider', 'Host(`foo.bar15`)'],
+      ['bar16@myprovider', 'Host(`foo.bar16`)'],
+      ['bar17@myprovider', 'Host(`foo.bar17`)'],
+      ['bar18@myprovider', 'Host(`foo.bar18`)'],
+    ],
+  );
 });
 
 fixtures('exact names and rules: v2.10.7 rawdata-crd.json (7 HTTP, 2 TCP, "&&" decoded from \\u0026)', () => {
   const routers = routersFromRawdata(loadFixture('v2.10.7/integration/testdata/rawdata-crd.json') as Rawdata);
-  assert.equal(routers.map((r) => `${r.kind} ${r.name} ${r.rule}`), [
-    'http default-api-route-29f28a463fb5d5ba16d2@kubernetescrd PathPrefix(`/api`)',
-    'http default-test-route-6b204d94623b3df4370c@kubernetescrd Host(`foo.com`) && PathPrefix(`/bar`)',
-    'http default-test-route-containous-1bc3efa892379bb93c6e@kubernetescrd Host(`bar.com`) && PathPrefix(`/foo`)',
-    'http default-test2-route-23c7f4c450289ee29016@kubernetescrd Host(`foo.com`) && PathPrefix(`/tobestripped`)',
-    'http default-test3-route-7d0ac22d3d8db4b82618@kubernetescrd Host(`foo.com`) && PathPrefix(`/wrr1`)',
-    'http default-testst-route-60ad45fcb5fc1f5f3629@kubernetescrd Host(`foo.com`) && PathPrefix(`/serverstransport`)',
-    'http other-ns-test6-route-482e4988e134701d8cc8@kubernetescrd Host(`foo.com`) && PathPrefix(`/c`)',
-    'tcp default-test3.route-673acf455cb2dab0b43a@kubernetescrd HostSNI(`*`)',
-    'tcp default-test3.route-containous-673acf455cb2dab0b43a@kubernetescrd HostSNI(`*`)',
-  ]);
+  assert.equal(
+    routers.map((r) => `${r.kind} ${r.name} ${r.rule}`),
+    [
+      'http default-api-route-29f28a463fb5d5ba16d2@kubernetescrd PathPrefix(`/api`)',
+      'http default-test-route-6b204d94623b3df4370c@kubernetescrd Host(`foo.com`) && PathPrefix(`/bar`)',
+      'http default-test-route-containous-1bc3efa892379bb93c6e@kubernetescrd Host(`bar.com`) && PathPrefix(`/foo`)',
+      'http default-test2-route-23c7f4c450289ee29016@kubernetescrd Host(`foo.com`) && PathPrefix(`/tobestripped`)',
+      'http default-test3-route-7d0ac22d3d8db4b82618@kubernetescrd Host(`foo.com`) && PathPrefix(`/wrr1`)',
+      'http default-testst-route-60ad45fcb5fc1f5f3629@kubernetescrd Host(`foo.com`) && PathPrefix(`/serverstransport`)',
+      'http other-ns-test6-route-482e4988e134701d8cc8@kubernetescrd Host(`foo.com`) && PathPrefix(`/c`)',
+      'tcp default-test3.route-673acf455cb2dab0b43a@kubernetescrd HostSNI(`*`)',
+      'tcp default-test3.route-containous-673acf455cb2dab0b43a@kubernetescrd HostSNI(`*`)',
+    ],
+  );
 });
 
 fixtures('exact names: v3.0.0 rawdata-ingress.json and the v3.7.9 webui TCP mock', () => {
@@ -132,10 +146,13 @@ fixtures('exact names: v3.0.0 rawdata-ingress.json and the v3.7.9 webui TCP mock
     'http default-whoami-keep-route-whoami-test-keep-keep@kubernetes',
   ]);
   const tcp = routersFromRawdata(rawdataFrom({ tcp: loadFixture('v3.7.9/webui/src/mocks/data/api-tcp_routers.json') as unknown[] }));
-  assert.equal(tcp.map((r) => [r.name, r.rule, r.tls]), [
-    ['postgres@docker', 'HostSNI(`db.example.com`)', { options: 'default', certResolver: 'letsencrypt' }],
-    ['tcp-all@docker', 'HostSNI(`*`)', undefined],
-  ]);
+  assert.equal(
+    tcp.map((r) => [r.name, r.rule, r.tls]),
+    [
+      ['postgres@docker', 'HostSNI(`db.example.com`)', { options: 'default', certResolver: 'letsencrypt' }],
+      ['tcp-all@docker', 'HostSNI(`*`)', undefined],
+    ],
+  );
 });
 
 fixtures('served by the fake (Go-escaped), every real k3s rawdata comes back router for router, service for service', async () => {
@@ -145,7 +162,8 @@ fixtures('served by the fake (Go-escaped), every real k3s rawdata comes back rou
       const raw = loadFixture(file);
       fake.setRouters('http', listingFromRawdata(raw, 'http'));
       fake.setRouters('tcp', listingFromRawdata(raw, 'tcp'));
-      const named = (kind: 'services' | 'tcpServices') => Object.entries((raw as Rawdata)[kind] ?? {}).map(([name, info]) => ({ ...info, name }));
+      const named = (kind: 'services' | 'tcpServices') =>
+        Object.entries((raw as Rawdata)[kind] ?? {}).map(([name, info]) => ({ ...info, name }));
       fake.setServices('http', named('services'));
       fake.setServices('tcp', named('tcpServices'));
       const { routers, services, version } = await fetchCluster({ name: 'k3s', api: fake.url, timeoutMs: WAIT_MS });
@@ -165,7 +183,12 @@ const HOMELAB_HTTP = loadFixture('k3s-homelab-http-routers.json') as unknown[];
 const HOMELAB_TCP = loadFixture('k3s-homelab-tcp-routers.json') as unknown[];
 let fake: FakeTraefik;
 const target = (extra: Partial<ClusterTarget> = {}): ClusterTarget => ({ name: 'hades', api: fake.url, timeoutMs: WAIT_MS, ...extra });
-const fields = ({ routers, services, syntax, version }: ClusterRouters) => ({ routers, services, syntax, ...(version !== undefined ? { version } : {}) });
+const fields = ({ routers, services, syntax, version }: ClusterRouters) => ({
+  routers,
+  services,
+  syntax,
+  ...(version !== undefined ? { version } : {}),
+});
 
 paging.before.each(async () => {
   fake = await startTraefik({ http: HOMELAB_HTTP, tcp: HOMELAB_TCP, version: '3.7.9' });
@@ -230,7 +253,7 @@ paging('another api is another server: its version is read, even when its answer
   }
 });
 
-paging('a syntax set in the config after a read replaces the version\'s, and is not mistaken for an identical answer', async () => {
+paging("a syntax set in the config after a read replaces the version's, and is not mistaken for an identical answer", async () => {
   const first = await fetchCluster(target());
   const pinned = await fetchCluster(target({ syntax: 'v2' }), {}, first);
   assert.is.not(pinned, first);
@@ -242,12 +265,24 @@ paging('a syntax set in the config after a read replaces the version\'s, and is 
 
 paging('services of the same read: health by qualified name, unknown ones left out', async () => {
   fake.setServices('http', [
-    { name: 'up@kubernetescrd', loadBalancer: { servers: [{ url: 'http://10.42.0.3:80' }] }, serverStatus: { 'http://10.42.0.3:80': 'UP' } },
-    { name: 'down@kubernetescrd', loadBalancer: { servers: [{ url: 'http://10.42.0.4:80' }] }, serverStatus: { 'http://10.42.0.4:80': 'DOWN' } },
+    {
+      name: 'up@kubernetescrd',
+      loadBalancer: { servers: [{ url: 'http://10.42.0.3:80' }] },
+      serverStatus: { 'http://10.42.0.3:80': 'UP' },
+    },
+    {
+      name: 'down@kubernetescrd',
+      loadBalancer: { servers: [{ url: 'http://10.42.0.4:80' }] },
+      serverStatus: { 'http://10.42.0.4:80': 'DOWN' },
+    },
     { name: 'noop@internal' },
   ]);
   fake.setServices('tcp', [{ name: 'mqtt@kubernetescrd', loadBalancer: { servers: [{ address: '10.42.0.5:1883' }] } }]);
-  assert.equal((await fetchCluster(target())).services, { 'up@kubernetescrd': true, 'down@kubernetescrd': false, 'mqtt@kubernetescrd': true });
+  assert.equal((await fetchCluster(target())).services, {
+    'up@kubernetescrd': true,
+    'down@kubernetescrd': false,
+    'mqtt@kubernetescrd': true,
+  });
   fake.setVersion('3.5.4'); // TCP serverStatus only from v3.6: a TCP load balancer without it is unknown
   assert.equal((await fetchCluster(target())).services, { 'up@kubernetescrd': true, 'down@kubernetescrd': false });
 });
@@ -267,7 +302,13 @@ version.before.each(async () => {
 });
 version.after.each(() => fake.close());
 
-for (const [served, syntax] of [['2.10.7', 'v2'], ['v2.11.53', 'v2'], ['3.0.0', 'v3'], ['v3.1.0', 'v3'], ['dev', 'v3']] as const) {
+for (const [served, syntax] of [
+  ['2.10.7', 'v2'],
+  ['v2.11.53', 'v2'],
+  ['3.0.0', 'v3'],
+  ['v3.1.0', 'v3'],
+  ['dev', 'v3'],
+] as const) {
   version(`Version ${JSON.stringify(served)} → ${syntax}`, async () => {
     fake.setVersion(served);
     assert.equal(fields(await fetchCluster(target())), { routers: [], services: {}, syntax, version: served });
@@ -290,7 +331,10 @@ version('Traefik 1.x or a version that is not one is an error of the cluster', a
   );
   fake.setFault('/api/version', { status: 404 });
   assert.is(await failure(fetchCluster(target())), `traefik[hades]: GET ${fake.url}/version: 404 Not Found`);
-  assert.equal(fake.requests.filter((r) => !r.startsWith('/api/version')), []); // no rawdata after a failed /version
+  assert.equal(
+    fake.requests.filter((r) => !r.startsWith('/api/version')),
+    [],
+  ); // no rawdata after a failed /version
 });
 
 version.run();
@@ -334,13 +378,19 @@ auth('a missing or wrong credential is a 401 naming the URL, never the credentia
 auth('a secret file that is missing or empty is named, before any request', async () => {
   fake = await startTraefik({ auth: { token: TOKEN } });
   const missing = join(secrets, 'nope');
-  assert.is(await failure(fetchCluster(target({ auth: { tokenFile: missing } }))), `traefik[hades]: ${fake.url}: cannot read tokenFile ${missing} (ENOENT)`);
+  assert.is(
+    await failure(fetchCluster(target({ auth: { tokenFile: missing } }))),
+    `traefik[hades]: ${fake.url}: cannot read tokenFile ${missing} (ENOENT)`,
+  );
   assert.is(
     await failure(fetchCluster(target({ auth: { username: 'agent', passwordFile: secrets } }))),
     `traefik[hades]: ${fake.url}: cannot read passwordFile ${secrets} (EISDIR)`,
   );
   const empty = join(secrets, 'empty');
-  assert.is(await failure(fetchCluster(target({ auth: { tokenFile: empty } }))), `traefik[hades]: ${fake.url}: tokenFile ${empty} is empty`);
+  assert.is(
+    await failure(fetchCluster(target({ auth: { tokenFile: empty } }))),
+    `traefik[hades]: ${fake.url}: tokenFile ${empty} is empty`,
+  );
   assert.is(await failure(fetchCluster(target({ auth: {} }))), `traefik[hades]: ${fake.url}: auth has neither token nor tokenFile`);
   assert.equal(fake.requests, []);
 });
@@ -356,7 +406,13 @@ failures.after.each(() => fake.close());
 const listingUrl = () => `${fake.url}/rawdata`;
 const fetchWith = (opts?: FetchOptions, extra?: Partial<ClusterTarget>) => failure(fetchCluster(target({ syntax: 'v3', ...extra }), opts));
 
-for (const [status, text] of [[401, 'Unauthorized'], [403, 'Forbidden'], [404, 'Not Found'], [500, 'Internal Server Error'], [302, 'Found']] as const) {
+for (const [status, text] of [
+  [401, 'Unauthorized'],
+  [403, 'Forbidden'],
+  [404, 'Not Found'],
+  [500, 'Internal Server Error'],
+  [302, 'Found'],
+] as const) {
   failures(`HTTP ${status}`, async () => {
     fake.setFault('/api/rawdata', { status, headers: status === 302 ? { location: '/elsewhere' } : {} });
     assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: ${status} ${text}`);
@@ -371,7 +427,10 @@ failures('an HTML page instead of JSON (a login portal, a proxy error page)', as
 
 failures('truncated JSON, and an empty body', async () => {
   fake.setFault('/api/rawdata', { body: '{"routers":{"a@b":{"rule":"Host(`a' });
-  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body is not JSON (${jsonError('{"routers":{"a@b":{"rule":"Host(`a')})`);
+  assert.is(
+    await fetchWith(),
+    `traefik[hades]: GET ${listingUrl()}: body is not JSON (${jsonError('{"routers":{"a@b":{"rule":"Host(`a')})`,
+  );
   fake.setFault('/api/rawdata', { body: '' });
   assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body is not JSON (Unexpected end of JSON input)`);
 });
@@ -386,8 +445,13 @@ failures('a body of the wrong shape names its first three problems', async () =>
   fake.setFault('/api/rawdata', { body: '[{"name":"a@p"}]' });
   assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body does not match the rawdata schema: / must be object`);
   fake.setFault('/api/rawdata', { body: '{"tcpRouters":{"a@p":{"tls":{"passthrough":"yes"}}}}' });
-  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body does not match the rawdata schema: /tcpRouters/a@p/tls/passthrough must be boolean`);
-  fake.setFault('/api/rawdata', { body: '{"services":{"w@p":{"weighted":{"services":[{"weight":1}]}},"s@p":{"serverStatus":{"http://a":1}}}}' });
+  assert.is(
+    await fetchWith(),
+    `traefik[hades]: GET ${listingUrl()}: body does not match the rawdata schema: /tcpRouters/a@p/tls/passthrough must be boolean`,
+  );
+  fake.setFault('/api/rawdata', {
+    body: '{"services":{"w@p":{"weighted":{"services":[{"weight":1}]}},"s@p":{"serverStatus":{"http://a":1}}}}',
+  });
   assert.is(
     await fetchWith(),
     `traefik[hades]: GET ${listingUrl()}: body does not match the rawdata schema: /services/w@p/weighted/services/0 must have required property 'name'; /services/s@p/serverStatus/http:~1~1a must be string`,
@@ -451,7 +515,7 @@ failures('an api that is not an http(s) URL', async () => {
   assert.is(await fetchWith({}, { api: 'ftp://10.0.0.1/api' }), 'traefik[hades]: ftp://10.0.0.1/api: api must be an http or https URL');
 });
 
-failures('Traefik\'s own text/plain content type on a JSON body is fine', async () => {
+failures("Traefik's own text/plain content type on a JSON body is fine", async () => {
   fake.setFault('/api/rawdata', { contentType: 'text/plain; charset=utf-8' });
   assert.is((await fetchCluster(target({ syntax: 'v3' }))).routers.length, 10);
 });
@@ -467,8 +531,27 @@ if (!skipUnless('fetchCluster: https with a custom CA', 'openssl')) {
 
   tls.before(async () => {
     pki = mkdtempSync(join(tmpdir(), 'routeagent-pki-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(pki, 'key.pem'), '-out', join(pki, 'ca.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(pki, 'key.pem'),
+        '-out',
+        join(pki, 'ca.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     const server = createHttpsServer({ key: readFileSync(join(pki, 'key.pem')), cert: readFileSync(join(pki, 'ca.pem')) }, (req, res) => {
       res.setHeader('content-type', 'application/json');
       if (req.url === '/api/version') return void res.end('{"Version":"3.7.9"}\n');
@@ -487,10 +570,16 @@ if (!skipUnless('fetchCluster: https with a custom CA', 'openssl')) {
     const https = { name: 'hades', api: httpsApi, timeoutMs: WAIT_MS };
     const ok = await fetchCluster({ ...https, tls: { ca: join(pki, 'ca.pem') } });
     assert.equal(names(ok.routers), ['http tls@file']);
-    assert.is(await failure(fetchCluster(https)), `traefik[hades]: GET ${httpsApi}/version: TLS: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`);
+    assert.is(
+      await failure(fetchCluster(https)),
+      `traefik[hades]: GET ${httpsApi}/version: TLS: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`,
+    );
     assert.is((await fetchCluster({ ...https, tls: { insecureSkipVerify: true } })).syntax, 'v3');
     const missing = join(pki, 'missing.pem');
-    assert.is(await failure(fetchCluster({ ...https, tls: { ca: missing } })), `traefik[hades]: ${httpsApi}: cannot read tls.ca ${missing} (ENOENT)`);
+    assert.is(
+      await failure(fetchCluster({ ...https, tls: { ca: missing } })),
+      `traefik[hades]: ${httpsApi}: cannot read tls.ca ${missing} (ENOENT)`,
+    );
   });
 
   tls.run();
@@ -546,7 +635,10 @@ all('never rejects: a failing cluster gets its TraefikError, the others their ro
 all('no message or inspected error of this file carries a password or token', () => {
   assert.ok(seenMessages.length > 40);
   for (const text of seenMessages) {
-    assert.not.ok(text.includes(PASSWORD) || text.includes(TOKEN) || text.includes(Buffer.from(`agent:${PASSWORD}`).toString('base64')), text);
+    assert.not.ok(
+      text.includes(PASSWORD) || text.includes(TOKEN) || text.includes(Buffer.from(`agent:${PASSWORD}`).toString('base64')),
+      text,
+    );
   }
 });
 

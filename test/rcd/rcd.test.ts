@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skipUnless } from '../harness/tools.js';
 import { until, WAIT_MS } from '../harness/wait.js';
-import { createSandbox, repo, type Result, type Sandbox } from './sandbox.js';
+import { createSandbox, type Result, repo, type Sandbox } from './sandbox.js';
 
 const healthy = { text: 'last sync 12:00:05: ok; hosts 3 entries, sni 4 entries\n', exit: 0 };
 const badApi = '/clusters/0/api: must match pattern "^https?://"';
@@ -21,13 +21,21 @@ if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
   const rcd = suite('rc.d/routeagent under rc.subr');
   let sb: Sandbox;
   let supervisor = 0; // daemon(8), from the -P pidfile
-  let node = 0;       // node, from the -p pidfile
+  let node = 0; // node, from the -p pidfile
 
   const res = (code: number, stdout: string, stderr = ''): Result => ({ code, stdout, stderr });
   const refused = (verb: string, consequence: string) =>
     `${badApi}\n${sb.paths.script}: ERROR: ${sb.paths.config} fails 'routeagent check'; ${verb}${consequence}. See: service routeagent check\n`;
-  const nodeSignals = (pid: number) => sb.calls().filter((c) => c.who === 'node' && c.pid === pid && c.event === 'signal').map((c) => c.signal);
-  const daemonSignals = () => sb.calls().filter((c) => c.who === 'daemon' && c.event === 'signal').map((c) => c.signal);
+  const nodeSignals = (pid: number) =>
+    sb
+      .calls()
+      .filter((c) => c.who === 'node' && c.pid === pid && c.event === 'signal')
+      .map((c) => c.signal);
+  const daemonSignals = () =>
+    sb
+      .calls()
+      .filter((c) => c.who === 'daemon' && c.event === 'signal')
+      .map((c) => c.signal);
   const invocations = () => sb.calls().filter((c) => c.who === 'daemon' && c.event === 'invoked');
   const nodeRuns = (verb: string) => sb.calls().filter((c) => c.who === 'node' && c.event === 'start' && c.argv?.[0] === verb);
 
@@ -81,22 +89,54 @@ if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
     sb.writeConfig({ problems: [down] });
     assert.equal(
       await sb.rc('start'),
-      res(0, 'Starting routeagent.\n', `problem: ${down}\nrouteagent: 'routeagent check' found the problems above; continuing: routeagent keeps the current maps and retries\n`),
+      res(
+        0,
+        'Starting routeagent.\n',
+        `problem: ${down}\nrouteagent: 'routeagent check' found the problems above; continuing: routeagent keeps the current maps and retries\n`,
+      ),
     );
     sb.writeConfig({});
     const ready = await until('node to be ready', () => sb.calls().find((c) => c.who === 'node' && c.event === 'ready'));
-    assert.equal(invocations().map((c) => c.argv), [[
-      '-f', '-P', sb.paths.pidfile, '-p', sb.paths.childPidfile, '-R', '2',
-      '-T', 'routeagent', '-l', 'daemon', '-s', 'notice', '-t', 'routeagent',
-      process.execPath, '--optimize-for-size', sb.paths.agent, 'run', '--config', sb.paths.config,
-    ]]);
+    assert.equal(
+      invocations().map((c) => c.argv),
+      [
+        [
+          '-f',
+          '-P',
+          sb.paths.pidfile,
+          '-p',
+          sb.paths.childPidfile,
+          '-R',
+          '2',
+          '-T',
+          'routeagent',
+          '-l',
+          'daemon',
+          '-s',
+          'notice',
+          '-t',
+          'routeagent',
+          process.execPath,
+          '--optimize-for-size',
+          sb.paths.agent,
+          'run',
+          '--config',
+          sb.paths.config,
+        ],
+      ],
+    );
     supervisor = sb.readPid(sb.paths.pidfile) ?? 0;
     node = sb.readPid(sb.paths.childPidfile) ?? 0;
     assert.is(ready.pid, node);
     const run = nodeRuns('run');
-    assert.equal(run.map((c) => [c.pid, c.ppid, c.argv, c.mark]), [[node, supervisor, ['run', '--config', sb.paths.config], 'from-rc.conf.d']]);
+    assert.equal(
+      run.map((c) => [c.pid, c.ppid, c.argv, c.mark]),
+      [[node, supervisor, ['run', '--config', sb.paths.config], 'from-rc.conf.d']],
+    );
     assert.ok(sb.isOurs(supervisor), 'daemon(8) runs');
-    await until('node output in syslog', () => readFileSync(sb.paths.messages, 'utf8').includes(`daemon.notice routeagent[${supervisor}]: info daemon: started\n`));
+    await until('node output in syslog', () =>
+      readFileSync(sb.paths.messages, 'utf8').includes(`daemon.notice routeagent[${supervisor}]: info daemon: started\n`),
+    );
   });
 
   rcd('start while running says so, checks nothing and starts nothing', async () => {
@@ -156,19 +196,28 @@ if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
     assert.equal(await sb.rc('sync'), res(1, '', `routeagent: node is restarting (daemon(8) pid ${supervisor}); try again in 2 s.\n`));
     assert.equal(
       await sb.rc('status'),
-      res(1, `routeagent is running as pid ${supervisor}.\nrouteagent: node is not running; daemon(8) restarts it within 2 s (see the system log).\n${healthy.text}`),
+      res(
+        1,
+        `routeagent is running as pid ${supervisor}.\nrouteagent: node is not running; daemon(8) restarts it within 2 s (see the system log).\n${healthy.text}`,
+      ),
     );
     const again = await until('a new node', () => sb.calls().find((c) => c.who === 'node' && c.event === 'ready' && c.pid !== dead));
     node = again.pid;
     assert.is(sb.readPid(sb.paths.childPidfile), node);
-    assert.equal(nodeRuns('run').map((c) => c.ppid), [supervisor, supervisor]);
+    assert.equal(
+      nodeRuns('run').map((c) => c.ppid),
+      [supervisor, supervisor],
+    );
     assert.equal(await sb.rc('status'), res(0, `routeagent is running as pid ${supervisor}.\n${healthy.text}`));
   });
 
   rcd('stop: SIGTERM to daemon(8), which passes it to node and waits for it; both pidfiles go', async () => {
     assert.equal(await sb.rc('stop'), res(0, `Stopping routeagent.\nWaiting for PIDS: ${supervisor}.\n`));
     assert.equal(nodeSignals(node), ['SIGTERM']);
-    assert.ok(sb.calls().some((c) => c.who === 'node' && c.pid === node && c.event === 'exit' && c.code === 0), 'node exited 0');
+    assert.ok(
+      sb.calls().some((c) => c.who === 'node' && c.pid === node && c.event === 'exit' && c.code === 0),
+      'node exited 0',
+    );
     assert.equal(daemonSignals(), ['SIGTERM']);
     assert.not.ok(existsSync(sb.paths.pidfile), 'supervisor pidfile removed');
     assert.not.ok(existsSync(sb.paths.childPidfile), 'child pidfile removed');
@@ -181,7 +230,10 @@ if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
     const synced = { text: 'sync: hosts +1 ~0 -0, sni +1 ~0 -0; applied @3 in 41 ms\n', exit: 0 };
     sb.writeConfig({ sync: synced });
     assert.equal(await sb.rc('sync'), res(0, synced.text));
-    assert.equal(nodeRuns('sync').map((c) => [c.argv, c.mark]), [[['sync', '--config', sb.paths.config], 'from-rc.conf.d']]);
+    assert.equal(
+      nodeRuns('sync').map((c) => [c.argv, c.mark]),
+      [[['sync', '--config', sb.paths.config], 'from-rc.conf.d']],
+    );
     sb.writeConfig({ sync: { text: 'sync: guarded: hosts would lose 9 of 12 entries\n', exit: 1 } });
     assert.equal(await sb.rc('sync'), res(1, 'sync: guarded: hosts would lose 9 of 12 entries\n'));
     assert.is(invocations().length, 1);
@@ -194,7 +246,11 @@ if (!skipUnless('rc.d/routeagent under rc.subr', 'dash')) {
 if (!skipUnless('rc.d shellcheck', 'shellcheck')) {
   const lint = suite('rc.d shellcheck');
   lint('rc.d/routeagent, rc.d/install.sh and the test stubs pass shellcheck -s sh', () => {
-    const files = ['rc.d/routeagent', 'rc.d/install.sh', ...['ps', 'limits', 'kenv', 'pwait', 'logger', 'sysctl'].map((t) => `test/rcd/stubs/bin/${t}`)];
+    const files = [
+      'rc.d/routeagent',
+      'rc.d/install.sh',
+      ...['ps', 'limits', 'kenv', 'pwait', 'logger', 'sysctl'].map((t) => `test/rcd/stubs/bin/${t}`),
+    ];
     const r = spawnSync('shellcheck', ['-s', 'sh', ...files], { cwd: repo, encoding: 'utf8' });
     assert.is(r.stdout + r.stderr, '');
     assert.is(r.status, 0);
@@ -293,14 +349,17 @@ if (!skipUnless('rc.d/install.sh', 'dash')) {
     writeFileSync(v2, 'console.log("v2");\n');
     const r = await installSh(root, v2);
     assert.is(r.code, 0, r.stderr);
-    assert.is(r.stdout.split('\n').slice(4, 10).join('\n'), [
-      'kept      /usr/local/etc/routeagent/',
-      'kept      /usr/local/etc/routeagent/maps/',
-      'kept      /usr/local/etc/routeagent/maps/hosts.map',
-      'kept      /usr/local/etc/routeagent/maps/sni.map',
-      'kept      /usr/local/etc/routeagent/config.json',
-      'kept      /usr/local/etc/rc.conf.d/routeagent',
-    ].join('\n'));
+    assert.is(
+      r.stdout.split('\n').slice(4, 10).join('\n'),
+      [
+        'kept      /usr/local/etc/routeagent/',
+        'kept      /usr/local/etc/routeagent/maps/',
+        'kept      /usr/local/etc/routeagent/maps/hosts.map',
+        'kept      /usr/local/etc/routeagent/maps/sni.map',
+        'kept      /usr/local/etc/routeagent/config.json',
+        'kept      /usr/local/etc/rc.conf.d/routeagent',
+      ].join('\n'),
+    );
     assert.is(read(config), '{"clusters":[]}\n');
     assert.is(read(rcConf), 'routeagent_enable="YES"\nrouteagent_delay="9"\n');
     assert.is(read(join(root, 'usr/local/libexec/routeagent/routeagent.js')), 'console.log("v2");\n');

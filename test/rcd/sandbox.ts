@@ -4,8 +4,8 @@
 // limits, kenv, pwait, a ps that knows the jid column. node is the real one; the agent is a stub that records argv and signals.
 // This process hosts the daemon(8) stand-in's supervisors (see stubs/daemon.cjs), so it must not block while they run:
 // use rc(), never a synchronous spawn.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,7 +16,17 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '../..');
 
 export type Result = { code: number; stdout: string; stderr: string };
-export type Call = { who: 'daemon' | 'node'; pid: number; event: string; argv?: string[]; ppid?: number; mark?: string; signal?: string; childPid?: number; code?: number };
+export type Call = {
+  who: 'daemon' | 'node';
+  pid: number;
+  event: string;
+  argv?: string[];
+  ppid?: number;
+  mark?: string;
+  signal?: string;
+  childPid?: number;
+  code?: number;
+};
 
 /** Every occurrence of `from` replaced, after checking there are exactly `count`: a changed upstream file fails loudly. */
 function rewrite(text: string, from: string, to: string, count: number): string {
@@ -30,7 +40,17 @@ export type Sandbox = Awaited<ReturnType<typeof createSandbox>>;
 export async function createSandbox() {
   const root = mkdtempSync(join(tmpdir(), 'rcd-'));
   const p = (rel: string) => join(root, rel);
-  for (const d of ['bin', 'etc/defaults', 'usr/sbin', 'usr/local/etc/rc.d', 'usr/local/etc/rc.conf.d', 'usr/local/etc/routeagent', 'usr/local/libexec/routeagent', 'var/run', 'var/log']) {
+  for (const d of [
+    'bin',
+    'etc/defaults',
+    'usr/sbin',
+    'usr/local/etc/rc.d',
+    'usr/local/etc/rc.conf.d',
+    'usr/local/etc/routeagent',
+    'usr/local/libexec/routeagent',
+    'var/run',
+    'var/log',
+  ]) {
     mkdirSync(p(d), { recursive: true });
   }
   const install = (from: string, to: string, mode = 0o755) => {
@@ -44,7 +64,7 @@ export async function createSandbox() {
   writeFileSync(p('calls.jsonl'), '');
 
   let subr = readFileSync(join(repo, 'test/fixtures/freebsd/rc.subr'), 'utf8');
-  subr = rewrite(subr, '/etc/defaults/rc.conf', p('etc/defaults/rc.conf'), 5);   // 2 of them in comments and messages
+  subr = rewrite(subr, '/etc/defaults/rc.conf', p('etc/defaults/rc.conf'), 5); // 2 of them in comments and messages
   subr = rewrite(subr, 'for _d in /etc ${local_startup}', `for _d in ${p('etc')} \${local_startup}`, 1);
   subr = rewrite(subr, 'PS="/bin/ps -ww"', `PS="${p('bin/ps')} -ww"`, 1);
   subr = rewrite(subr, 'SYSCTL="/sbin/sysctl"', `SYSCTL="${p('bin/sysctl')}"`, 1);
@@ -53,7 +73,7 @@ export async function createSandbox() {
   writeFileSync(
     p('etc/defaults/rc.conf'),
     [
-      '# The part of FreeBSD\'s /etc/defaults/rc.conf that load_rc_config uses.',
+      "# The part of FreeBSD's /etc/defaults/rc.conf that load_rc_config uses.",
       `local_startup="${p('usr/local/etc/rc.d')}"`,
       `rc_conf_files="${p('etc/rc.conf')} ${p('etc/rc.conf.local')}"`,
       'if [ -z "${source_rc_confs_defined}" ]; then',
@@ -90,14 +110,19 @@ export async function createSandbox() {
     routeagent_config: paths.config,
     routeagent_node: process.execPath,
     routeagent_script: paths.agent,
-    routeagent_program: paths.daemon,   // rc.subr's ${name}_program: the daemon(8) stand-in instead of /usr/sbin/daemon
+    routeagent_program: paths.daemon, // rc.subr's ${name}_program: the daemon(8) stand-in instead of /usr/sbin/daemon
     routeagent_delay: '2',
     routeagent_env: 'ROUTEAGENT_STUB_MARK=from-rc.conf.d',
   };
   /** Writes /usr/local/etc/rc.conf.d/routeagent: the defaults above, changed by `over` (undefined drops a knob). */
   const writeRcConf = (over: Partial<Record<keyof typeof rcConf, string | undefined>> = {}) => {
     const knobs = { ...rcConf, ...over };
-    writeFileSync(paths.rcConf, Object.entries(knobs).flatMap(([k, v]) => (v === undefined ? [] : [`${k}="${v}"\n`])).join(''));
+    writeFileSync(
+      paths.rcConf,
+      Object.entries(knobs)
+        .flatMap(([k, v]) => (v === undefined ? [] : [`${k}="${v}"\n`]))
+        .join(''),
+    );
   };
   writeRcConf();
   const writeConfig = (config: object) => writeFileSync(paths.config, JSON.stringify(config));
@@ -131,7 +156,10 @@ export async function createSandbox() {
     });
 
   const calls = (): Call[] =>
-    readFileSync(p('calls.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Call);
+    readFileSync(p('calls.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Call);
   const readPid = (file: string) => (existsSync(file) ? Number.parseInt(readFileSync(file, 'utf8'), 10) : undefined);
   /** True while `pid` is a live (not zombie) process started from this sandbox. */
   const isOurs = (pid: number) => {

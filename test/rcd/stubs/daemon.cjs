@@ -17,30 +17,70 @@ const readline = require('node:readline');
 
 const root = path.resolve(__dirname, '../..');
 const record = (event) =>
-  fs.appendFileSync(path.join(root, 'calls.jsonl'), JSON.stringify({ who: 'daemon', pid: process.pid, ...event }) + '\n');
+  fs.appendFileSync(path.join(root, 'calls.jsonl'), `${JSON.stringify({ who: 'daemon', pid: process.pid, ...event })}\n`);
 
 function parse(argv) {
-  const o = { f: false, P: undefined, p: undefined, restartSec: 0, syslog: false, tag: 'daemon', facility: 'daemon', priority: 'notice', title: undefined };
+  const o = {
+    f: false,
+    P: undefined,
+    p: undefined,
+    restartSec: 0,
+    syslog: false,
+    tag: 'daemon',
+    facility: 'daemon',
+    priority: 'notice',
+    title: undefined,
+  };
   let i = 0;
   for (; i < argv.length && argv[i].startsWith('-') && argv[i] !== '-'; i++) {
     const flag = argv[i];
-    if (flag === '--') { i++; break; }
+    if (flag === '--') {
+      i++;
+      break;
+    }
     const value = () => {
       if (i + 1 >= argv.length) fail(1, `option requires an argument -- ${flag.slice(1)}`);
       return argv[++i];
     };
-    switch (flag) {   // one flag per word: rc.d/routeagent never bundles them
-      case '-f': o.f = true; break;
-      case '-S': o.syslog = true; break;
-      case '-r': o.restartSec = 1; break;
-      case '-R': o.restartSec = Number(value()); if (!(o.restartSec >= 1 && o.restartSec <= 31536000)) fail(1, 'invalid restart delay'); break;
-      case '-P': o.P = value(); break;
-      case '-p': o.p = value(); break;
-      case '-T': o.tag = value(); o.syslog = true; break;
-      case '-l': o.facility = value(); o.syslog = true; break;
-      case '-s': o.priority = value(); o.syslog = true; break;
-      case '-t': o.title = value(); break;
-      default: fail(1, `unsupported option ${flag} (test stub)`);
+    switch (
+      flag // one flag per word: rc.d/routeagent never bundles them
+    ) {
+      case '-f':
+        o.f = true;
+        break;
+      case '-S':
+        o.syslog = true;
+        break;
+      case '-r':
+        o.restartSec = 1;
+        break;
+      case '-R':
+        o.restartSec = Number(value());
+        if (!(o.restartSec >= 1 && o.restartSec <= 31536000)) fail(1, 'invalid restart delay');
+        break;
+      case '-P':
+        o.P = value();
+        break;
+      case '-p':
+        o.p = value();
+        break;
+      case '-T':
+        o.tag = value();
+        o.syslog = true;
+        break;
+      case '-l':
+        o.facility = value();
+        o.syslog = true;
+        break;
+      case '-s':
+        o.priority = value();
+        o.syslog = true;
+        break;
+      case '-t':
+        o.title = value();
+        break;
+      default:
+        fail(1, `unsupported option ${flag} (test stub)`);
     }
   }
   const command = argv.slice(i);
@@ -75,7 +115,7 @@ if (process.env.DAEMON_STUB_SUPERVISOR !== '1') {
   const env = { ...process.env, DAEMON_STUB_SUPERVISOR: '1' };
   const sock = path.join(root, 'daemon-host.sock');
   if (fs.existsSync(sock)) {
-    const c = net.connect(sock, () => c.write(JSON.stringify({ argv, env }) + '\n'));
+    const c = net.connect(sock, () => c.write(`${JSON.stringify({ argv, env })}\n`));
     c.on('data', () => process.exit(0));
     c.on('error', (e) => fail(1, `cannot reach the test's daemon host: ${e.message}`));
   } else {
@@ -102,7 +142,7 @@ function supervise() {
   if (o.P) fs.writeFileSync(o.P, `${process.pid}\n`);
   record({ event: 'supervising', argv });
 
-  process.on('SIGHUP', () => record({ event: 'signal', signal: 'SIGHUP' }));   // kept: reopens -o files with -H
+  process.on('SIGHUP', () => record({ event: 'signal', signal: 'SIGHUP' })); // kept: reopens -o files with -H
   process.on('SIGTERM', () => {
     record({ event: 'signal', signal: 'SIGTERM' });
     terminating = true;
@@ -110,7 +150,8 @@ function supervise() {
     else finish(0);
   });
   for (const sig of ['SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']) {
-    process.on(sig, () => {   // default action: the supervisor dies, which a correct rc script never causes
+    process.on(sig, () => {
+      // default action: the supervisor dies, which a correct rc script never causes
       record({ event: 'signal', signal: sig });
       if (child) child.kill('SIGKILL');
       finish(128 + os.constants.signals[sig]);
@@ -134,7 +175,7 @@ function supervise() {
       record({ event: 'child-exit', childPid: c.pid, code, signal });
       child = undefined;
       if (terminating || !o.restartSec) finish(0);
-      else setTimeout(start, o.restartSec * 1000);   // a SIGTERM meanwhile exits at once
+      else setTimeout(start, o.restartSec * 1000); // a SIGTERM meanwhile exits at once
     });
   };
   start();

@@ -10,7 +10,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '../../../..');
 const record = (event) =>
-  fs.appendFileSync(path.join(root, 'calls.jsonl'), JSON.stringify({ who: 'node', pid: process.pid, ...event }) + '\n');
+  fs.appendFileSync(path.join(root, 'calls.jsonl'), `${JSON.stringify({ who: 'node', pid: process.pid, ...event })}\n`);
 
 const args = process.argv.slice(2);
 const [verb] = args;
