@@ -137,7 +137,7 @@ async function liveHolder(path: string): Promise<Hello | undefined> {
   const before = await lstat(path).catch(() => undefined);
   if (before === undefined) return undefined; // gone already: bind again
   try {
-    const hello = await askControl(path, { op: 'hello' }, HELLO_MS);
+    const hello = await helloOf(path);
     if (isHello(hello)) return hello;
     if (hello !== undefined) throw new AgentError('ERR_CONTROL', 'its hello is not a routeagent hello');
   } catch (e) {
@@ -153,6 +153,20 @@ async function liveHolder(path: string): Promise<Hello | undefined> {
   const now = await lstat(path).catch(() => undefined);
   if (now !== undefined && now.ino === before.ino && now.dev === before.dev) await unlink(path).catch(() => undefined);
   return undefined;
+}
+
+// A holder that is ending (a one-shot sync that just finished) drops the connections it has not answered as it closes:
+// ask again, as for a refused connect, until it answers, its file is gone, or it keeps dropping every attempt.
+async function helloOf(path: string): Promise<unknown> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await askControl(path, { op: 'hello' }, HELLO_MS);
+    } catch (e) {
+      const delay = RETRY_DELAYS_MS[attempt];
+      if (!(e instanceof AgentError) || e.code !== DROPPED || delay === undefined) throw e;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 function isHello(v: unknown): v is Hello {
@@ -268,6 +282,9 @@ async function exchangeRetrying(path: string, text: string, timeoutMs: number): 
   }
 }
 
+/** The holder took the connection and dropped it unanswered: it was closing its socket (a holder that ends), or it crashed. */
+const DROPPED = 'ERR_CONTROL_DROPPED';
+
 type Exchanged = { readonly kind: 'line'; readonly line: string } | { readonly kind: 'ENOENT' | 'ECONNREFUSED' | 'EAGAIN' };
 const NOT_CONNECTED = new Set(['ENOENT', 'ECONNREFUSED', 'EAGAIN']);
 
@@ -282,17 +299,17 @@ function exchange(path: string, text: string, timeoutMs: number): Promise<Exchan
       conn.destroy();
       f();
     };
-    const fail = (why: string) => settle(() => reject(new AgentError('ERR_CONTROL', `control socket ${path}: ${why}`)));
+    const fail = (why: string, code = 'ERR_CONTROL') => settle(() => reject(new AgentError(code, `control socket ${path}: ${why}`)));
     const timer = setTimeout(() => fail(`no answer within ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
     const conn = createConnection(path, () => conn.write(text));
     conn.on('error', (e: NodeJS.ErrnoException) => {
       const code = e.code;
       if (code !== undefined && NOT_CONNECTED.has(code) && !conn.bytesWritten)
         settle(() => resolve({ kind: code as 'ENOENT' | 'ECONNREFUSED' | 'EAGAIN' }));
-      else fail(`${code ?? e.message}`);
+      else fail(`${code ?? e.message}`, code === 'ECONNRESET' || code === 'EPIPE' ? DROPPED : 'ERR_CONTROL');
     });
     void readLine(conn).then((line) =>
-      line === undefined ? fail('the holder closed the connection without an answer') : settle(() => resolve({ kind: 'line', line })),
+      line === undefined ? fail('the holder closed the connection without an answer', DROPPED) : settle(() => resolve({ kind: 'line', line })),
     );
   });
 }

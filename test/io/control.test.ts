@@ -2,8 +2,8 @@
 // owner left (taken over), malformed requests get an error reply and never stop the holder, and every failure names the socket.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { access, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { createConnection, type Socket } from 'node:net';
+import { access, mkdtemp, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -128,6 +128,20 @@ test('a live holder whose listen queue is full is asked again, never judged stal
     for (const c of queued) c.destroy();
     await killed(busy);
   }
+});
+
+test('a holder that drops the hello as it ends (a finishing one-shot) is asked again: then the socket is taken', async () => {
+  let dropped = 0;
+  const ending = createServer((conn) => {
+    dropped++;
+    conn.destroy(); // closing: the connection is dropped unanswered …
+    ending.close(() => void unlink(path).catch(() => undefined)); // … and the holder is gone right after
+  });
+  await new Promise<void>((resolve) => ending.listen(path, resolve));
+  const c = await hold();
+  assert.is(dropped, 1, 'the ending holder was asked once, and dropped it');
+  assert.equal(await askControl(path, { op: 'hello' }, 5000), me);
+  assert.ok(c);
 });
 
 test('a regular file in the way is not a holder: replaced by the socket', async () => {
