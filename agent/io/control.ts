@@ -309,7 +309,9 @@ function exchange(path: string, text: string, timeoutMs: number): Promise<Exchan
       else fail(`${code ?? e.message}`, code === 'ECONNRESET' || code === 'EPIPE' ? DROPPED : 'ERR_CONTROL');
     });
     void readLine(conn).then((line) =>
-      line === undefined ? fail('the holder closed the connection without an answer', DROPPED) : settle(() => resolve({ kind: 'line', line })),
+      line === undefined
+        ? fail('the holder closed the connection without an answer', DROPPED)
+        : settle(() => resolve({ kind: 'line', line })),
     );
   });
 }
