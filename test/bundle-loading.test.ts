@@ -1,8 +1,3 @@
-// What the built bundle loads, and when (scripts/bundle.mjs): `status` and `--help` start without got's Node built-ins,
-// and got, loaded for a sync, still reaches an https Traefik through the stand-ins (tls.checkServerIdentity runs in the
-// handshake, so a certificate is still checked), and the daemon's schedule ticks without building an Intl formatter
-// (which maps ~8 MiB of ICU data). Spawns dist/routeagent.js as a user runs it; openssl makes the CA.
-import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +6,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertBuilt, killAll, runBundle, startAgent } from './harness/agent.js';
+import { loopbackPki } from './harness/pki.js';
 import { skipUnless } from './harness/tools.js';
 
 const noOpenssl = skipUnless('bundle: a dry-run sync over https', 'openssl');
@@ -56,28 +52,8 @@ test.before(async () => {
   if (noOpenssl) return; // skipUnless counted it (and fails it under CI)
   pki = join(dir, 'pki');
   mkdirSync(pki);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(pki, 'key.pem'),
-      '-out',
-      join(pki, 'ca.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  server = createHttpsServer({ key: readFileSync(join(pki, 'key.pem')), cert: readFileSync(join(pki, 'ca.pem')) }, (req, res) => {
+  const { key, cert } = loopbackPki(pki);
+  server = createHttpsServer({ key, cert }, (req, res) => {
     res.setHeader('content-type', 'application/json');
     if (req.url === '/api/version') return void res.end('{"Version":"3.7.9"}\n');
     res.end('{"routers":{"tls@file":{"provider":"file","rule":"Host(`tls.io`)","tls":{},"using":["websecure"]}}}\n');

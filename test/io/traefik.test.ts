@@ -1,9 +1,4 @@
-// Proves fetchCluster/fetchAll against a real HTTP server that answers like Traefik (test/harness/traefik.ts):
-// every recorded body passes the rawdata schema and parses, a cluster is one /rawdata read (an identical answer is not
-// parsed again, /version is read once per server), version → syntax, services → health, auth, TLS with a custom CA,
-// and every failure is one exact TraefikError line that names cluster and URL and no credential.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +18,7 @@ import {
   fetchCluster,
   schemaProblems,
 } from '../../agent/io/traefik.js';
+import { loopbackPki } from '../harness/pki.js';
 import { skipUnless } from '../harness/tools.js';
 import { type FakeTraefik, listingFromRawdata, loadFixture, rawdataFrom, startTraefik } from '../harness/traefik.js';
 import { until, WAIT_MS } from '../harness/wait.js';
@@ -531,28 +527,8 @@ if (!skipUnless('fetchCluster: https with a custom CA', 'openssl')) {
 
   tls.before(async () => {
     pki = mkdtempSync(join(tmpdir(), 'routeagent-pki-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(pki, 'key.pem'),
-        '-out',
-        join(pki, 'ca.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    const server = createHttpsServer({ key: readFileSync(join(pki, 'key.pem')), cert: readFileSync(join(pki, 'ca.pem')) }, (req, res) => {
+    const { key, cert } = loopbackPki(pki);
+    const server = createHttpsServer({ key, cert }, (req, res) => {
       res.setHeader('content-type', 'application/json');
       if (req.url === '/api/version') return void res.end('{"Version":"3.7.9"}\n');
       res.end('{"routers":{"tls@file":{"rule":"Host(`tls.io`)","tls":{}}}}\n');
