@@ -7,24 +7,20 @@ import type { Router } from '../../agent/core/types.js';
 type ClusterSpec = Parameters<typeof routesFromRouters>[0];
 const cluster: ClusterSpec = { name: 'hades', backends: { sni: 'hades_https', hosts: 'hades_http' } };
 const expose = { domains: ['technis.io'], hosts: [], exclude: ['secret.technis.io'] };
-const http = (name: string, rule: string, extra: Partial<Router> = {}): Router => ({
-  kind: 'http',
-  name,
-  provider: name.split('@')[1]!,
-  rule,
-  status: 'enabled',
-  using: ['websecure'],
-  ...extra,
-});
-const tcp = (name: string, rule: string, extra: Partial<Router> = {}): Router => ({
-  kind: 'tcp',
-  name,
-  provider: name.split('@')[1]!,
-  rule,
-  status: 'enabled',
-  using: ['websecure'],
-  ...extra,
-});
+/** A router as the API lists it: enabled, on websecure, its provider from its name. */
+const router =
+  (kind: Router['kind']) =>
+  (name: string, rule: string, extra: Partial<Router> = {}): Router => ({
+    kind,
+    name,
+    provider: name.split('@')[1]!,
+    rule,
+    status: 'enabled',
+    using: ['websecure'],
+    ...extra,
+  });
+const http = router('http');
+const tcp = router('tcp');
 const routes = (routers: Router[], c: ClusterSpec = cluster, syntax: 'v2' | 'v3' = 'v3') => routesFromRouters(c, routers, syntax, expose);
 
 const maps = suite('routesFromRouters: maps');
