@@ -25,8 +25,8 @@ export function renderMap(entries: readonly Entry[]): string {
 }
 
 /**
- * Sorted entries → the map text cut into runtime payloads of whole lines, at most `maxBytes` each: the chunks
- * `splitPayload(renderMap(entries))` gives, built in one pass, without the whole text as one string. Same refusals.
+ * Sorted entries → the map text cut into runtime payloads of whole lines, at most `maxBytes` each (runtime payloads must
+ * stay under tune.bufsize), built in one pass, without the whole text as one string. The same refusals as renderMap.
  */
 export function renderPayload(sorted: readonly Entry[], maxBytes = 8000): string[] {
   const chunks: string[] = [];
@@ -72,30 +72,6 @@ export function parseMapText(text: string): Entry[] {
   return entries;
 }
 
-/** Map text → chunks of whole lines, each at most `maxBytes` bytes (runtime payloads must stay under tune.bufsize). */
-export function splitPayload(text: string, maxBytes = 8000): string[] {
-  const chunks: string[] = [];
-  let chunkStart = 0;
-  let size = 0;
-  // Lines are found with indexOf and chunks cut with slice: no per-line strings for a 50,000-entry map.
-  const ascii = !NON_ASCII.test(text); // then a line's bytes are its characters (always, for renderMap's output)
-  for (let start = 0; start < text.length; ) {
-    const nl = text.indexOf('\n', start);
-    const end = nl < 0 ? text.length : nl + 1;
-    const bytes = ascii ? end - start : utf8Length(text, start, end);
-    if (bytes > maxBytes) throw new Error(`map line of ${bytes} bytes exceeds the ${maxBytes}-byte payload limit`);
-    if (size + bytes > maxBytes) {
-      chunks.push(text.slice(chunkStart, start));
-      chunkStart = start;
-      size = 0;
-    }
-    size += bytes;
-    start = end;
-  }
-  if (chunkStart < text.length) chunks.push(text.slice(chunkStart));
-  return chunks;
-}
-
 /** Do two entry lists hold exactly the same key/value pairs, duplicates counted (order ignored)? */
 export function sameEntries(a: readonly Entry[], b: readonly Entry[]): boolean {
   if (a.length !== b.length) return false;
@@ -119,21 +95,4 @@ export function byKey(entries: readonly Entry[]): Entry[] {
 
 function compareEntries(a: Entry, b: Entry): number {
   return byteOrder(a.key, b.key) || byteOrder(a.backend, b.backend);
-}
-
-// A character beyond ASCII: then a line's UTF-8 bytes are more than its characters.
-const NON_ASCII = /[\u0080-\uffff]/; // UTF-16 code units: astral characters are surrogates in this range
-
-function utf8Length(s: string, from: number, to: number): number {
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }

@@ -1,9 +1,50 @@
 // renderMap writes sorted, validated `key value` lines and refuses anything that could inject a map line;
-// parseMapText reads files as HAProxy does; splitPayload cuts at line boundaries under the byte limit, and renderPayload
-// builds the same chunks from sorted entries in one pass, with renderMap's refusals.
+// parseMapText reads files as HAProxy does; renderPayload cuts the rendered lines into payloads under the byte limit in one
+// pass, with renderMap's refusals: it must give what the plain reference below (splitPayload) cuts from renderMap's text.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { byKey, parseMapText, renderMap, renderPayload, sameEntries, splitPayload } from '../../agent/core/render.js';
+import { byKey, parseMapText, renderMap, renderPayload, sameEntries } from '../../agent/core/render.js';
+
+// The reference renderPayload is held to: map text → chunks of whole lines, each at most `maxBytes` UTF-8 bytes.
+function splitPayload(text: string, maxBytes = 8000): string[] {
+  const chunks: string[] = [];
+  let chunkStart = 0;
+  let size = 0;
+  // Lines are found with indexOf and chunks cut with slice: no per-line strings for a 50,000-entry map.
+  const ascii = !NON_ASCII.test(text); // then a line's bytes are its characters (always, for renderMap's output)
+  for (let start = 0; start < text.length; ) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl + 1;
+    const bytes = ascii ? end - start : utf8Length(text, start, end);
+    if (bytes > maxBytes) throw new Error(`map line of ${bytes} bytes exceeds the ${maxBytes}-byte payload limit`);
+    if (size + bytes > maxBytes) {
+      chunks.push(text.slice(chunkStart, start));
+      chunkStart = start;
+      size = 0;
+    }
+    size += bytes;
+    start = end;
+  }
+  if (chunkStart < text.length) chunks.push(text.slice(chunkStart));
+  return chunks;
+}
+
+// A character beyond ASCII: then a line's UTF-8 bytes are more than its characters.
+const NON_ASCII = /[\u0080-\uffff]/; // UTF-16 code units: astral characters are surrogates in this range
+
+function utf8Length(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
 
 const render = suite('renderMap');
 render('sorts by key, one `key value` line each', () => {
