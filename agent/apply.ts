@@ -240,7 +240,7 @@ function whyNotLive(h: HaproxyConfig, changed: readonly MapName[], live: Live | 
   return reasons;
 }
 
-// Live, atomically per map: prepare → add @v in chunks → show map @v → commit.
+// Live, atomically per map: prepare → add @v in chunks → check @v (its entry count) → commit.
 async function replaceLive(
   h: HaproxyConfig,
   changed: readonly MapName[],

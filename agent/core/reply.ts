@@ -9,7 +9,8 @@ export type MapListing = {
   readonly path: string;
   readonly currVer: number;
   readonly nextVer: number;
-  readonly entryCount: number; // 2.6 counts the entries of every version, staged ones included
+  /** The entries of every version, staged ones included; absent when HAProxy does not print the counters (before 2.4). */
+  readonly entryCount?: number;
 };
 export type BackendMode = 'http' | 'tcp';
 
@@ -44,14 +45,15 @@ export function parseShowInfo(reply: string): ShowInfo | undefined {
 }
 
 // "3 (/tmp/hat/maps/hosts.map) pattern loaded from file '…' used by map at file 'haproxy.cfg' line 20. curr_ver=0 next_ver=0 entry_cnt=2"
-// HAProxy >= 2.4 ends each line with "curr_ver=N next_ver=N entry_cnt=N"; older ones print only "%d (%s) %s" (no versions: 0).
+// HAProxy >= 2.4 ends each line with "curr_ver=N next_ver=N entry_cnt=N"; older ones print only "%d (%s) %s" (versions 0,
+// no entry count).
 const MAP_LINE = /^(\d+) \((.*)\) (.*)$/;
 const MAP_VERSIONS = / curr_ver=(\d+) next_ver=(\d+) entry_cnt=(\d+)$/;
 
 /** `show map` (no argument) → the maps the running config loaded; undefined when the reply is not that list. */
 export function parseMapList(reply: string): MapListing[] | undefined {
   const all = lines(reply).filter((l) => l !== '');
-  if (all[0] !== undefined && !all[0].startsWith('# id')) return undefined;
+  if (all[0] === undefined || !all[0].startsWith('# id')) return undefined; // even a config without maps prints the header
   const maps: MapListing[] = [];
   for (const line of all.slice(1)) {
     const m = MAP_LINE.exec(line);
@@ -62,7 +64,7 @@ export function parseMapList(reply: string): MapListing[] | undefined {
       path: m[2]!,
       currVer: Number(v?.[1] ?? 0),
       nextVer: Number(v?.[2] ?? 0),
-      entryCount: Number(v?.[3] ?? 0),
+      ...(v ? { entryCount: Number(v[3]) } : {}),
     });
   }
   return maps;
@@ -150,10 +152,16 @@ function isLowerHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66);
 }
 
-/** `prepare map <path>` → the new version number ("New version created: N"). */
-export function parsePrepare(reply: string): number | undefined {
+/**
+ * `prepare map <path>;show map` → the new version number ("New version created: N"), and the maps as `show map` listed
+ * them right after it (absent when that listing is not there); undefined when no version was created.
+ */
+export function parsePrepared(reply: string): { version: number; maps?: MapListing[] } | undefined {
   const m = /^New version created: (\d+)$/.exec(firstLine(reply));
-  return m ? Number(m[1]) : undefined;
+  if (!m) return undefined;
+  const end = reply.indexOf('\n\n');
+  const maps = end < 0 ? undefined : parseMapList(reply.slice(end + 2));
+  return { version: Number(m[1]), ...(maps ? { maps } : {}) };
 }
 
 /** `show stat -1 2 -1` (CSV, backends only) → backend name → mode; columns found by header name, not index. */

@@ -1,5 +1,5 @@
 // HAProxy runtime API client: one connection per command (write, half-close, read to EOF), bounded by timeoutMs,
-// and replaceMap, the atomic prepare → add @v → verify @v → commit sequence (HAProxy management guide, "prepare map" / "commit map").
+// and replaceMap, the atomic prepare → add @v → check @v → commit sequence (HAProxy management guide, "prepare map" / "commit map").
 // Reply text is interpreted only by core/reply.ts; this file knows sockets and the order of commands.
 import { createConnection, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
@@ -12,7 +12,7 @@ import {
   type MapListing,
   parseBackendStatus,
   parseMapList,
-  parsePrepare,
+  parsePrepared,
   parseShowInfo,
   parseShowMap,
   parseShowStat,
@@ -72,17 +72,19 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
     const arg = mapArg(path);
     const sorted = byKey(entries); // the order HAProxy lists them in: the order they were added
     const chunks = renderPayload(sorted, maxPayloadBytes);
-    const version = await run(`prepare map ${arg}`, parsePrepare).catch((err: Error) => {
+    // The entry count before the adds comes with the prepare, in the same exchange (the CLI runs `;`-separated commands
+    // in order): one round trip fewer per map, which is most of the cost of replacing a small map.
+    const reply = await send(`prepare map ${arg};show map`).catch((err: Error) => {
       throw new HaproxyReplyError(`${err.message}; live map unchanged`, { cause: err });
     });
+    const prepared = parsePrepared(reply);
+    if (!prepared) throw new HaproxyReplyError(`haproxy: prepare map ${arg}: ${JSON.stringify(describeReply(reply))}; live map unchanged`);
+    const { version } = prepared;
     try {
+      const before = prepared.maps && countOf(prepared.maps, path);
       for (const chunk of chunks) await mustBeOk(`add map @${version} ${arg} <<`, chunk);
-      const staged = await differing(path, version, entries, sorted);
-      if (staged) {
-        throw new HaproxyReplyError(
-          `haproxy: show map @${version} ${arg}: staged version holds ${staged.length} entries, expected ${entries.length}`,
-        );
-      }
+      const problem = await stagedProblem(path, version, entries, sorted, before);
+      if (problem) throw new HaproxyReplyError(`haproxy: ${problem}`);
       await mustBeOk(`commit map @${version} ${arg}`);
     } catch (err) {
       // Uncommitted versions are also purged by the next commit; clearing now just frees them early.
@@ -90,11 +92,47 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
       const message = err instanceof Error ? err.message : String(err);
       throw new HaproxyReplyError(`${message}; not committed, live map unchanged`, { cause: err });
     }
-    // No second dump after the commit (it cost as much as the check above). `commit map @v` swaps the version just
-    // checked in whole, atomically, and answered ok: what is live is what was checked. What could still differ is a
-    // later change by someone else (`set map`, `add map` without @v, a restart); that is drift, which the next sync's
-    // `show map` (readLive) compares with the desired entries and repairs, as it does for drift at any other time.
+    // No dump after the commit. `commit map @v` swaps the version just checked in whole, atomically, and answered ok:
+    // what is live is what was checked. What could still differ is a later change by someone else (`set map`, `add map`
+    // without @v, a restart); that is drift, which the next sync's `show map` (readLive) compares with the desired
+    // entries and repairs, as it does for drift at any other time.
     return { version, entries: entries.length, chunks: chunks.length };
+  }
+
+  /**
+   * The check before the commit: why version @v must not go live, or undefined when it holds exactly `entries`.
+   *
+   * With entry counts (HAProxy >= 2.4) the staged version is counted, not dumped. `show map` lists each map's entry_cnt,
+   * the entries of all its versions; between the listing that came with the prepare and the one after the adds, only
+   * this replace's adds should have changed it. A rise of exactly `entries.length` proves @v holds as many entries as
+   * lines were sent. That each line is the entry meant is settled before HAProxy sees it: renderPayload writes one
+   * `key backend` line per entry and refuses any key outside [a-z0-9._-] or backend outside [A-Za-z0-9._:-] (so no
+   * blank, line break, `#` or non-ASCII byte), so HAProxy splits each line into exactly that key and that value; and
+   * every `add map @v` answered ok, where HAProxy answers an error, or closes the connection, for a line it does not
+   * add. The count catches a line lost on the way, and another client changing the same map meanwhile (adding to @v,
+   * deleting, clearing): then nothing is committed and the next sync tries again. So a version is never committed
+   * half-filled, nor with another client's entries in it. What only a dump would catch, HAProxy storing other bytes
+   * than the ones it acknowledged, is drift that the next sync's `show map` finds and repairs. Without counts (a listing
+   * without this map, or without its counters) @v is dumped and compared entry by entry instead.
+   */
+  async function stagedProblem(
+    path: string,
+    version: number,
+    entries: readonly Entry[],
+    sorted: readonly Entry[],
+    before: number | undefined,
+  ): Promise<string | undefined> {
+    const after = before === undefined ? undefined : countOf(await listMaps(), path);
+    if (before !== undefined && after !== undefined) {
+      const added = after - before;
+      return added === entries.length
+        ? undefined
+        : `show map: the entry count of ${mapArg(path)} rose by ${added} while @${version} was filled, expected ${entries.length} (lines lost, or another client changed the map)`;
+    }
+    const staged = await differing(path, version, entries, sorted);
+    return staged
+      ? `show map @${version} ${mapArg(path)}: staged version holds ${staged.length} entries, expected ${entries.length}`
+      : undefined;
   }
 
   /** What `show map @v <path>` lists when it is not exactly `entries`; undefined when it is. */
@@ -129,6 +167,12 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
   }
 
   return { address, send, info, listMaps, showMap, backends, backendStatus, replaceMap };
+}
+
+/** Map `path`'s entry_cnt in a `show map` listing (every version's entries), or undefined when it is not listed once with one. */
+function countOf(maps: readonly MapListing[], path: string): number | undefined {
+  const listed = maps.filter((m) => m.path === path);
+  return listed.length === 1 ? listed[0]!.entryCount : undefined;
 }
 
 /** Did this error come from not reaching the socket at all (as opposed to a bad or late reply)? */

@@ -10,7 +10,7 @@ import {
   listsExactly,
   parseBackendStatus,
   parseMapList,
-  parsePrepare,
+  parsePrepared,
   parseShowInfo,
   parseShowMap,
   parseShowStat,
@@ -51,12 +51,13 @@ list('HAProxy before 2.4 prints no versions: the maps are still listed (versions
   // src/map.c before 2.4: chunk_appendf(&trash, "%d (%s) %s\n", ...), no curr_ver/next_ver/entry_cnt.
   const reply =
     "# id (file) description\n0 (/m/hosts.map) pattern loaded from file '/m/hosts.map' used by map at file '/c.cfg' line 20\n\n";
-  assert.equal(parseMapList(reply), [{ id: 0, path: '/m/hosts.map', currVer: 0, nextVer: 0, entryCount: 0 }]);
+  assert.equal(parseMapList(reply), [{ id: 0, path: '/m/hosts.map', currVer: 0, nextVer: 0 }]);
 });
 list('a config without maps lists none', () => {
   assert.equal(parseMapList('# id (file) description\n\n'), []);
 });
 list('is undefined for anything else', () => {
+  assert.is(parseMapList(''), undefined); // HAProxy closed the connection: not a config without maps
   assert.is(parseMapList(UNKNOWN_MAP), undefined);
   assert.is(parseMapList('# id (file) description\ngarbage\n\n'), undefined);
 });
@@ -84,13 +85,24 @@ show('is undefined on an error text', () => {
 });
 show.run();
 
-const prepare = suite('parsePrepare');
-prepare('reads the new version number', () => {
-  assert.is(parsePrepare('New version created: 1\n\n'), 1);
-  assert.is(parsePrepare('New version created: 4294967295\n\n'), 4294967295);
+const prepare = suite('parsePrepared');
+prepare('reads the new version number, and the maps listed after it', () => {
+  assert.equal(parsePrepared(`New version created: 2\n\n${SHOW_MAP_LIST}`), {
+    version: 2,
+    maps: [
+      { id: 3, path: '/tmp/hx/maps/hosts.map', currVer: 1, nextVer: 2, entryCount: 3 },
+      { id: 4, path: '/tmp/hx/maps/sni.map', currVer: 0, nextVer: 0, entryCount: 1 },
+    ],
+  });
+  assert.equal(parsePrepared('New version created: 4294967295\n\n'), { version: 4294967295 });
+});
+prepare('a version without a listing after it: no maps', () => {
+  assert.equal(parsePrepared('New version created: 1\n\nUnknown command.\n\n'), { version: 1 });
+  assert.equal(parsePrepared('New version created: 1\n'), { version: 1 });
 });
 prepare('is undefined on an error text', () => {
-  assert.is(parsePrepare(UNKNOWN_MAP), undefined);
+  assert.is(parsePrepared(UNKNOWN_MAP), undefined);
+  assert.is(parsePrepared(`${UNKNOWN_MAP}${SHOW_MAP_LIST}`), undefined);
 });
 prepare.run();
 

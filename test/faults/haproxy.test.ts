@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createRuntime } from '../../agent/io/runtime.js';
 import { skipUnless } from '../harness/tools.js';
 import { alive, until } from '../harness/wait.js';
 import { app, startWorld, tcpRouter, type World } from '../harness/world.js';
@@ -191,6 +192,78 @@ if (!missing) {
       cap.lines.includes(`warn haproxy: map hosts: HAProxy's live entries differ from ${w.haproxy.mapPaths.hosts} (drift); repairing`),
       cap.lines.join('\n'),
     );
+  });
+
+  /** The hosts map's first `add map @v` request without its c.technis.io line: a line lost on the way, answered ok. */
+  const withoutC = (request: string) => request.replace(/^c\.technis\.io .*\n/m, '');
+  const firstAdd = () => {
+    let adds = 0;
+    return (cmd: string) => cmd.startsWith('add map @') && cmd.includes('/hosts.map') && adds++ === 0;
+  };
+
+  test('a line lost on its way to HAProxy, the add answered ok: the entry count shows it, nothing committed', async (ctx) => {
+    const { w } = ctx;
+    const isFirstAdd = firstAdd();
+    ctx.proxy = await startSocketProxy(join(w.dir, 'proxy.sock'), w.haproxy.socket, (cmd) =>
+      isFirstAdd(cmd) ? { kind: 'forward', request: withoutC } : { kind: 'forward' },
+    );
+    await w.writeConfig({ haproxy: haproxyPatch(w, { socket: ctx.proxy.path }) });
+    const r = await watchLive(w, [OLD], sync.run());
+    const error = `haproxy: show map: the entry count of ${w.haproxy.mapPaths.hosts} rose by 1 while @2 was filled, expected 2 (lines lost, or another client changed the map); not committed, live map unchanged; the map files are written, the next sync applies them live`;
+    assert.is(r.result.error, error);
+    assert.equal(warnings(), [`warn ${error}`]);
+    // counted, not dumped: the staged version is never listed entry by entry
+    assert.not.ok(
+      ctx.proxy.commands.some((c) => c.startsWith('show map @')),
+      ctx.proxy.commands.join('\n'),
+    );
+    const now = await mapsNow(w);
+    assert.equal(now.live, OLD);
+    assert.equal(now.file, NEW);
+    await converges(ctx);
+  });
+
+  test('another client adds its own entry to @v while routeagent fills it: the count differs, nothing committed', async (ctx) => {
+    const { w } = ctx;
+    const isFirstAdd = firstAdd();
+    const other = createRuntime(w.haproxy.socket);
+    ctx.proxy = await startSocketProxy(join(w.dir, 'proxy.sock'), w.haproxy.socket, (cmd) =>
+      isFirstAdd(cmd)
+        ? {
+            kind: 'forward',
+            after: async () => {
+              assert.is(await other.send(`add map @2 ${w.haproxy.mapPaths.hosts} x.technis.io hades_http_ipvANY`), '\n');
+            },
+          }
+        : { kind: 'forward' },
+    );
+    await w.writeConfig({ haproxy: haproxyPatch(w, { socket: ctx.proxy.path }) });
+    const r = await sync.run();
+    assert.is(
+      r.error,
+      `haproxy: show map: the entry count of ${w.haproxy.mapPaths.hosts} rose by 3 while @2 was filled, expected 2 (lines lost, or another client changed the map); not committed, live map unchanged; the map files are written, the next sync applies them live`,
+    );
+    assert.equal((await mapsNow(w)).live, OLD); // x.technis.io never went live
+    await converges(ctx);
+  });
+
+  test('an HAProxy that lists no entry counts: @v is dumped and compared instead, and a lost line is caught', async (ctx) => {
+    const { w } = ctx;
+    const isFirstAdd = firstAdd();
+    ctx.proxy = await startSocketProxy(join(w.dir, 'proxy.sock'), w.haproxy.socket, (cmd) =>
+      /(^|;)show map$/.test(cmd)
+        ? { kind: 'forward', reply: (text) => text.replace(/ curr_ver=\d+ next_ver=\d+ entry_cnt=\d+$/gm, '') }
+        : isFirstAdd(cmd)
+          ? { kind: 'forward', request: withoutC }
+          : { kind: 'forward' },
+    );
+    await w.writeConfig({ haproxy: haproxyPatch(w, { socket: ctx.proxy.path }) });
+    const r = await watchLive(w, [OLD], sync.run());
+    const error = `haproxy: show map @2 ${w.haproxy.mapPaths.hosts}: staged version holds 1 entries, expected 2; not committed, live map unchanged; the map files are written, the next sync applies them live`;
+    assert.is(r.result.error, error);
+    assert.ok(ctx.proxy.commands.includes(`show map @2 ${w.haproxy.mapPaths.hosts}`), ctx.proxy.commands.join('\n'));
+    assert.equal((await mapsNow(w)).live, OLD);
+    await converges(ctx);
   });
 
   test('HAProxy restarts between prepare and commit: it loaded the new files; the sync says so and verifies', async (ctx) => {

@@ -149,7 +149,7 @@ export function haproxyPatch(w: World, patch: Record<string, unknown>): Record<s
 
 /** What to do with one command: pass it on (optionally rewriting the reply), answer it ourselves, or never answer. */
 export type ProxyAction =
-  | { kind: 'forward'; reply?: (reply: string) => string; after?: () => Promise<void> }
+  | { kind: 'forward'; request?: (request: string) => string; reply?: (reply: string) => string; after?: () => Promise<void> }
   | { kind: 'answer'; reply: string }
   | { kind: 'hang' }
   | { kind: 'close' };
@@ -157,7 +157,7 @@ export type SocketProxy = { path: string; commands: string[]; close(): Promise<v
 
 /**
  * A unix socket at `path` that reads each client's whole request (the agent half-closes after it), hands its first line to
- * `decide`, and acts on the answer. Forwarded requests go to `target` byte for byte; `after` runs once HAProxy has
+ * `decide`, and acts on the answer. Forwarded requests go to `target` byte for byte (or as `request` rewrites them); `after` runs once HAProxy has
  * answered and before the client gets the reply (restart HAProxy, kill the agent…).
  */
 export async function startSocketProxy(
@@ -183,7 +183,7 @@ export async function startSocketProxy(
         if (action.kind === 'hang') return;
         if (action.kind === 'close') return void client.destroy();
         if (action.kind === 'answer') return void client.end(action.reply);
-        const reply = await forward(target, request);
+        const reply = await forward(target, action.request ? action.request(request) : request);
         await action.after?.();
         client.end(action.reply ? action.reply(reply) : reply);
       })().catch(() => client.destroy());
