@@ -1,6 +1,6 @@
 // 2. Apply cost: replacing a map of 1,000 / 15,000 / 50,000 entries through routeagent's runtime client (replaceMap)
 // and the whole applyMaps (render, stage, haproxy -c, show stat, rename, replace), against a minimal raw client that
-// sends the same prepare/add/commit, and against that raw client plus the `show map @v` read routeagent checks.
+// sends the same prepare/add/commit, and against that raw client plus the two `show map` entry counts routeagent checks.
 // All four arms run in one worker process, interleaved with the order rotating each repetition.
 // Then a no-change sync of 3 clusters × 5,000 routers (CPU of the agent process) against the floor of fetching and
 // JSON.parse-ing the same answers (/api/rawdata: routers and services) with node:http.
@@ -23,7 +23,7 @@ export async function benchApplyCost(
     const arms = await edge.agent.call<Record<string, Cost[]>>('applyCost', { size, reps });
     result[String(size)] = { size, arms };
     const m = (arm: string) => median(arms[arm]!.map((c) => c.wallMs));
-    const [replace, raw, reads, apply] = [m('replaceMap'), m('raw'), m('raw+reads'), m('applyMaps')];
+    const [replace, raw, counted, apply] = [m('replaceMap'), m('raw'), m('raw+counts'), m('applyMaps')];
     const n = size.toLocaleString('en');
     rows.push(
       row(
@@ -31,10 +31,18 @@ export async function benchApplyCost(
         `replaceMap ${n} entries vs raw prepare/add/commit (${ms(raw)})`,
         ms(replace),
         x(replace / raw),
-        '≤ 1.3× raw',
-        replace / raw <= 1.3,
+        // The goal is set at 15,000 entries; the other sizes show how the ratio moves with size.
+        size === 15_000 ? '≤ 1.3× raw' : '',
+        size === 15_000 ? replace / raw <= 1.3 : null,
       ),
-      row('2', `  same, vs raw + the show map @v read before the commit (${ms(reads)})`, ms(replace), x(replace / reads), '', null),
+      row(
+        '2',
+        `  same, vs raw + the two show map entry counts around the adds (${ms(counted)})`,
+        ms(replace),
+        x(replace / counted),
+        '',
+        null,
+      ),
       row('2', `  whole applyMaps ${n} (adds render, stage+fsync, haproxy -c, show stat, rename)`, ms(apply), x(apply / raw), '', null),
     );
   }

@@ -54,7 +54,7 @@ const P = quick
       changes: 50,
       background: 500,
       applySizes: [1000, 15_000, 50_000],
-      applyReps: 7,
+      applyReps: 21,
       noChangeReps: 9,
       scaleSteps: [100, 1000, 10_000, 50_000],
       scaleReps: 3,

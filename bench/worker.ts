@@ -113,7 +113,7 @@ const agent: Handlers = {
     const arms: [string, () => Promise<unknown>][] = [
       ['replaceMap', () => runtime.replaceMap(path, fixed)],
       ['raw', () => rawReplace(c.haproxy.socket, path, fixed)],
-      ['raw+reads', () => rawReplace(c.haproxy.socket, path, fixed, true)],
+      ['raw+counts', () => rawReplace(c.haproxy.socket, path, fixed, true)],
       ['applyMaps', () => applyMaps(c.haproxy, { hosts: alternate[k++ % 2]!, sni: [] }, silentLog, { runtime })],
     ];
     const only = a.arms as string[] | undefined;

@@ -15,18 +15,20 @@ export function rawCommand(socket: string, cmd: string, payload?: string): Promi
 }
 
 /**
- * prepare map → add map @v <<chunk … → commit map @v. With `readBack`, also the read routeagent verifies with
- * (`show map @v` before the commit), read to the end but not checked: the floor of a verifying client.
+ * prepare map → add map @v <<chunk … → commit map @v. With `counted`, also the reads routeagent checks with: `show map`
+ * (the entry counts) after the prepare and again before the commit, read to the end but not checked: the floor of a
+ * checking client.
  */
 export async function rawReplace(
   socket: string,
   path: string,
   entries: readonly { key: string; backend: string }[],
-  readBack = false,
+  counted = false,
   maxBytes = 8000,
 ): Promise<void> {
   const version = /New version created: (\d+)/.exec(await rawCommand(socket, `prepare map ${path}`))?.[1];
   if (version === undefined) throw new Error('raw client: prepare map failed');
+  if (counted) await rawCommand(socket, 'show map');
   let chunk = '';
   for (const e of entries) {
     const line = `${e.key} ${e.backend}\n`;
@@ -37,6 +39,6 @@ export async function rawReplace(
     chunk += line;
   }
   if (chunk !== '') await rawCommand(socket, `add map @${version} ${path} <<`, chunk);
-  if (readBack) await rawCommand(socket, `show map @${version} ${path}`);
+  if (counted) await rawCommand(socket, 'show map');
   await rawCommand(socket, `commit map @${version} ${path}`);
 }
