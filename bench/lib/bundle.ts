@@ -1,5 +1,5 @@
 // Bundles bench/worker.ts the way build.sh bundles the agent (scripts/bundle.mjs's options: esbuild, node20, ESM,
-// dependencies inlined, built-ins and got's unused packages loaded on first use, no keepNames),
+// dependencies inlined, built-ins loaded on first use, got's unused packages left out, no keepNames),
 // so every in-process measurement runs the code that ships. Under tsx, esbuild's keepNames wraps each closure in
 // __name(), which made the rule parser look ~2× slower than it is in dist/routeagent.js.
 
