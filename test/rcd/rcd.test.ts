@@ -308,6 +308,7 @@ if (!skipUnless('rc.d/install.sh', 'dash')) {
       stdout: [
         `Installing under ROOT=${root}`,
         'installed /usr/local/libexec/routeagent/routeagent.js',
+        'installed /usr/local/libexec/routeagent/package.json (node runs the bundle as an ES module)',
         'installed /usr/local/etc/rc.d/routeagent (service routeagent ...)',
         'installed /usr/local/etc/rc.d/routeagent.sh (pfSense starts it at boot)',
         'created   /usr/local/etc/routeagent/',
@@ -323,6 +324,8 @@ if (!skipUnless('rc.d/install.sh', 'dash')) {
     const at = (rel: string) => join(root, rel);
     assert.is(read(at('usr/local/libexec/routeagent/routeagent.js')), read(bundle));
     assert.is(mode(at('usr/local/libexec/routeagent/routeagent.js')), '444');
+    assert.equal(JSON.parse(read(at('usr/local/libexec/routeagent/package.json'))), { type: 'module' });
+    assert.is(mode(at('usr/local/libexec/routeagent/package.json')), '444');
     for (const rc of ['routeagent', 'routeagent.sh']) {
       assert.is(read(at(`usr/local/etc/rc.d/${rc}`)), read(join(repo, 'rc.d/routeagent')), rc);
       assert.is(mode(at(`usr/local/etc/rc.d/${rc}`)), '555', rc);
@@ -350,7 +353,7 @@ if (!skipUnless('rc.d/install.sh', 'dash')) {
     const r = await installSh(root, v2);
     assert.is(r.code, 0, r.stderr);
     assert.is(
-      r.stdout.split('\n').slice(4, 10).join('\n'),
+      r.stdout.split('\n').slice(5, 11).join('\n'),
       [
         'kept      /usr/local/etc/routeagent/',
         'kept      /usr/local/etc/routeagent/maps/',
@@ -363,6 +366,18 @@ if (!skipUnless('rc.d/install.sh', 'dash')) {
     assert.is(read(config), '{"clusters":[]}\n');
     assert.is(read(rcConf), 'routeagent_enable="YES"\nrouteagent_delay="9"\n');
     assert.is(read(join(root, 'usr/local/libexec/routeagent/routeagent.js')), 'console.log("v2");\n');
+  });
+
+  inst('the installed bundle runs where node does not guess module syntax (node before 20.19)', async () => {
+    const built = join(repo, 'dist/routeagent.js');
+    assert.ok(existsSync(built), 'dist/routeagent.js: run ./build.sh first');
+    const root = layout('real-bundle');
+    assert.is((await installSh(root, built)).code, 0);
+    const installed = join(root, 'usr/local/libexec/routeagent/routeagent.js');
+    // --no-experimental-detect-module: how node 20.0-20.18 treats a .js file, whatever this node's default
+    const help = spawnSync(process.execPath, ['--no-experimental-detect-module', installed, '--help'], { encoding: 'utf8' });
+    assert.is(help.status, 0, help.stderr);
+    assert.match(help.stdout, /^usage: routeagent /);
   });
 
   inst('plain FreeBSD: no routeagent.sh; with node installed, no warning', async () => {
