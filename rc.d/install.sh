@@ -42,12 +42,12 @@ is_pfsense() {
 install -d -m 0755 "$root$libexec" "$root$rcd" "$root/usr/local/etc/rc.conf.d"
 install -m 0444 "$BUNDLE" "$root$libexec/routeagent.js"
 echo "installed $libexec/routeagent.js"
-# The bundle is an ES module in a .js file. Without a package.json saying so, node before 20.19 refuses it, and later
-# ones compile it as CommonJS first, fail, then compile it again (~5 ms of every start, `service routeagent status` too).
+# The bundle is CommonJS, node's default for a .js file; saying so here keeps a package.json further up the tree with
+# "type": "module" from making node load it as an ES module, which it is not.
 rm -f "$root$libexec/package.json"
-printf '{ "type": "module" }\n' >"$root$libexec/package.json"
+printf '{ "type": "commonjs" }\n' >"$root$libexec/package.json"
 chmod 0444 "$root$libexec/package.json"
-echo "installed $libexec/package.json (node runs the bundle as an ES module)"
+echo "installed $libexec/package.json (node runs the bundle as CommonJS)"
 install -m 0555 "$here/routeagent" "$root$rcd/routeagent"
 echo "installed $rcd/routeagent (service routeagent ...)"
 if is_pfsense; then

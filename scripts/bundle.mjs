@@ -1,7 +1,7 @@
 // Build step (run by build.sh): bundle agent/main.ts and its dependencies into one file, dist/routeagent.js, that runs
 // with plain node >= 20. Also imported by bench/lib/bundle.ts, so the bench measures the code exactly as it ships.
 import { builtinModules, createRequire } from 'node:module';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -150,7 +150,7 @@ export const icuOnDemand = {
   },
 };
 
-/** esbuild options shared by the agent bundle and the bench worker; `require` comes from the banner's createRequire. */
+/** esbuild options shared by the agent bundle and the bench worker (an ES module: its banner makes `require`). */
 export const bundleOptions = {
   bundle: true,
   platform: 'node',
@@ -161,13 +161,22 @@ export const bundleOptions = {
   plugins: [icuOnDemand, leftOutPackages, lazyBuiltins],
 };
 
+/**
+ * The agent bundle is CommonJS: node loads a CommonJS main file without its ES module loader, a few ms of every start
+ * (a one-shot `routeagent status` included), and any node 20 runs it from a .js file with no package.json beside it.
+ * The sources are ES modules; the one `import.meta.url` among the dependencies (node-cron's) becomes the bundle's URL.
+ */
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const dist = new URL('../dist/', import.meta.url);
   await build({
     ...bundleOptions,
+    format: 'cjs',
+    define: { 'import.meta.url': '__routeagentUrl' },
     entryPoints: [fileURLToPath(new URL('../agent/main.ts', import.meta.url))],
-    outfile: fileURLToPath(new URL('../dist/routeagent.js', import.meta.url)),
-    banner: {
-      js: "#!/usr/bin/env node\nimport { createRequire as __routeagentRequire } from 'node:module'; const require = __routeagentRequire(import.meta.url);",
-    },
+    outfile: fileURLToPath(new URL('routeagent.js', dist)),
+    // "use strict" first, where a directive counts (esbuild's own comes after the banner): the sources are strict code.
+    banner: { js: "#!/usr/bin/env node\n'use strict';\nconst __routeagentUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
+  // This repository's package.json says "type": "module" (for the sources): dist/ says otherwise for the bundle.
+  await writeFile(new URL('package.json', dist), '{ "type": "commonjs" }\n');
 }

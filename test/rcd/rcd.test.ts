@@ -308,7 +308,7 @@ if (!skipUnless('rc.d/install.sh', 'dash')) {
       stdout: [
         `Installing under ROOT=${root}`,
         'installed /usr/local/libexec/routeagent/routeagent.js',
-        'installed /usr/local/libexec/routeagent/package.json (node runs the bundle as an ES module)',
+        'installed /usr/local/libexec/routeagent/package.json (node runs the bundle as CommonJS)',
         'installed /usr/local/etc/rc.d/routeagent (service routeagent ...)',
         'installed /usr/local/etc/rc.d/routeagent.sh (pfSense starts it at boot)',
         'created   /usr/local/etc/routeagent/',
@@ -324,7 +324,7 @@ if (!skipUnless('rc.d/install.sh', 'dash')) {
     const at = (rel: string) => join(root, rel);
     assert.is(read(at('usr/local/libexec/routeagent/routeagent.js')), read(bundle));
     assert.is(mode(at('usr/local/libexec/routeagent/routeagent.js')), '444');
-    assert.equal(JSON.parse(read(at('usr/local/libexec/routeagent/package.json'))), { type: 'module' });
+    assert.equal(JSON.parse(read(at('usr/local/libexec/routeagent/package.json'))), { type: 'commonjs' });
     assert.is(mode(at('usr/local/libexec/routeagent/package.json')), '444');
     for (const rc of ['routeagent', 'routeagent.sh']) {
       assert.is(read(at(`usr/local/etc/rc.d/${rc}`)), read(join(repo, 'rc.d/routeagent')), rc);
@@ -368,16 +368,18 @@ if (!skipUnless('rc.d/install.sh', 'dash')) {
     assert.is(read(join(root, 'usr/local/libexec/routeagent/routeagent.js')), 'console.log("v2");\n');
   });
 
-  inst('the installed bundle runs where node does not guess module syntax (node before 20.19)', async () => {
+  inst('the installed bundle runs, even under a package.json that says "type": "module"', async () => {
     const built = join(repo, 'dist/routeagent.js');
     assert.ok(existsSync(built), 'dist/routeagent.js: run ./build.sh first');
-    const root = layout('real-bundle');
+    const root = layout('real-bundle', { 'usr/local/package.json': '{ "type": "module" }\n' });
     assert.is((await installSh(root, built)).code, 0);
     const installed = join(root, 'usr/local/libexec/routeagent/routeagent.js');
-    // --no-experimental-detect-module: how node 20.0-20.18 treats a .js file, whatever this node's default
-    const help = spawnSync(process.execPath, ['--no-experimental-detect-module', installed, '--help'], { encoding: 'utf8' });
-    assert.is(help.status, 0, help.stderr);
-    assert.match(help.stdout, /^usage: routeagent /);
+    // --no-experimental-detect-module: as node before 20.19 reads a .js file, whatever this node's default
+    for (const flags of [[], ['--no-experimental-detect-module']]) {
+      const help = spawnSync(process.execPath, [...flags, installed, '--help'], { encoding: 'utf8' });
+      assert.is(help.status, 0, help.stderr);
+      assert.match(help.stdout, /^usage: routeagent /);
+    }
   });
 
   inst('plain FreeBSD: no routeagent.sh; with node installed, no warning', async () => {
