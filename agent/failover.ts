@@ -15,18 +15,15 @@ import {
 } from './core/failover.js';
 import { byteOrder } from './core/order.js';
 import type { HealthReport } from './core/report.js';
-import type { Entry, MapName, Route, Router, ServiceHealth } from './core/types.js';
+import type { Entry, MapName, Route } from './core/types.js';
 import type { Log } from './log.js';
 import { failoverLine } from './output.js';
 
 export type FailoverState = { claims: Map<string, ClaimCount>; failovers: Map<string, Failover> };
 export type HealthFacts = {
   readonly routes: readonly Route[];
-  /** Per cluster: its last snapshot (routers and, when fetched with them, services) and whether its API answered now. */
-  readonly snapshots: ReadonlyMap<
-    string,
-    { readonly kind: string; readonly routers?: readonly Router[]; readonly services?: ServiceHealth }
-  >;
+  /** Per cluster, its last snapshot: a fetched one names the routers whose service has no server UP. */
+  readonly snapshots: ReadonlyMap<string, { readonly kind: string; readonly down?: ReadonlyMap<string, string> }>;
   readonly answered: Readonly<Record<string, { readonly ok: boolean }>>;
   readonly backendStatus: ReadonlyMap<string, string> | undefined;
   /** What HAProxy serves now: after a restart, the only record of a failover that started before it. */
@@ -39,15 +36,14 @@ export function assessClaims(config: Config, state: FailoverState, facts: Health
     state.claims = new Map();
     return new Set();
   }
-  const snapshots = new Map<string, { routers: readonly Router[]; services?: ServiceHealth }>();
-  for (const [name, s] of facts.snapshots)
-    if (s.routers) snapshots.set(name, { routers: s.routers, ...(s.services ? { services: s.services } : {}) });
+  const downServices = new Map<string, ReadonlyMap<string, string>>();
+  for (const [name, s] of facts.snapshots) if (s.down) downServices.set(name, s.down);
   const stale = new Set(
     Object.entries(facts.answered)
       .filter(([, c]) => !c.ok)
       .map(([name]) => name),
   );
-  const problems = claimProblems(facts.routes, { clusters: config.clusters, stale, backendStatus: facts.backendStatus, snapshots });
+  const problems = claimProblems(facts.routes, { clusters: config.clusters, stale, backendStatus: facts.backendStatus, downServices });
   const routedAway = routedAwayClaims(facts.routes, facts.current, config.clusters);
   state.claims = countClaims(state.claims, problems, config.failover, routedAway);
   return unhealthyClaims(state.claims);

@@ -106,7 +106,6 @@ function takeOver(state: SyncState, mirror: Mirror): void {
   state.failovers = new Map(mirror.failover.failovers);
   state.snapshots.clear();
   state.reads.clear();
-  state.routes.clear();
   state.conflicts.clear();
   state.skipped.clear();
   delete state.guard;

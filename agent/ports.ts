@@ -6,12 +6,13 @@
 import type { ShowInfo } from './core/reply.js';
 import type { ApplyMethod } from './core/report.js';
 import type { Entry, MapName } from './core/types.js';
-import type { ClusterRouters, FetchResult } from './io/traefik.js';
+import type { FetchResult, ReadMark } from './io/traefik.js';
 import type { Log } from './log.js';
 
 export type TraefikPort = {
-  /** Every configured cluster's routers, or its error. `last`: each cluster's last good read, handed back as it was. */
-  fetch(last: ReadonlyMap<string, ClusterRouters>): Promise<ReadonlyMap<string, FetchResult>>;
+  /** Every configured cluster's routers, or its error. `last`: each cluster's last good read, handed back as it was
+   * when the answer is identical. */
+  fetch(last: ReadonlyMap<string, ReadMark>): Promise<ReadonlyMap<string, FetchResult>>;
 };
 
 /** What HAProxy serves now, and what reading it learned. */

@@ -3,28 +3,36 @@
 // Decides nothing about *when* it runs (daemon.ts) and formats nothing for the terminal (output.ts).
 import type { Config } from './config.js';
 import { type Conflict, mergeDesired } from './core/desired.js';
+import { downServices } from './core/failover.js';
 import { isExposed } from './core/hosts.js';
 import { MAP_NAMES, perMap } from './core/maps.js';
 import { guardReason, isEmptyPlan, type MapPlan, planMap, summarisePlan } from './core/plan.js';
 import type { ApplyMethod, ClusterReport, HealthReport, SyncReport } from './core/report.js';
 import { routesFromRouters } from './core/routes.js';
-import type { Cluster, Entry, MapName, Route, Router, ServiceHealth, Skipped, Syntax } from './core/types.js';
+import type { Cluster, Entry, MapName, Route, Skipped } from './core/types.js';
 import { AgentError } from './errors.js';
 import { assessClaims, type FailoverState, followFailovers } from './failover.js';
-import type { ClusterRouters, FetchResult } from './io/traefik.js';
+import type { ClusterRouters, FetchResult, ReadMark } from './io/traefik.js';
 import { count, type Log } from './log.js';
 import { conflictLine } from './output.js';
 import type { Current, HaproxyPort, TraefikPort } from './ports.js';
 
 export type { SyncReport } from './core/report.js';
 
-/** A cluster's last good answer (or, before any answer, what the map files say it serves). */
+/**
+ * What a sync keeps of a cluster's last good answer (or, before any answer, what the map files say it serves): what was
+ * derived from its routers, not the routers (15,000 of them hold ~4 MiB, their services ~1 MiB more). `settings` are
+ * those the routes were derived with; when they change, the next answer is parsed again (lastReads).
+ */
 export type Snapshot =
   | {
       readonly kind: 'fetched';
-      readonly routers: readonly Router[];
-      readonly syntax: Syntax;
-      readonly services?: ServiceHealth;
+      /** How many routers the answer had. */
+      readonly routers: number;
+      readonly settings: string;
+      readonly derived: { readonly routes: readonly Route[]; readonly skipped: readonly Skipped[] };
+      /** Router → its service, for the routers whose service has no server UP (core/failover.ts downServices). */
+      readonly down: ReadonlyMap<string, string>;
       readonly at: number;
     }
   | { readonly kind: 'seeded'; readonly routes: readonly Route[]; readonly at: number };
@@ -41,19 +49,11 @@ export type SyncState = {
   snapshots: Map<string, Snapshot>;
   conflicts: Map<string, Conflict>;
   skipped: Set<string>;
-  /** Each cluster's last good answer while it keeps answering: handed back to the fetcher as `last`. The fetcher may
-   * return that very object (an identical answer), so what was derived from it is reused. */
-  reads: Map<string, ClusterRouters>;
-  /** Each cluster's routes, and the inputs they came from: the same routers and settings give the same routes. */
-  routes: Map<string, RoutesMemo>;
+  /** Each cluster's last good answer while it keeps answering, as the fetcher knows it (digest, syntax, version):
+   * handed back as `last`; the fetcher returns that very mark for an identical answer, and its snapshot stands. */
+  reads: Map<string, ReadMark>;
   guard?: GuardEpisode;
 } & FailoverState;
-type RoutesMemo = {
-  readonly routers: readonly Router[];
-  readonly syntax: Syntax;
-  readonly settings: string;
-  readonly result: { routes: Route[]; skipped: Skipped[] };
-};
 export type SyncOptions = { readonly dryRun?: boolean; readonly force?: boolean };
 
 export function newSyncState(): SyncState {
@@ -62,7 +62,6 @@ export function newSyncState(): SyncState {
     conflicts: new Map(),
     skipped: new Set(),
     reads: new Map(),
-    routes: new Map(),
     claims: new Map(),
     failovers: new Map(),
   };
@@ -76,7 +75,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   const { config, log } = deps;
   const started = deps.now();
   const [fetched, read] = await Promise.all([
-    deps.traefik.fetch(state.reads),
+    deps.traefik.fetch(lastReads(state, config)),
     deps.haproxy.read({ dryRun: opts.dryRun ?? false }).then(
       (current): Current => current,
       (e: unknown) => {
@@ -106,13 +105,14 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   for (const cluster of config.clusters) {
     const snap = state.snapshots.get(cluster.name);
     if (!snap) continue;
-    if (snap.kind === 'seeded') {
-      routes.push(...snap.routes.filter((r) => isExposed(r.host, config.expose)));
+    if (snap.kind === 'seeded' || snap.settings !== settingsOf(cluster, config.expose)) {
+      // Routes kept from before a config edit (the cluster has not answered since): the allowlist in force still applies.
+      const kept = snap.kind === 'seeded' ? snap.routes : snap.derived.routes;
+      routes.push(...kept.filter((r) => isExposed(r.host, config.expose)));
       continue;
     }
-    const r = clusterRoutes(state, cluster, snap, config.expose);
-    routes.push(...r.routes);
-    skipped.push(...r.skipped);
+    routes.push(...snap.derived.routes);
+    skipped.push(...snap.derived.skipped);
   }
   const unhealthy = assessClaims(config, state, {
     routes,
@@ -169,7 +169,7 @@ function updateSnapshots(
 ): Record<string, ClusterReport> {
   // A cluster no longer in the config loses its snapshot, also when the config changed while this sync was fetching:
   // if a cluster of that name comes back, it starts fresh (seeded from the maps), not from routers of long ago.
-  for (const memo of [state.snapshots, state.reads, state.routes]) {
+  for (const memo of [state.snapshots, state.reads]) {
     for (const name of [...memo.keys()]) if (!deps.config.clusters.some((c) => c.name === name)) memo.delete(name);
   }
   const clusters: Record<string, ClusterReport> = {};
@@ -179,10 +179,9 @@ function updateSnapshots(
   for (const cluster of deps.config.clusters) {
     const result = fetched.get(cluster.name);
     if (result?.ok) {
-      const { routers, syntax, services } = result.value;
-      state.snapshots.set(cluster.name, { kind: 'fetched', routers, syntax, ...(services ? { services } : {}), at: now });
-      state.reads.set(cluster.name, result.value);
-      clusters[cluster.name] = { ok: true, routers: routers.length };
+      const snap = fetchedSnapshot(state, cluster, result.value, deps.config.expose, now);
+      state.snapshots.set(cluster.name, snap);
+      clusters[cluster.name] = { ok: true, routers: snap.routers };
       continue;
     }
     // A cluster that comes back is read afresh (its version too: it may have been upgraded while away).
@@ -202,11 +201,11 @@ function updateSnapshots(
     const kept =
       snap.kind === 'seeded'
         ? `${count(snap.routes.length, 'entry', 'entries')} from the current maps`
-        : `${count(snap.routers.length, 'router', 'routers')} from ${clock(snap.at)}`;
+        : `${count(snap.routers, 'router', 'routers')} from ${clock(snap.at)}`;
     deps.log.warn(`${error}; keeping ${kept}`);
     clusters[cluster.name] = {
       ok: false,
-      routers: snap.kind === 'fetched' ? snap.routers.length : 0,
+      routers: snap.kind === 'fetched' ? snap.routers : 0,
       error,
       staleSince: new Date(snap.at).toISOString(),
     };
@@ -214,15 +213,55 @@ function updateSnapshots(
   return clusters;
 }
 
-// routesFromRouters is pure: the same routers (the very array, which the fetcher returns again for an identical answer),
-// syntax and settings give the same routes, so a cluster whose answer did not change costs nothing here.
-function clusterRoutes(state: SyncState, cluster: Cluster, snap: Extract<Snapshot, { kind: 'fetched' }>, expose: Config['expose']) {
-  const settings = JSON.stringify([cluster.backends, cluster.entryPoints ?? null, expose]);
-  const memo = state.routes.get(cluster.name);
-  if (memo && memo.routers === snap.routers && memo.syntax === snap.syntax && memo.settings === settings) return memo.result;
-  const result = routesFromRouters(cluster, snap.routers, snap.syntax, expose);
-  state.routes.set(cluster.name, { routers: snap.routers, syntax: snap.syntax, settings, result });
-  return result;
+/** The routes of a cluster depend on its answer and on these settings. */
+function settingsOf(cluster: Cluster, expose: Config['expose']): string {
+  return JSON.stringify([cluster.backends, cluster.entryPoints ?? null, expose]);
+}
+
+/**
+ * Each cluster's last read, to hand to the fetcher. Where the settings changed since its routes were derived, the mark
+ * goes without its digest: the server (and its version) is the same, but its answer, even an identical one, is parsed
+ * again, as the routers it would take to derive new routes are not kept.
+ */
+function lastReads(state: SyncState, config: Config): Map<string, ReadMark> {
+  const last = new Map<string, ReadMark>();
+  for (const cluster of config.clusters) {
+    const mark = state.reads.get(cluster.name);
+    if (!mark) continue;
+    const snap = state.snapshots.get(cluster.name);
+    const current = snap?.kind === 'fetched' && snap.settings === settingsOf(cluster, config.expose);
+    last.set(cluster.name, current ? mark : { ...mark, digest: '' });
+  }
+  return last;
+}
+
+// An identical answer is the mark handed to the fetcher, returned as it was: its snapshot stands (lastReads made sure
+// its settings did too), re-dated. A new answer is parsed into routes and the routers with a service down, and its
+// routers and services are then let go.
+function fetchedSnapshot(
+  state: SyncState,
+  cluster: Cluster,
+  answer: ClusterRouters | ReadMark,
+  expose: Config['expose'],
+  at: number,
+): Extract<Snapshot, { kind: 'fetched' }> {
+  const before = state.snapshots.get(cluster.name);
+  if (!('routers' in answer)) {
+    if (before?.kind !== 'fetched' || state.reads.get(cluster.name) !== answer) {
+      throw new Error(`traefik[${cluster.name}]: the fetcher returned a read this sync did not hand it`);
+    }
+    return { ...before, at };
+  }
+  const { routers, services, syntax, version, api, digest } = answer;
+  state.reads.set(cluster.name, { syntax, ...(version !== undefined ? { version } : {}), api, digest });
+  return {
+    kind: 'fetched',
+    routers: routers.length,
+    settings: settingsOf(cluster, expose),
+    derived: routesFromRouters(cluster, routers, syntax, expose),
+    down: downServices(routers, services),
+    at,
+  };
 }
 
 function seedRoutes(cluster: string, backends: Partial<Record<MapName, string>>, current: Record<MapName, Entry[]>): Route[] {

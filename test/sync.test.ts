@@ -24,6 +24,7 @@ const sync = async (opts: { dryRun?: boolean; force?: boolean } = {}, s: SyncSta
 };
 const liveMap = async (path: string) => (await createRuntime(w.haproxy.socket).showMap(path)).map((e) => `${e.key} ${e.backend}`);
 const fileMap = async (path: string) => (await readFile(path, 'utf8')).split('\n').filter(Boolean);
+const eightApps = () => Array.from({ length: 8 }, (_, i) => app(`app${i}.technis.io`));
 
 e2e.before(async () => {
   if (missing) return;
@@ -71,7 +72,7 @@ if (!missing) {
     assert.equal(w.clusters.illmatic.traefik.requests.slice(hits.illmatic), ['/api/rawdata']);
     const after = state.snapshots.get('hades');
     assert.ok(before?.kind === 'fetched' && after?.kind === 'fetched');
-    assert.is(after.routers, before.routers, 'the same routers: the answer was not parsed again');
+    assert.is(after.derived, before.derived, 'the same routes: the answer was not parsed again');
     assert.equal(r.clusters['hades'], { ok: true, routers: 3 });
   });
 
@@ -171,6 +172,40 @@ if (!missing) {
     assert.ok(r.applied);
     assert.equal(r.maps, { hosts: {}, sni: {} });
     await w.writeConfig();
+  });
+
+  e2e('an expose edit re-derives the routes of an identical answer: parsed again, its version not asked again', async () => {
+    w.clusters.hades.traefik.setRouters('http', [app('app0.technis.io'), app('app3.technis.io')]);
+    await sync({ force: true });
+    const before = state.snapshots.get('hades');
+    const hits = w.clusters.hades.traefik.requests.length;
+    await w.writeConfig({ expose: { domains: ['technis.io'], exclude: ['app3.technis.io'] } });
+    const r = await sync();
+    assert.equal(w.clusters.hades.traefik.requests.slice(hits), ['/api/rawdata']);
+    const after = state.snapshots.get('hades');
+    assert.ok(before?.kind === 'fetched' && after?.kind === 'fetched');
+    assert.is.not(after.derived, before.derived, 'the answer was the same bytes, but parsed again for the new settings');
+    assert.equal(r.plan.sni.remove, [{ key: 'app3.technis.io', backend: 'hades_https_ipvANY' }]);
+    assert.is(await w.viaSni('app3.technis.io'), null);
+    assert.is(await w.viaSni('app0.technis.io'), 'hades');
+    await w.writeConfig();
+    assert.ok((await sync()).applied);
+    assert.is(await w.viaSni('app3.technis.io'), 'hades');
+  });
+
+  e2e('a cluster that does not answer keeps its routes, and an expose edit narrows them at once', async () => {
+    w.clusters.hades.traefik.setFault('/api/rawdata', { status: 500 });
+    await w.writeConfig({ expose: { domains: ['technis.io'], exclude: ['app3.technis.io'] } });
+    const r = await sync();
+    assert.is(r.clusters['hades']!.ok, false);
+    assert.equal(r.plan.sni.remove, [{ key: 'app3.technis.io', backend: 'hades_https_ipvANY' }]);
+    assert.is(await w.viaSni('app3.technis.io'), null);
+    assert.is(await w.viaSni('app0.technis.io'), 'hades', 'the kept routes still route');
+    w.clusters.hades.traefik.setFault('/api/rawdata', undefined);
+    await w.writeConfig();
+    w.clusters.hades.traefik.setRouters('http', eightApps()); // as the tests before these two left it
+    assert.ok((await sync()).applied);
+    assert.is(await w.viaSni('app3.technis.io'), 'hades');
   });
 
   e2e('dry run plans against the files and changes nothing', async () => {

@@ -50,8 +50,8 @@ export type HealthInput = {
   readonly stale: ReadonlySet<string>;
   /** `show stat` status per backend; undefined when HAProxy could not be asked (then every backend counts as UP). */
   readonly backendStatus: ReadonlyMap<string, string> | undefined;
-  /** Each cluster's last routers and, when its fetch read them, its services' health. */
-  readonly snapshots: ReadonlyMap<string, { readonly routers: readonly Router[]; readonly services?: ServiceHealth }>;
+  /** Per cluster, from its last answer: each router whose service has no server UP → that service (downServices). */
+  readonly downServices: ReadonlyMap<string, ReadonlyMap<string, string>>;
 };
 
 /** The cluster backends HAProxy reports DOWN (or MAINT), in config order. */
@@ -88,23 +88,31 @@ function clusterHealth(c: HealthCluster, h: HealthInput, down: readonly DownBack
   return {
     ...(h.stale.has(c.name) ? { api: `${c.name}'s API unreachable` } : {}),
     backend,
-    service: serviceProblem(c.name, h.snapshots.get(c.name)),
+    service: serviceProblem(c.name, h.downServices.get(c.name)),
   };
 }
 
-// Most clusters have no service without a server UP: then no router → service table is built at all.
-function serviceProblem(
-  cluster: string,
-  snap: { readonly routers: readonly Router[]; readonly services?: ServiceHealth } | undefined,
-): (router: string) => string | undefined {
-  const services = snap?.services;
-  if (!services || !Object.values(services).includes(false)) return () => undefined;
-  const serviceOf = new Map<string, string>();
-  for (const r of snap.routers) if (r.service) serviceOf.set(r.name, qualifiedService(r.service, r.provider));
+function serviceProblem(cluster: string, down: ReadonlyMap<string, string> | undefined): (router: string) => string | undefined {
   return (router) => {
-    const service = serviceOf.get(router);
-    return service !== undefined && services[service] === false ? `${cluster}'s service ${service} has no server UP` : undefined;
+    const service = down?.get(router);
+    return service === undefined ? undefined : `${cluster}'s service ${service} has no server UP`;
   };
+}
+
+/**
+ * Router name → its service, for the routers whose service has no server UP (`services[service] === false`); a service
+ * the answer does not list is unknown and counts as healthy. Usually empty: this, not the routers, is what a sync keeps
+ * of an answer for failover.
+ */
+export function downServices(routers: readonly Router[], services: ServiceHealth): Map<string, string> {
+  const down = new Map<string, string>();
+  if (!Object.values(services).includes(false)) return down;
+  for (const r of routers) {
+    if (!r.service) continue;
+    const service = qualifiedService(r.service, r.provider);
+    if (services[service] === false) down.set(r.name, service);
+  }
+  return down;
 }
 
 /** A router's `service` as the services listing names it: Traefik qualifies a bare name with the router's provider. */

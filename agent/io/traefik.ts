@@ -17,15 +17,17 @@ export type ClusterTarget = Pick<Cluster, 'name' | 'api' | 'auth' | 'tls' | 'tim
 export type FetchOptions = {
   maxBodyBytes?: number; // default 64 MiB: /rawdata of ~100,000 routers with their services (~560 bytes each)
 };
-export type ClusterRouters = {
-  routers: Router[];
-  services: ServiceHealth;
-  syntax: Syntax; // default rule syntax: the server's major version, or target.syntax
-  version?: string; // as /api/version said it (now or at an earlier read); absent when target.syntax skips the request
-  api: string; // target.api of this read: another api is another server, whose version is read again
-  digest: string; // sha256 of the /rawdata body
+/** What a read is known by: all fetchCluster needs of the last one. */
+export type ReadMark = {
+  readonly syntax: Syntax; // default rule syntax: the server's major version, or target.syntax
+  readonly version?: string; // as /api/version said it (now or at an earlier read); absent when target.syntax skips the request
+  readonly api: string; // target.api of this read: another api is another server, whose version is read again
+  readonly digest: string; // sha256 of the /rawdata body
 };
-export type FetchResult = { ok: true; value: ClusterRouters } | { ok: false; error: TraefikError };
+/** A new answer, parsed. */
+export type ClusterRouters = ReadMark & { readonly routers: Router[]; readonly services: ServiceHealth };
+/** A cluster's new answer, or the `last` mark handed in, as it was, when the answer is identical to that read. */
+export type FetchResult = { ok: true; value: ClusterRouters | ReadMark } | { ok: false; error: TraefikError };
 
 const DEFAULTS: Required<FetchOptions> = { maxBodyBytes: 64 * 1024 * 1024 };
 
@@ -40,11 +42,17 @@ export function schemaProblems(schema: BodySchema, body: unknown): string[] {
 }
 
 /**
- * Fetch one cluster's routers, service health and default rule syntax; rejects with a TraefikError. `last` is the
+ * Fetch one cluster's routers, service health and default rule syntax; rejects with a TraefikError. `last` marks the
  * cluster's last good read: its version stands while the api is the same, and when the answer is byte-identical
- * `last` itself is returned (same routers array), so the caller can reuse what it derived from it.
+ * `last` itself is returned, unparsed, so the caller can reuse what it derived from that read.
  */
-export async function fetchCluster(target: ClusterTarget, opts: FetchOptions = {}, last?: ClusterRouters): Promise<ClusterRouters> {
+export async function fetchCluster(target: ClusterTarget, opts?: FetchOptions): Promise<ClusterRouters>;
+export async function fetchCluster(
+  target: ClusterTarget,
+  opts: FetchOptions,
+  last: ReadMark | undefined,
+): Promise<ClusterRouters | ReadMark>;
+export async function fetchCluster(target: ClusterTarget, opts: FetchOptions = {}, last?: ReadMark): Promise<ClusterRouters | ReadMark> {
   const client = await createClient(target, { maxBodyBytes: opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes });
   const known =
     last !== undefined && last.api === target.api && last.version !== undefined
@@ -71,7 +79,7 @@ export async function fetchCluster(target: ClusterTarget, opts: FetchOptions = {
 export async function fetchAll(
   targets: readonly ClusterTarget[],
   opts: FetchOptions = {},
-  last: ReadonlyMap<string, ClusterRouters> = new Map(),
+  last: ReadonlyMap<string, ReadMark> = new Map(),
 ): Promise<Map<string, FetchResult>> {
   const results = await Promise.all(
     targets.map(async (target): Promise<[string, FetchResult]> => {

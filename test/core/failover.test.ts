@@ -8,6 +8,7 @@ import {
   claimProblems,
   countClaims,
   downBackends,
+  downServices,
   type Failover,
   type HealthInput,
   qualifiedService,
@@ -16,7 +17,7 @@ import {
   trackFailovers,
   unhealthyClaims,
 } from '../../agent/core/failover.js';
-import type { Route, Router, ServiceHealth } from '../../agent/core/types.js';
+import type { Route, Router } from '../../agent/core/types.js';
 
 const settings = { enabled: true, downAfter: 2, upAfter: 3 };
 
@@ -156,7 +157,7 @@ const healthy: HealthInput = {
     ['hades_https', 'UP'],
     ['illmatic_https', 'UP'],
   ]),
-  snapshots: new Map(),
+  downServices: new Map(),
 };
 why('all healthy: no problem', () => assert.equal([...claimProblems(routes, healthy)], []));
 why('an API that did not answer makes every claim of its cluster unhealthy, whatever else is known', () => {
@@ -194,12 +195,16 @@ why('without show stat (HAProxy not asked) every backend counts as UP', () => {
   assert.equal([...claimProblems(routes, { ...healthy, backendStatus: undefined })], []);
 });
 why('a Traefik service with no server UP makes the claims of the routers using it unhealthy; unknown services count as healthy', () => {
-  const snapshots = new Map<string, { routers: Router[]; services: ServiceHealth }>([
-    ['hades', { routers: [router('grafana@kubernetescrd', 'grafana-svc')], services: { 'grafana-svc@kubernetescrd': false } }],
-    ['illmatic', { routers: [router('g@file', 'g-svc@file'), router('blog@file', 'blog-svc')], services: { 'g-svc@file': true } }],
+  const hadesDown = downServices([router('grafana@kubernetescrd', 'grafana-svc')], { 'grafana-svc@kubernetescrd': false });
+  const illmaticDown = downServices([router('g@file', 'g-svc@file'), router('blog@file', 'blog-svc')], { 'g-svc@file': true });
+  assert.equal([...hadesDown], [['grafana@kubernetescrd', 'grafana-svc@kubernetescrd']]);
+  assert.equal([...illmaticDown], []);
+  const down = new Map([
+    ['hades', hadesDown],
+    ['illmatic', illmaticDown],
   ]);
   assert.equal(
-    [...claimProblems(routes, { ...healthy, snapshots })],
+    [...claimProblems(routes, { ...healthy, downServices: down })],
     [
       ['sni grafana.technis.io hades', "hades's service grafana-svc@kubernetescrd has no server UP"],
       ['hosts grafana.technis.io hades', "hades's service grafana-svc@kubernetescrd has no server UP"],

@@ -16,6 +16,7 @@ import {
   type FetchOptions,
   fetchAll,
   fetchCluster,
+  type ReadMark,
   schemaProblems,
 } from '../../agent/io/traefik.js';
 import { loopbackPki } from '../harness/pki.js';
@@ -179,6 +180,11 @@ const HOMELAB_HTTP = loadFixture('k3s-homelab-http-routers.json') as unknown[];
 const HOMELAB_TCP = loadFixture('k3s-homelab-tcp-routers.json') as unknown[];
 let fake: FakeTraefik;
 const target = (extra: Partial<ClusterTarget> = {}): ClusterTarget => ({ name: 'hades', api: fake.url, timeoutMs: WAIT_MS, ...extra });
+/** A fetch result that must be a new answer, parsed (not the last read handed back). */
+const parsed = (value: ClusterRouters | ReadMark): ClusterRouters => {
+  assert.ok('routers' in value, 'a parsed answer, not the last read handed back');
+  return value;
+};
 const fields = ({ routers, services, syntax, version }: ClusterRouters) => ({
   routers,
   services,
@@ -230,7 +236,7 @@ paging('the next poll: /version is not read again, and an identical answer retur
   fake.setRouters('tcp', []);
   const third = await fetchCluster(target(), {}, second);
   assert.is.not(third, first);
-  assert.is(third.routers.length, 7);
+  assert.is(parsed(third).routers.length, 7);
   assert.equal([third.syntax, third.version], ['v3', '3.7.9'], 'the version known from the first read');
   assert.is.not(third.digest, first.digest);
   assert.equal(fake.requests.slice(3), ['/api/rawdata']);
@@ -582,8 +588,8 @@ all('fetches clusters in parallel: both requests are in before either is answere
   const hades = results.get('hades');
   const illmatic = results.get('illmatic');
   assert.ok(hades?.ok && illmatic?.ok);
-  assert.is(hades.value.routers.length, 7);
-  assert.equal([illmatic.value.routers.length, illmatic.value.syntax], [3, 'v2']);
+  assert.is(parsed(hades.value).routers.length, 7);
+  assert.equal([parsed(illmatic.value).routers.length, illmatic.value.syntax], [3, 'v2']);
 });
 
 all('never rejects: a failing cluster gets its TraefikError, the others their routers', async () => {
@@ -602,7 +608,11 @@ all('never rejects: a failing cluster gets its TraefikError, the others their ro
   assert.is(hades.error.message, `traefik[hades]: GET ${fakes[0]!.url}/rawdata: 500 Internal Server Error`);
   const illmatic = results.get('illmatic');
   assert.ok(illmatic?.ok);
-  assert.equal(fields(illmatic.value), { routers: routersFromRawdata(rawdataFrom({ tcp: HOMELAB_TCP })), services: {}, syntax: 'v3' });
+  assert.equal(fields(parsed(illmatic.value)), {
+    routers: routersFromRawdata(rawdataFrom({ tcp: HOMELAB_TCP })),
+    services: {},
+    syntax: 'v3',
+  });
   const nas = results.get('nas');
   assert.equal(nas?.ok ? 'ok' : nas?.error.message, 'traefik[nas]: api is not a valid URL');
   for (const result of results.values()) if (!result.ok) seenMessages.push(result.error.message, inspect(result.error));
