@@ -162,44 +162,6 @@ export const bundleOptions = {
 };
 
 /**
- * The verbs that sync, check or run the daemon (agent/verbs.ts, which main.ts loads with import() for them) are most of
- * the code: the sync pipeline, the daemon, got and its dependencies, chokidar. V8 parses every function of a script it
- * compiles, so `status`, `snippet` and `--help` paid for all of it at each start. verbs.ts is bundled on its own, with
- * everything it imports, and carried in the bundle as a string that vm.compileFunction compiles the first time a verb
- * needs it. Its modules are copies of those main.ts uses, which verbs.ts allows for (see its header); a stack frame
- * in it reads `routeagent.js (verbs)`.
- */
-const compiledOnFirstUse = {
-  name: 'verbs-compiled-on-first-use',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/verbs\.js$/ }, (args) => {
-      if (args.kind !== 'dynamic-import' || !/[/\\]agent[/\\]main\.ts$/.test(args.importer)) return undefined;
-      return { path: fileURLToPath(new URL('../agent/verbs.ts', import.meta.url)), namespace: 'verbs' };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'verbs' }, async (args) => {
-      const verbs = await build({
-        ...bundleOptions,
-        ...commonJs,
-        entryPoints: [args.path],
-        write: false,
-      });
-      const source = JSON.stringify(verbs.outputFiles[0].text);
-      return {
-        contents:
-          "const { compileFunction } = require('node:vm');\n" +
-          'const module = { exports: {} };\n' +
-          `compileFunction(${source}, ['module', 'exports', 'require', '__filename', '__dirname', '__routeagentUrl'], { filename: __filename + ' (verbs)' })(module, module.exports, require, __filename, __dirname, __routeagentUrl);\n` +
-          'export const runVerb = module.exports.runVerb;\n',
-        loader: 'js',
-      };
-    });
-  },
-};
-
-/** The agent bundle's format: see below. */
-const commonJs = { format: 'cjs', define: { 'import.meta.url': '__routeagentUrl' } };
-
-/**
  * The agent bundle is CommonJS: node loads a CommonJS main file without its ES module loader, a few ms of every start
  * (a one-shot `routeagent status` included), and any node 20 runs it from a .js file with no package.json beside it.
  * The sources are ES modules; the one `import.meta.url` among the dependencies (node-cron's) becomes the bundle's URL.
@@ -208,8 +170,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const dist = new URL('../dist/', import.meta.url);
   await build({
     ...bundleOptions,
-    ...commonJs,
-    plugins: [compiledOnFirstUse, ...bundleOptions.plugins],
+    format: 'cjs',
+    define: { 'import.meta.url': '__routeagentUrl' },
     entryPoints: [fileURLToPath(new URL('../agent/main.ts', import.meta.url))],
     outfile: fileURLToPath(new URL('routeagent.js', dist)),
     // "use strict" first, where a directive counts (esbuild's own comes after the banner): the sources are strict code.

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertBuilt, BUNDLE, killAll, runBundle, startAgent } from './harness/agent.js';
+import { assertBuilt, killAll, runBundle, startAgent } from './harness/agent.js';
 import { loopbackPki } from './harness/pki.js';
 import { skipUnless } from './harness/tools.js';
 
@@ -40,12 +40,6 @@ test.before(async () => {
   writeFileSync(
     join(dir, 'loaded.mjs'),
     "process.on('exit', () => process.stderr.write(`loaded: ${process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).join(' ')}\\n`));\n",
-  );
-  // Logs every function vm.compileFunction compiles (one "compiled: <filename>" line each), then compiles it.
-  writeFileSync(
-    join(dir, 'compiled.mjs'),
-    "import vm from 'node:vm';\nconst real = vm.compileFunction;\n" +
-      'vm.compileFunction = (code, params, options) => { process.stderr.write(`compiled: ${options?.filename}\\n`); return real(code, params, options); };\n',
   );
   // Logs every Intl formatter the process builds (one "intl: <kind>" line each), then builds it as asked.
   writeFileSync(
@@ -102,18 +96,6 @@ test('status and --help load none of the built-ins only syncs and the daemon nee
     help.loaded.filter((m) => NOT_AT_START.includes(m)),
     [],
   );
-});
-
-test('status, snippet and --help never compile the code of the other verbs; a sync compiles it once', async () => {
-  const config = writeConfig('compiled-config.json');
-  const env = { NODE_OPTIONS: `--import=${join(dir, 'compiled.mjs')}` };
-  const compiled = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('compiled: '));
-  for (const args of [['status', '--config', config], ['snippet', '--config', config], ['--help']]) {
-    const ran = await runBundle(args, { env });
-    assert.equal(compiled(ran.stderr), [], args.join(' '));
-  }
-  const sync = await runBundle(['sync', '--dry-run', '--config', config], { env });
-  assert.equal(compiled(sync.stderr), [`compiled: ${BUNDLE} (verbs)`], sync.stderr);
 });
 
 test('a dry-run sync over https trusts tls.ca and refuses the same server without it', async () => {
