@@ -57,7 +57,7 @@ const P = quick
       applyReps: 21,
       noChangeReps: 9,
       scaleSteps: [100, 1000, 10_000, 50_000],
-      scaleReps: 3,
+      scaleReps: 5,
       ruleCount: 50_000,
       ruleReps: 9,
       chainTerms: 10_000,
