@@ -73,8 +73,8 @@ export async function benchNoChange(edge: Edge, perCluster: number, reps: number
       `no-change sync, ${edge.names.length} clusters × ${perCluster.toLocaleString('en')} routers: agent CPU (wall ${ms(median(sync.map((c) => c.wallMs)))})`,
       ms(cpu),
       `${x(cpu / floorCpu)} floor`,
-      '',
-      null,
+      '≤ 1.5× floor',
+      cpu / floorCpu <= 1.5,
     ),
     row(
       '2',
