@@ -119,7 +119,7 @@ class Parser {
   nameError: string | undefined;
   /** then Traefik builds the matchers in rule order, each checking arity, then values */
   matcherError: string | undefined;
-  /** host key → the value as first written */
+  /** host key -> the value as first written */
   readonly spellings = new Map<string, string>();
 
   constructor(
