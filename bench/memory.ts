@@ -4,14 +4,15 @@
 //   start:   first sync done (3 clusters × 10 routers), then 1 s idle;
 //   syncs:   10,000 back-to-back syncs at that size, driven by SIGUSR2 (each new "sync: starting" line is answered by
 //            the next signal, so the daemon always has one sync queued), RSS sampled every 1,000 syncs;
-//   15,000:  3 clusters × 5,000 routers (15,000 hosts in each map), 5 syncs, then 1 s idle.
+//   15,000:  3 clusters × 5,000 routers (15,000 hosts in each map), 5 syncs, then 1.5 s idle; with rc.d's flags, where
+//            that RSS lives (smaps), and RSS again 10 s later, once V8's memory reducer has run (context, no goal).
 // The 10,000 syncs run at the small size because at 15,000 routers one sync costs ~0.2 s of CPU: 10,000 of them would
 // take more than half an hour.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RCD_NODE_FLAGS, startDaemonProc } from './lib/daemon.js';
 import type { Edge } from './lib/edge.js';
-import { onCleanup, rssMiB, sleep, stopChild, track } from './lib/procs.js';
+import { onCleanup, type RssParts, rssMiB, rssParts, sleep, stopChild, track } from './lib/procs.js';
 import { mib, type Row, row, x } from './lib/report.js';
 
 export type MemoryResult = {
@@ -21,6 +22,8 @@ export type MemoryResult = {
   syncs: { count: number; rssMiB: number; bareMiB: number; atMs: number }[];
   at15kMiB: number;
   bare15kMiB: number;
+  /** With rc.d's flags only: where at15kMiB lives, and RSS 10 s later (daemon, bare node). */
+  later?: { parts: RssParts; bareParts: RssParts; settledMiB: number; bareSettledMiB: number };
   syncsPerSec: number;
 };
 
@@ -74,6 +77,13 @@ export async function benchMemory(
     const at15kMiB = rssMiB(daemon.pid);
     const bare15kMiB = rssMiB(bare.pid!);
     const result: MemoryResult = { nodeArgs, bareStartMiB, startMiB, syncs: samples, at15kMiB, bare15kMiB, syncsPerSec };
+    if (nodeArgs === RCD_NODE_FLAGS) {
+      const parts = rssParts(daemon.pid);
+      const bareParts = rssParts(bare.pid!);
+      // V8 starts its memory reducer ~8 s after the heap grew: the garbage of the last syncs and the pages it kept go then.
+      await sleep(10_000);
+      result.later = { parts, bareParts, settledMiB: rssMiB(daemon.pid), bareSettledMiB: rssMiB(bare.pid!) };
+    }
     const rows = nodeArgs === RCD_NODE_FLAGS ? memoryRows(result) : flaggedRows(result);
     return { result, rows };
   } finally {
@@ -137,6 +147,27 @@ function memoryRows(r: MemoryResult): Row[] {
       x(r.at15kMiB / r.bare15kMiB),
       '≤ 2.5× bare node',
       r.at15kMiB / r.bare15kMiB <= 2.5,
+    ),
+    ...laterRows(r),
+  ];
+}
+
+// Context for the row above: which part of RSS moves from run to run, and what the same daemon holds once idle.
+function laterRows(r: MemoryResult): Row[] {
+  if (!r.later) return [];
+  const { parts: p, bareParts: b } = r.later;
+  const part = (name: string, v: number, bare: number) => `${name} ${v.toFixed(1)} (bare ${bare.toFixed(1)})`;
+  return [
+    row(
+      '4',
+      `  of it, MiB: ${part('mapped files (node binary, libraries)', p.files, b.files)}, ${part('C heap', p.cHeap, b.cHeap)}, ${part('anonymous (V8 heap pages, thread arenas)', p.anon, b.anon)}`,
+      '',
+    ),
+    row(
+      '4',
+      `  the same daemon 10 s later, idle (V8's memory reducer has run) vs bare node (${mib(r.later.bareSettledMiB)})`,
+      mib(r.later.settledMiB),
+      x(r.later.settledMiB / r.later.bareSettledMiB),
     ),
   ];
 }

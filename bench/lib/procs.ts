@@ -142,6 +142,32 @@ export function rssMiB(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
+/** Where a process's resident memory lives, from /proc/<pid>/smaps, in MiB. */
+export type RssParts = {
+  /** Pages of mapped files: the node binary (its code and embedded data) and shared libraries. */
+  readonly files: number;
+  /** The main thread's C heap (`[heap]`, glibc malloc): Buffers' memory, among others. */
+  readonly cHeap: number;
+  /** Anonymous mappings: V8's heap pages, large objects, other threads' malloc arenas. */
+  readonly anon: number;
+};
+
+export function rssParts(pid: number): RssParts {
+  const parts = { files: 0, cHeap: 0, anon: 0 };
+  let into: keyof RssParts = 'anon';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1]!;
+      into = name.startsWith('/') ? 'files' : name === '[heap]' ? 'cHeap' : 'anon';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) parts[into] += Number(rss[1]) / 1024;
+  }
+  return parts;
+}
+
 // /proc/<pid>/stat after "(comm) ": field 3 (state) is index 0.
 function statFields(pid: number): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
