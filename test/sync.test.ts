@@ -147,7 +147,7 @@ if (!missing) {
   });
 
   e2e('the guard holds a plan that empties a map; --force applies it', async () => {
-    const many = Array.from({ length: 8 }, (_, i) => app(`app${i}.technis.io`));
+    const many = eightApps();
     w.clusters.hades.traefik.setRouters('http', many);
     assert.ok((await sync()).applied);
     const before = await fileMap(w.haproxy.mapPaths.sni);
@@ -163,7 +163,7 @@ if (!missing) {
   });
 
   e2e('a config change that explains the removals passes the guard', async () => {
-    const many = Array.from({ length: 8 }, (_, i) => app(`app${i}.technis.io`));
+    const many = eightApps();
     w.clusters.hades.traefik.setRouters('http', many);
     assert.ok((await sync()).applied);
     await w.writeConfig({ expose: { domains: ['example.org'] } });
@@ -210,7 +210,7 @@ if (!missing) {
 
   e2e('dry run plans against the files and changes nothing', async () => {
     await sync();
-    w.clusters.hades.traefik.setRouters('http', [app('new.technis.io'), ...Array.from({ length: 8 }, (_, i) => app(`app${i}.technis.io`))]);
+    w.clusters.hades.traefik.setRouters('http', [app('new.technis.io'), ...eightApps()]);
     const before = await fileMap(w.haproxy.mapPaths.sni);
     const r = await sync({ dryRun: true });
     assert.is(r.applied, false);
