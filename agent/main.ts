@@ -151,14 +151,18 @@ async function syncViaDaemon(path: string, daemon: Hello, cmd: SyncCommand): Pro
   if (!isSyncReport(report))
     throw new AgentError(
       'ERR_CONTROL',
-      `control socket ${path}: the daemon (pid ${daemon.pid}) answered the sync without a report; see its log`,
+      daemon.version === VERSION
+        ? `control socket ${path}: the daemon (pid ${daemon.pid}) answered the sync without a report; see its log`
+        : `control socket ${path}: the daemon (pid ${daemon.pid}) runs routeagent ${daemon.version}, whose report this ${VERSION} cannot read; the daemon did sync (see its log); restart it ("service routeagent restart") to run this version`,
     );
   return printReport(report, cmd);
 }
 
 function isSyncReport(v: unknown): v is SyncReport {
   const r = v as SyncReport;
-  return typeof r === 'object' && r !== null && typeof r.maps === 'object' && typeof r.plan === 'object' && typeof r.clusters === 'object';
+  return (
+    typeof r === 'object' && r !== null && Array.isArray(r.maps?.hosts) && typeof r.plan === 'object' && typeof r.clusters === 'object'
+  );
 }
 
 const STATUS_MAX_AGE_SEC = 600;

@@ -40,9 +40,7 @@ export async function mirrorOnce(
     return {
       at: new Date(started).toISOString(),
       durationMs: deps.now() - started,
-      maps: Object.fromEntries(
-        MAP_NAMES.map((m) => [m, Object.fromEntries(mirror.entries[m].map((e) => [e.key, e.backend]))]),
-      ) as SyncReport['maps'],
+      maps: mirror.entries,
       ...(served ? { served: Object.fromEntries(MAP_NAMES.map((m) => [m, served[m].length])) as Record<MapName, number> } : {}),
       plan: Object.fromEntries(
         plans.map((p) => [p.map, { add: [...p.add], change: [...p.change], remove: [...p.remove] }]),

@@ -47,7 +47,7 @@ export function formatPlan(r: SyncReport, dryRun: boolean): string {
 
 function planLines(r: SyncReport, m: MapName): string[] {
   const p = r.plan[m];
-  const total = count(Object.keys(r.maps[m]).length, 'entry', 'entries');
+  const total = count(r.maps[m].length, 'entry', 'entries');
   if (!p.add.length && !p.change.length && !p.remove.length) return [`${m}: no changes (${total})`];
   return [
     `${m}: +${p.add.length} ~${p.change.length} -${p.remove.length} (${total})`,
@@ -60,7 +60,7 @@ function planLines(r: SyncReport, m: MapName): string[] {
 /** `sync --json`: the documented shape (maps, plan, conflicts, skipped, clusters, applied), plus failovers, held and error. */
 export function formatPlanJson(r: SyncReport): string {
   const report = {
-    maps: r.maps,
+    maps: Object.fromEntries(MAP_NAMES.map((m) => [m, Object.fromEntries(r.maps[m].map((e) => [e.key, e.backend]))])),
     plan: r.plan,
     conflicts: r.conflicts,
     skipped: r.skipped,

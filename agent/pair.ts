@@ -64,7 +64,7 @@ export function createPair(log: Log, state: SyncState): Pair {
     // The leader asks its peer only to show it in status: briefly, so a follower that is gone never holds a sync up.
     const [report, peer] = await Promise.all([syncOnce(deps, state, opts), askPeer(ha, token, LEADER_ASK_MS)]);
     const ended = report.error === undefined && !report.held?.length;
-    if (!opts.dryRun) await keep(deps.config, ended ? { at: report.at, entries: entriesOf(report.maps) } : undefined);
+    if (!opts.dryRun) await keep(deps.config, ended ? { at: report.at, entries: report.maps } : undefined);
     return { ...report, ha: await haStatus(deps.config, ha, { ...peerSeen(ha, peer) }, false) };
   };
 
@@ -208,13 +208,6 @@ function renderAll(entries: Record<MapName, readonly Entry[]>): Record<MapName, 
   return Object.fromEntries(MAP_NAMES.map((m) => [m, renderMap(entries[m])])) as Record<MapName, string>;
 }
 
-function entriesOf(maps: SyncReport['maps']): Record<MapName, Entry[]> {
-  return Object.fromEntries(MAP_NAMES.map((m) => [m, Object.entries(maps[m]).map(([key, backend]) => ({ key, backend }))])) as Record<
-    MapName,
-    Entry[]
-  >;
-}
-
 function unreadable(e: unknown): undefined {
   if (!(e instanceof AgentError)) throw e;
   return undefined;
@@ -233,9 +226,7 @@ function emptyReport(
   return {
     at: new Date(started).toISOString(),
     durationMs: now - started,
-    maps: Object.fromEntries(
-      MAP_NAMES.map((m) => [m, Object.fromEntries((current?.[m] ?? []).map((e) => [e.key, e.backend]))]),
-    ) as SyncReport['maps'],
+    maps: { hosts: current?.hosts ?? [], sni: current?.sni ?? [] },
     ...(current ? { served: Object.fromEntries(MAP_NAMES.map((m) => [m, current[m].length])) as Record<MapName, number> } : {}),
     plan: { hosts: none, sni: none },
     conflicts: [],

@@ -323,9 +323,6 @@ type Base = {
 };
 
 function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: ApplyMethod; held?: string[]; error?: string }): SyncReport {
-  const maps = Object.fromEntries(
-    MAP_NAMES.map((m) => [m, Object.fromEntries(b.maps[m].map((e) => [e.key, e.backend]))]),
-  ) as SyncReport['maps'];
   const plan = Object.fromEntries(
     b.plans.map((p) => [p.map, { add: [...p.add], change: [...p.change], remove: [...p.remove] }]),
   ) as SyncReport['plan'];
@@ -335,7 +332,7 @@ function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: Ap
   return {
     at: new Date(b.started).toISOString(),
     durationMs: deps.now() - b.started,
-    maps,
+    maps: b.maps,
     ...(servedMaps ? { served: Object.fromEntries(MAP_NAMES.map((m) => [m, servedMaps[m].length])) as Record<MapName, number> } : {}),
     plan,
     conflicts: b.conflicts,

@@ -85,7 +85,7 @@ const agent: Handlers = {
       method: r.method,
       ...(r.error !== undefined ? { error: r.error } : {}),
       ...(r.held ? { held: r.held } : {}),
-      entries: { hosts: Object.keys(r.maps.hosts).length, sni: Object.keys(r.maps.sni).length },
+      entries: { hosts: r.maps.hosts.length, sni: r.maps.sni.length },
       changes,
     };
   },

@@ -85,7 +85,7 @@ const at = '2026-03-01T10:42:05.000Z';
 const heldReport: ReportLike = {
   at,
   durationMs: 12,
-  maps: { hosts: { 'a.technis.io': 'hades_http_ipvANY' }, sni: { 'a.technis.io': 'hades_https_ipvANY' } },
+  maps: { hosts: [{ key: 'a.technis.io', backend: 'hades_http_ipvANY' }], sni: [{ key: 'a.technis.io', backend: 'hades_https_ipvANY' }] },
   served: { hosts: 6, sni: 6 },
   conflicts: [{ host: 'g.technis.io', map: 'sni', claimants: ['hades', 'illmatic'], winner: 'hades' }],
   skipped: [{}],
@@ -113,7 +113,7 @@ status('an applied sync has no held plan; a sync that could not read the maps ke
   const { served: _served, ...withoutServed } = withoutHeld;
   const applied = statusFromReport({ ...withoutHeld, served: { hosts: 1, sni: 1 }, applied: true, method: 'runtime' });
   assert.equal([applied.outcome, applied.entries, 'heldEntries' in applied], ['ok', { hosts: 1, sni: 1 }, false]);
-  const unread = statusFromReport({ ...withoutServed, maps: { hosts: {}, sni: {} }, error: 'map file …: cannot read' }, applied);
+  const unread = statusFromReport({ ...withoutServed, maps: { hosts: [], sni: [] }, error: 'map file …: cannot read' }, applied);
   assert.equal(unread.entries, { hosts: 1, sni: 1 });
 });
 

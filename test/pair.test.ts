@@ -142,8 +142,14 @@ if (!missing) {
     assert.is(r.error, why);
     assert.equal(await nodes.a.files(), held, 'the old master kept its maps');
     assert.equal(r.maps, {
-      hosts: { 'grafana.technis.io': 'hades_http_ipvANY', 'wiki.technis.io': 'hades_http_ipvANY' },
-      sni: { 'grafana.technis.io': 'hades_https_ipvANY', 'wiki.technis.io': 'hades_https_ipvANY' },
+      hosts: [
+        { key: 'grafana.technis.io', backend: 'hades_http_ipvANY' },
+        { key: 'wiki.technis.io', backend: 'hades_http_ipvANY' },
+      ],
+      sni: [
+        { key: 'grafana.technis.io', backend: 'hades_https_ipvANY' },
+        { key: 'wiki.technis.io', backend: 'hades_https_ipvANY' },
+      ],
     });
     assert.equal(r.served, { hosts: 2, sni: 2 });
   });

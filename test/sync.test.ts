@@ -49,8 +49,14 @@ if (!missing) {
     assert.is(r.error, undefined);
     assert.ok(r.applied);
     assert.equal(r.maps, {
-      hosts: { 'blog.technis.io': 'hades_http_ipvANY', 'grafana.technis.io': 'hades_http_ipvANY' },
-      sni: { 'grafana.technis.io': 'hades_https_ipvANY', 'mqtt.technis.io': 'illmatic_https_ipvANY' },
+      hosts: [
+        { key: 'blog.technis.io', backend: 'hades_http_ipvANY' },
+        { key: 'grafana.technis.io', backend: 'hades_http_ipvANY' },
+      ],
+      sni: [
+        { key: 'grafana.technis.io', backend: 'hades_https_ipvANY' },
+        { key: 'mqtt.technis.io', backend: 'illmatic_https_ipvANY' },
+      ],
     });
     assert.equal(r.skipped, [{ cluster: 'hades', router: 'evil@kubernetescrd', reason: 'host evil.example.com is not allowed by expose' }]);
     assert.is(await w.viaSni('grafana.technis.io'), 'hades');
@@ -170,7 +176,7 @@ if (!missing) {
     const r = await sync();
     assert.is(r.held, undefined);
     assert.ok(r.applied);
-    assert.equal(r.maps, { hosts: {}, sni: {} });
+    assert.equal(r.maps, { hosts: [], sni: [] });
     await w.writeConfig();
   });
 

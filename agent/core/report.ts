@@ -17,7 +17,8 @@ export type HealthReport = { failovers: Failover[]; unhealthyClaims: number; dow
 export type SyncReport = {
   at: string;
   durationMs: number;
-  maps: Record<MapName, Record<string, string>>;
+  /** The entries each map should hold: the sync's own lists, not copies (`sync --json` prints them as key → backend). */
+  maps: Record<MapName, readonly Entry[]>;
   /** Entries HAProxy serves after this sync (the desired ones only when applied); absent when its maps could not be read. */
   served?: Record<MapName, number>;
   plan: Record<MapName, { add: Entry[]; change: Change[]; remove: Entry[] }>;

@@ -77,7 +77,7 @@ export function statusFromReport(r: StatusInput, previous?: Status): Status {
   );
   const lastSuccess = outcome === 'ok' ? r.at : previous?.lastSuccess;
   const lastError = r.error ?? r.held?.join('; ') ?? Object.values(r.clusters).find((c) => c.error)?.error;
-  const desired = Object.fromEntries(MAP_NAMES.map((m) => [m, Object.keys(r.maps[m]).length])) as Record<MapName, number>;
+  const desired = Object.fromEntries(MAP_NAMES.map((m) => [m, r.maps[m].length])) as Record<MapName, number>;
   return {
     version: 1,
     at: r.at,

@@ -15,7 +15,7 @@ function report(extra: Partial<SyncReport> = {}): SyncReport {
   return {
     at,
     durationMs: 12,
-    maps: { hosts: { 'app.technis.io': 'hades_http' }, sni: { 'app.technis.io': 'hades_https' } },
+    maps: { hosts: [{ key: 'app.technis.io', backend: 'hades_http' }], sni: [{ key: 'app.technis.io', backend: 'hades_https' }] },
     served: { hosts: 1, sni: 1 },
     plan: { hosts: { add: [], change: [], remove: [] }, sni: { add: [], change: [], remove: [] } },
     conflicts: [],

@@ -180,7 +180,7 @@ if (!missing) {
   test('10,000 "||" terms of valid exposed hosts: all applied', async () => {
     const rule = Array.from({ length: 10_000 }, (_, i) => `Host(\`h${i}.technis.io\`)`).join(' || ');
     const r = await syncWith([httpRouter('wide', rule)]);
-    assert.is(Object.keys(r.maps.sni).length, 10_001);
+    assert.is(r.maps.sni.length, 10_001);
     const file = await readFile(w.haproxy.mapPaths.sni, 'utf8');
     assert.is(file.split('\n').length, 10_002);
     assert.ok(r.applied);

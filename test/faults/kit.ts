@@ -43,7 +43,7 @@ export function syncer(w: World, log: Log, state: SyncState = newSyncState()) {
 
 /** The sorted `key value` lines of a report's desired maps. */
 export function versionOf(report: SyncReport): Version {
-  return Object.fromEntries(MAPS.map((m) => [m, lines(report.maps[m])])) as Version;
+  return Object.fromEntries(MAPS.map((m) => [m, lines(Object.fromEntries(report.maps[m].map((e) => [e.key, e.backend])))])) as Version;
 }
 
 /** A version from plain objects (`{ 'a.technis.io': 'hades_https_ipvANY' }`). */

@@ -107,7 +107,7 @@ if (!missing) {
       }
       const r = await sync.run();
       assert.is(r.error, undefined);
-      const winner = r.maps.sni['x.technis.io'] === 'hades_https_ipvANY' ? 'hades' : 'illmatic';
+      const winner = r.maps.sni.find((e) => e.key === 'x.technis.io')?.backend === 'hades_https_ipvANY' ? 'hades' : 'illmatic';
       winners.push(winner);
       const v: Version = version({ hosts: { 'x.technis.io': `${winner}_http_ipvANY` }, sni: { 'x.technis.io': `${winner}_https_ipvANY` } });
       await assertServes(w, v, `sync ${i + 1}`);
