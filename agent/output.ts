@@ -27,7 +27,7 @@ export function formatPlan(r: SyncReport, dryRun: boolean): string {
       `cluster ${name}: ${c.ok ? count(c.routers, 'router', 'routers') : `unreachable, using its last known routes (${c.error})`}`,
     );
   }
-  for (const m of MAP_NAMES) lines.push(...planLines(r, m));
+  for (const m of MAP_NAMES) for (const line of planLines(r, m)) lines.push(line); // a plan may be longer than a call's arguments
   for (const c of r.conflicts) lines.push(conflictLine(c, 'routed'));
   for (const f of r.failovers) lines.push(failoverLine(f));
   if (r.skipped.length) lines.push(`skipped: ${count(r.skipped.length, 'router', 'routers')} (see --json for each one and why)`);

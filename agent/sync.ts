@@ -108,11 +108,12 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
     if (snap.kind === 'seeded' || snap.settings !== settingsOf(cluster, config.expose)) {
       // Routes kept from before a config edit (the cluster has not answered since): the allowlist in force still applies.
       const kept = snap.kind === 'seeded' ? snap.routes : snap.derived.routes;
-      routes.push(...kept.filter((r) => isExposed(r.host, config.expose)));
+      for (const r of kept) if (isExposed(r.host, config.expose)) routes.push(r);
       continue;
     }
-    routes.push(...snap.derived.routes);
-    skipped.push(...snap.derived.skipped);
+    // Loops, not push(...list): a call takes at most ~120,000 arguments, and a cluster may have more routes than that.
+    for (const r of snap.derived.routes) routes.push(r);
+    for (const s of snap.derived.skipped) skipped.push(s);
   }
   const unhealthy = assessClaims(config, state, {
     routes,

@@ -6,6 +6,7 @@ import { type Config, parseConfig } from '../agent/config.js';
 import type { Entry, MapName, Router } from '../agent/core/types.js';
 import type { ClusterRouters, FetchResult } from '../agent/io/traefik.js';
 import { silentLog } from '../agent/log.js';
+import { formatPlan } from '../agent/output.js';
 import type { Current, HaproxyPort, TraefikPort } from '../agent/ports.js';
 import { newSyncState, type SyncDeps, syncOnce } from '../agent/sync.js';
 
@@ -74,5 +75,20 @@ ports('a dry run asks read for the files and never calls apply', async () => {
   const r = await syncOnce(deps(h.port), newSyncState(), { dryRun: true });
   assert.equal([h.reads, h.applied.length, r.applied], [[true], 0, false]);
   assert.equal(r.plan.sni.add, [{ key: 'grafana.technis.io', backend: 'hades_https_ipvANY' }]);
+});
+ports('a cluster of 140,000 routers syncs, and its plan prints (no list is spread into a call, whose arguments are capped)', async () => {
+  const many = Array.from({ length: 140_000 }, (_, i) => ({ ...router, name: `app${i}@kubernetes`, rule: `Host(\`app${i}.technis.io\`)` }));
+  const hostless = Array.from({ length: 140_000 }, (_, i) => ({ ...router, name: `path${i}@kubernetes`, rule: `PathPrefix(\`/p${i}\`)` }));
+  const big: ClusterRouters = { ...read, routers: [...many, ...hostless], digest: 'd-big' };
+  const h = recordingHaproxy(empty());
+  const r = await syncOnce(
+    { ...deps(h.port), traefik: { fetch: async () => new Map<string, FetchResult>([['hades', { ok: true, value: big }]]) } },
+    newSyncState(),
+  );
+  assert.is(r.error, undefined);
+  assert.equal([r.maps.hosts.length, r.maps.sni.length, r.skipped.length], [140_000, 140_000, 140_000]);
+  const text = formatPlan(r, false);
+  assert.ok(text.includes('hosts: +140000 ~0 -0 (140000 entries)'), text.slice(0, 200));
+  assert.ok(text.includes('  + app99999.technis.io hades_https_ipvANY'));
 });
 ports.run();
