@@ -4,12 +4,12 @@
 import { dirname } from 'node:path';
 import type { HaproxyConfig } from './config.js';
 import { backendFault, MAP_NAMES } from './core/maps.js';
-import { renderMap, sameEntries } from './core/render.js';
+import { mapTextHolds, renderMap, sameEntries } from './core/render.js';
 import { type BackendMode, MIN_RUNTIME_VERSION, type ShowInfo, versionAtLeast } from './core/reply.js';
 import type { Entry, MapName } from './core/types.js';
 import { ApplyError, HaproxyReplyError } from './errors.js';
 import { checkConfig, readConfigBackends } from './io/check.js';
-import { discardFile, discardLeftovers, promoteFile, readMapFile, readMapFiles, stageFile } from './io/files.js';
+import { discardFile, discardLeftovers, promoteFile, readMapFile, readMapFiles, readMapText, stageFile } from './io/files.js';
 import { runReload } from './io/reload.js';
 import { createRuntime, isNothingListening, isUnreachable, type Runtime } from './io/runtime.js';
 import { count, type Log } from './log.js';
@@ -158,7 +158,7 @@ async function changedMaps(
   const changed: MapName[] = [];
   for (const m of MAP_NAMES) {
     const path = h.maps[m];
-    const fileDiffers = !sameEntries(await readMapFile(path), desired[m]);
+    const fileDiffers = !mapTextHolds(await readMapText(path), desired[m]);
     const runtimeDiffers =
       live?.loaded.has(path) === true && !sameEntries(seenMaps[m] ?? (await beforeLive(runtime.showMap(path))), desired[m]);
     if (!fileDiffers && !runtimeDiffers) continue;

@@ -56,6 +56,35 @@ export function renderPayload(sorted: readonly Entry[], maxBytes = 8000): string
   return chunks;
 }
 
+/** Does map text hold exactly these entries, duplicates counted, order ignored (sameEntries of what parseMapText reads)? */
+export function mapTextHolds(text: string, entries: readonly Entry[]): boolean {
+  return isRenderingOf(text, entries) || sameEntries(parseMapText(text), entries);
+}
+
+/**
+ * Is `text` exactly one renderMap line per entry, in this order? Checked in place, with no entry made: a no-change sync
+ * compares each map file with the desired entries at every poll. false means only "not in this exact form".
+ */
+function isRenderingOf(text: string, entries: readonly Entry[]): boolean {
+  const goodBackends = new Set<string>();
+  let p = 0;
+  for (const { key, backend } of entries) {
+    // Only entries renderMap would write: a line that matches is then one parseMapText reads back as this entry.
+    if (!KEY.test(key)) return false;
+    if (!goodBackends.has(backend)) {
+      if (!BACKEND.test(backend)) return false;
+      goodBackends.add(backend);
+    }
+    const b = p + key.length + 1;
+    const end = b + backend.length;
+    // slice equality, as in reply.ts createListMatcher: faster than startsWith at an offset
+    if (text.charCodeAt(end) !== 0x0a || text.charCodeAt(b - 1) !== 0x20 || text.slice(p, b - 1) !== key || text.slice(b, end) !== backend)
+      return false;
+    p = end + 1;
+  }
+  return p === text.length;
+}
+
 /**
  * Map text → entries, read the way HAProxy reads a map file (pattern.c, HAProxy 2.6): `#` in column 0 is a comment, blank lines
  * are skipped, leading blanks are ignored, the key ends at the first blank, the value is the rest minus trailing blanks.

@@ -42,10 +42,15 @@ export async function discardFile(staged: string): Promise<void> {
 
 /** Read a map file the way HAProxy does; a missing file is an empty map. */
 export async function readMapFile(path: string): Promise<Entry[]> {
+  return parseMapText(await readMapText(path));
+}
+
+/** A map file's text; a missing file is an empty map (''). */
+export async function readMapText(path: string): Promise<string> {
   try {
-    return parseMapText(await readFile(path, 'utf8'));
+    return await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
     throw new ApplyError('read', `map file ${path}: cannot read (${reason(err)})`, { cause: err });
   }
 }

@@ -3,7 +3,7 @@
 // pass, with renderMap's refusals: it must give what the plain reference below (splitPayload) cuts from renderMap's text.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { byKey, parseMapText, renderMap, renderPayload, sameEntries } from '../../agent/core/render.js';
+import { byKey, mapTextHolds, parseMapText, renderMap, renderPayload, sameEntries } from '../../agent/core/render.js';
 
 // The reference renderPayload is held to: map text → chunks of whole lines, each at most `maxBytes` UTF-8 bytes.
 function splitPayload(text: string, maxBytes = 8000): string[] {
@@ -114,6 +114,70 @@ parse('an empty file is an empty map', () => {
   assert.equal(parseMapText(''), []);
 });
 parse.run();
+
+const holds = suite('mapTextHolds');
+// Its definition: what HAProxy would load from the text (parseMapText) holds the entries as a multiset (sameEntries).
+const heldByParsing = (text: string, entries: readonly { key: string; backend: string }[]) => sameEntries(parseMapText(text), entries);
+holds('agrees with parsing the text, for the rendered text and for every way a file can differ from it', () => {
+  const a = { key: 'a.test', backend: 'be_a' };
+  const b = { key: 'b.test', backend: 'be_b' };
+  const lists = [
+    [],
+    [a],
+    [a, b],
+    [b, a],
+    [a, a],
+    [a, { key: 'a.test', backend: 'be_b' }],
+    [{ key: 'A.test', backend: 'be_a' }],
+    [{ key: 'a b', backend: 'c' }],
+  ];
+  const texts = [
+    '',
+    '\n',
+    renderMap([a]),
+    renderMap([a, b]),
+    'b.test be_b\na.test be_a\n', // another order
+    'a.test be_a\nb.test be_b', // no newline at the end
+    'a.test be_a\r\nb.test be_b\r\n', // CRLF
+    '# routeagent\na.test be_a\nb.test be_b\n', // a comment
+    'a.test  be_a\nb.test be_b\n', // two blanks
+    'a.test be_a \nb.test be_b\n', // a trailing blank
+    ' a.test be_a\nb.test be_b\n', // a leading blank
+    'a.test be_a\n\nb.test be_b\n', // a blank line
+    'a.test be_a\na.test be_a\n', // a duplicate
+    'a.test be_a\nb.test be_b\nc.test be_c\n', // one more
+    'A.test be_a\n',
+    'a b c\n',
+  ];
+  let held = 0;
+  for (const entries of lists) {
+    for (const text of texts) {
+      const want = heldByParsing(text, entries);
+      if (want) held++;
+      assert.is(mapTextHolds(text, entries), want, JSON.stringify([text, entries]));
+    }
+  }
+  assert.ok(held >= 10, `only ${held} texts held their entries`);
+});
+holds('agrees with parsing on random mutations of a rendered map', () => {
+  const pieces = [' ', '\t', '\n', '\r', '#', 'a', '.test', 'be_a', 'x'];
+  const entries = Array.from({ length: 5 }, (_, i) => ({ key: `h${i}.test`, backend: i % 2 ? 'be_a' : 'be_b' }));
+  const rendered = renderMap(entries);
+  let seed = 11;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return Math.floor((seed / 2147483648) * n); // the high bits: the low ones of this generator cycle
+  };
+  for (let i = 0; i < 5000; i++) {
+    let text = rendered;
+    for (let k = rand(3); k > 0; k--) {
+      const at = rand(text.length + 1);
+      text = rand(2) ? text.slice(0, at) + pieces[rand(pieces.length)]! + text.slice(at) : text.slice(0, at) + text.slice(at + 1);
+    }
+    assert.is(mapTextHolds(text, entries), heldByParsing(text, entries), JSON.stringify(text));
+  }
+});
+holds.run();
 
 const split = suite('splitPayload');
 split('keeps every chunk at or under maxBytes and every line whole', () => {
