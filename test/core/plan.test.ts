@@ -39,6 +39,37 @@ plan('output is sorted by key', () => {
     ['a.x', 'z.x'],
   );
 });
+plan('the same plan whatever order either side lists its entries in, duplicates included (random maps)', () => {
+  let seed = 3;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return Math.floor((seed / 2147483648) * n); // the high bits: the low ones of this generator cycle
+  };
+  const side = () =>
+    Array.from({ length: rand(8) }, () => ({ key: `h${rand(10)}.example.com`, backend: `be_${'ab'[rand(2)]}` }))
+      .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0))
+      .filter((e, i, all) => i === 0 || all[i - 1]!.key !== e.key);
+  const shuffled = <T>(xs: T[]) =>
+    xs
+      .map((x) => [rand(1000), x] as const)
+      .sort((p, q) => p[0] - q[0])
+      .map(([, x]) => x);
+  let changed = 0;
+  for (let i = 0; i < 2000; i++) {
+    const current = side();
+    const desired = side();
+    const sorted = planMap('hosts', current, desired); // both ascending: walked side by side
+    const any = planMap('hosts', shuffled(current), shuffled(desired)); // in any order: indexed
+    assert.equal(sorted, any, JSON.stringify([current, desired]));
+    if (!isEmptyPlan(sorted)) changed++;
+    // A key listed twice live: both ways compare its last entry.
+    if (current.length > 0) {
+      const twice = [...current, { ...current[current.length - 1]!, backend: 'be_z' }];
+      assert.equal(planMap('hosts', twice, desired), planMap('hosts', shuffled(current).concat(twice.slice(-1)), desired));
+    }
+  }
+  assert.ok(changed > 1000, `only ${changed} plans had changes`);
+});
 plan.run();
 
 const guard = suite('guardReason');
