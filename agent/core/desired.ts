@@ -47,8 +47,15 @@ export function mergeDesired(input: MergeInput): Desired {
       const b = c.backends[map];
       if (b !== undefined) owner.set(b, c.name);
     }
-    const current = new Map<string, string | undefined>();
-    for (const e of input.current[map]) current.set(e.key, owner.get(e.backend));
+    // host → the cluster whose backend serves it now: only a contested host asks, so most syncs never build it
+    let current: Map<string, string | undefined> | undefined;
+    const ownerNow = (host: string) => {
+      if (!current) {
+        current = new Map();
+        for (const e of input.current[map]) current.set(e.key, owner.get(e.backend));
+      }
+      return current.get(host);
+    };
     // host → its claimant, or its claimants once a second cluster claims it (most hosts have one: no Set per host)
     const claims = new Map<string, string | string[]>();
     for (const r of input.routes) {
@@ -59,26 +66,27 @@ export function mergeDesired(input: MergeInput): Desired {
         if (claim !== r.cluster) claims.set(r.host, [claim, r.cluster]);
       } else if (!claim.includes(r.cluster)) claim.push(r.cluster);
     }
-    const entries = new Map<string, string>();
+    const statics = new Map<string, string>();
     for (const s of input.static) {
       const b = s.backends[map];
-      if (b !== undefined) entries.set(s.host, b);
-    }
-    for (const [host, claim] of claims) {
-      if (entries.has(host)) continue; // static routes win over clusters
-      if (typeof claim === 'string') {
-        entries.set(host, byName.get(claim)!.backends[map]!); // a sole claimant wins whatever the pins or policy say
-        continue;
-      }
-      const claimants = claim.sort((a, b) => order.get(a)! - order.get(b)!);
-      const preferred = pickWinner(host, claimants, input, current.get(host), byName);
-      const winner = healthyWinner(map, host, claimants, preferred, input, current.get(host), byName);
-      entries.set(host, byName.get(winner)!.backends[map]!);
-      conflicts.push({ host, map, claimants, winner });
-      if (winner !== preferred) failedOver.push({ host, map, from: preferred, to: winner });
+      if (b !== undefined) statics.set(s.host, b);
     }
     const list: Entry[] = [];
-    for (const [key, backend] of entries) list.push({ key, backend });
+    for (const [key, backend] of statics) list.push({ key, backend });
+    // forEach, not for…of: iterating a 50,000-entry Map by destructuring makes an [entry] array per host
+    claims.forEach((claim, host) => {
+      if (statics.has(host)) return; // static routes win over clusters
+      if (typeof claim === 'string') {
+        list.push({ key: host, backend: byName.get(claim)!.backends[map]! }); // a sole claimant wins whatever the pins or policy say
+        return;
+      }
+      const claimants = claim.sort((a, b) => order.get(a)! - order.get(b)!);
+      const preferred = pickWinner(host, claimants, input, ownerNow(host), byName);
+      const winner = healthyWinner(map, host, claimants, preferred, input, ownerNow(host), byName);
+      list.push({ key: host, backend: byName.get(winner)!.backends[map]! });
+      conflicts.push({ host, map, claimants, winner });
+      if (winner !== preferred) failedOver.push({ host, map, from: preferred, to: winner });
+    });
     maps[map] = list.sort((a, b) => byteOrder(a.key, b.key));
   }
   conflicts.sort((a, b) => byteOrder(a.host, b.host) || byteOrder(a.map, b.map));
