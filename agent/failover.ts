@@ -44,7 +44,8 @@ export function assessClaims(config: Config, state: FailoverState, facts: Health
       .map(([name]) => name),
   );
   const problems = claimProblems(facts.routes, { clusters: config.clusters, stale, backendStatus: facts.backendStatus, downServices });
-  const routedAway = routedAwayClaims(facts.routes, facts.current, config.clusters);
+  // Only a claim with a problem is asked whether it is routed away: a healthy sync skips indexing every current entry.
+  const routedAway = problems.size > 0 ? routedAwayClaims(facts.routes, facts.current, config.clusters) : new Set<string>();
   state.claims = countClaims(state.claims, problems, config.failover, routedAway);
   return unhealthyClaims(state.claims);
 }
