@@ -79,18 +79,42 @@ export function parseShowMap(reply: string): Entry[] | undefined {
   // Walks the reply with indexOf rather than lines(): a 50,000-entry map is a 2 MB reply, read several times per sync.
   for (let start = 0; start < reply.length; ) {
     const nl = reply.indexOf('\n', start);
-    const end = nl < 0 ? reply.length : nl;
-    const line = reply.charCodeAt(end - 1) === 0x0d && end > start ? reply.slice(start, end - 1) : reply.slice(start, end);
-    start = end + 1;
-    if (line === '') continue;
-    const m = ENTRY_LINE.exec(line);
-    if (!m) return undefined;
-    entries.push({ key: m[1]!, backend: m[2]! });
+    const next = nl < 0 ? reply.length + 1 : nl + 1;
+    const end = nl < 0 ? reply.length : reply.charCodeAt(nl - 1) === 0x0d && nl > start ? nl - 1 : nl;
+    if (end > start) {
+      const entry = entryAt(reply, start, end);
+      if (!entry) return undefined;
+      entries.push(entry);
+    }
+    start = next;
   }
   // Every reply ends with an empty line; a listing without it was cut short (HAProxy died mid-dump) and must not be
   // read as a smaller map: a restart would seed a down cluster from it and lose hosts.
   if (entries.length > 0 && !reply.endsWith('\n\n') && !reply.endsWith('\r\n\r\n')) return undefined;
   return entries;
+}
+
+// One entry line, reply[p, end). A line of printable ASCII (every line routeagent writes) is read in place: no line
+// string, no match array, as a 50,000-entry dump has 50,000 of them. Any other line goes through ENTRY_LINE itself.
+function entryAt(reply: string, p: number, end: number): Entry | undefined {
+  let space = -1; // the space after the key
+  let q = p + 2;
+  if (reply.charCodeAt(p) !== 0x30 || reply.charCodeAt(p + 1) !== 0x78)
+    q = -1; // "0x"
+  else while (q < end && isLowerHex(reply.charCodeAt(q))) q++;
+  const hexEnd = q;
+  for (let i = p; i < end; i++) {
+    const c = reply.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return entryByRegex(reply.slice(p, end));
+    if (c === 0x20 && space < 0 && i > hexEnd) space = i;
+  }
+  if (hexEnd <= p + 2 || reply.charCodeAt(hexEnd) !== 0x20 || space <= hexEnd + 1) return entryByRegex(reply.slice(p, end));
+  return { key: reply.slice(hexEnd + 1, space), backend: reply.slice(space + 1, end) };
+}
+
+function entryByRegex(line: string): Entry | undefined {
+  const m = ENTRY_LINE.exec(line);
+  return m ? { key: m[1]!, backend: m[2]! } : undefined;
 }
 
 /**

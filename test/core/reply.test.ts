@@ -83,6 +83,39 @@ show('a listing cut short (no closing empty line: HAProxy died mid-dump) is not 
 show('is undefined on an error text', () => {
   assert.is(parseShowMap(UNKNOWN_MAP), undefined);
 });
+show('reads every line as the plain regex reading does, odd lines included (random replies)', () => {
+  // The reading parseShowMap must equal: each line minus one trailing CR through ENTRY_LINE, blank lines skipped.
+  const byRegex = (reply: string) => {
+    const entries = [];
+    for (const raw of reply.split('\n')) {
+      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      if (line === '') continue;
+      const m = /^0x[0-9a-f]+ (\S+) (.*)$/.exec(line);
+      if (!m) return undefined;
+      entries.push({ key: m[1]!, backend: m[2]! });
+    }
+    return entries.length > 0 && !reply.endsWith('\n\n') && !reply.endsWith('\r\n\r\n') ? undefined : entries;
+  };
+  const pieces = ['0x', 'f', 'g', ' ', '\t', '\r', '\n', '\u00a0', '\u2028', 'é', 'a.test', 'be a', '#'];
+  let seed = 5;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return Math.floor((seed / 2147483648) * n); // the high bits: the low ones of this generator cycle
+  };
+  const valid = '0x1a a.test be_a\n0x2b b.test be_b x\n0x3c c.test \n\n';
+  let read = 0;
+  for (let i = 0; i < 20_000; i++) {
+    let reply = valid;
+    for (let k = rand(3); k > 0; k--) {
+      const at = rand(reply.length + 1);
+      reply = rand(2) ? reply.slice(0, at) + pieces[rand(pieces.length)]! + reply.slice(at) : reply.slice(0, at) + reply.slice(at + 1);
+    }
+    const want = byRegex(reply);
+    if (want) read++;
+    assert.equal(parseShowMap(reply), want, JSON.stringify(reply));
+  }
+  assert.ok(read > 2000, `only ${read} replies were read`);
+});
 show.run();
 
 const prepare = suite('parsePrepared');
