@@ -58,7 +58,9 @@ export function mergeDesired(input: MergeInput): Desired {
     };
     // host → its claimant, or its claimants once a second cluster claims it (most hosts have one: no Set per host)
     const claims = new Map<string, string | string[]>();
-    for (const r of input.routes) {
+    // Indexed: this loop runs once per sync, mostly unoptimised, where for…of allocates a result per route.
+    for (let i = 0; i < input.routes.length; i++) {
+      const r = input.routes[i]!;
       if (r.map !== map || !byName.get(r.cluster)?.backends[map]) continue;
       const claim = claims.get(r.host);
       if (claim === undefined) claims.set(r.host, r.cluster);

@@ -71,7 +71,9 @@ export function claimProblems(routes: readonly Route[], h: HealthInput): Map<str
   const down = downBackends(h.clusters, h.backendStatus);
   const perCluster = new Map(h.clusters.map((c) => [c.name, clusterHealth(c, h, down)]));
   const problems = new Map<string, string>();
-  for (const r of routes) {
+  for (let i = 0; i < routes.length; i++) {
+    // indexed: once per sync, mostly unoptimised, where for…of allocates a result per route
+    const r = routes[i]!;
     const c = perCluster.get(r.cluster);
     const problem = c && (c.api ?? c.backend[r.map] ?? c.service(r.router));
     if (problem) problems.set(claimKey(r.map, r.host, r.cluster), problem);

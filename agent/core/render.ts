@@ -68,7 +68,8 @@ export function mapTextHolds(text: string, entries: readonly Entry[]): boolean {
 function isRenderingOf(text: string, entries: readonly Entry[]): boolean {
   const goodBackends = new Set<string>();
   let p = 0;
-  for (const { key, backend } of entries) {
+  for (let i = 0; i < entries.length; i++) {
+    const { key, backend } = entries[i]!; // indexed: once per sync, mostly unoptimised, where for…of allocates per entry
     // Only entries renderMap would write: a line that matches is then one parseMapText reads back as this entry.
     if (!KEY.test(key)) return false;
     if (!goodBackends.has(backend)) {
