@@ -34,7 +34,7 @@ export function createHaproxyPort(h: HaproxyConfig, opts: { readonly fileOnlyWit
   const runtime = createRuntime(h.socket, { timeoutMs: h.timeoutMs });
   const fileOnly = opts.fileOnlyWithoutHaproxy === true ? { fileOnlyWithoutHaproxy: true } : {};
   return {
-    read: async ({ dryRun }) => (dryRun ? { maps: await readMapFiles(h.maps), source: 'file' } : readLive(h, { runtime })),
+    read: async ({ dryRun, likely }) => (dryRun ? { maps: await readMapFiles(h.maps), source: 'file' } : readLive(h, { runtime }, likely)),
     apply: (desired, current, log) => applyMaps(h, desired, log, { runtime, current, ...fileOnly }),
   };
 }
@@ -42,15 +42,22 @@ export function createHaproxyPort(h: HaproxyConfig, opts: { readonly fileOnlyWit
 /**
  * What HAProxy serves now: `show map` for each loaded map when the socket answers, else the map files. A socket that is
  * gone, late or garbled means the files (as a dry run plans): applyMaps then fails and says what is wrong with HAProxy.
+ * `likely` (HaproxyPort.read): a map listed exactly so is answered with those entries, not parsed again.
  */
-export async function readLive(h: HaproxyConfig, deps: ApplyDeps = {}): Promise<Current> {
+export async function readLive(
+  h: HaproxyConfig,
+  deps: ApplyDeps = {},
+  likely?: Readonly<Record<MapName, readonly Entry[]>>,
+): Promise<Current> {
   const runtime = deps.runtime ?? createRuntime(h.socket, { timeoutMs: h.timeoutMs });
   const probed = await probe(runtime).catch(noReply);
   const live = probed && 'info' in probed ? probed : undefined;
-  const maps = {} as Record<MapName, Entry[]>;
-  const shownMaps: Partial<Record<MapName, Entry[]>> = {};
+  const maps = {} as Record<MapName, readonly Entry[]>;
+  const shownMaps: Partial<Record<MapName, readonly Entry[]>> = {};
   for (const m of MAP_NAMES) {
-    const shown = live?.loaded.has(h.maps[m]) ? await runtime.showMap(h.maps[m]).catch(noReply) : undefined;
+    const shown = live?.loaded.has(h.maps[m])
+      ? await runtime.showMap(h.maps[m], likely ? { likely: likely[m] } : {}).catch(noReply)
+      : undefined;
     if (shown) maps[m] = shownMaps[m] = shown;
     else maps[m] = await readMapFile(h.maps[m]);
   }

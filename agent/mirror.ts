@@ -31,7 +31,7 @@ export async function mirrorOnce(
   const { config, log } = deps;
   const started = deps.now();
   const base = (
-    current: Record<MapName, Entry[]> | undefined,
+    current: Record<MapName, readonly Entry[]> | undefined,
     outcome: Pick<SyncReport, 'applied' | 'method'> & { error?: string; notes?: readonly string[] },
   ): SyncReport => {
     const plans = MAP_NAMES.map((m) => planMap(m, current?.[m] ?? [], mirror.entries[m]));

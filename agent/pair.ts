@@ -220,7 +220,7 @@ function emptyReport(
   now: number,
   error: string,
   state: SyncState,
-  current: Record<MapName, Entry[]> | undefined,
+  current: Record<MapName, readonly Entry[]> | undefined,
 ): SyncReport {
   const none = { add: [], change: [], remove: [] };
   return {

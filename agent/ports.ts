@@ -17,20 +17,23 @@ export type TraefikPort = {
 
 /** What HAProxy serves now, and what reading it learned. */
 export type Current = {
-  readonly maps: Record<MapName, Entry[]>;
+  readonly maps: Record<MapName, readonly Entry[]>;
   /** `runtime` when every map came from `show map`, else `file` (the socket is gone, or a dry run reads only files). */
   readonly source: 'runtime' | 'file';
   /** Backend → its `show stat` status, for failover; absent when unknown (unknown counts as UP). */
   readonly backendStatus?: ReadonlyMap<string, string>;
   /** The process that answered and the maps it dumped: apply reuses them while that process still runs. */
-  readonly process?: { readonly info: ShowInfo; readonly maps: Partial<Record<MapName, Entry[]>> };
+  readonly process?: { readonly info: ShowInfo; readonly maps: Partial<Record<MapName, readonly Entry[]>> };
 };
 
 export type ApplyResult = { applied: boolean; method: ApplyMethod; changed: MapName[]; notes: string[] };
 
 export type HaproxyPort = {
-  /** A dry run reads only the map files; a sync asks the runtime, and falls back to the files without it. */
-  read(opts: { readonly dryRun: boolean }): Promise<Current>;
+  /**
+   * A dry run reads only the map files; a sync asks the runtime, and falls back to the files without it. `likely`: what
+   * HAProxy served after the last sync, as that sync knew it; a live map listed exactly so is answered with those entries.
+   */
+  read(opts: { readonly dryRun: boolean; readonly likely?: Readonly<Record<MapName, readonly Entry[]>> }): Promise<Current>;
   /** Make the files and the live maps equal `desired`; `current` is what `read` returned in this sync. */
   apply(desired: Record<MapName, readonly Entry[]>, current: Current, log: Log): Promise<ApplyResult>;
 };

@@ -52,6 +52,9 @@ export type SyncState = {
   /** Each cluster's last good answer while it keeps answering, as the fetcher knows it (digest, syntax, version):
    * handed back as `last`; the fetcher returns that very mark for an identical answer, and its snapshot stands. */
   reads: Map<string, ReadMark>;
+  /** What HAProxy served after the last sync, as it knew it (its desired maps once applied, else what it read): the next
+   * read answers a live map still listed exactly so with these entries, instead of parsing them again. */
+  served?: Record<MapName, readonly Entry[]>;
   guard?: GuardEpisode;
 } & FailoverState;
 export type SyncOptions = { readonly dryRun?: boolean; readonly force?: boolean };
@@ -76,7 +79,7 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   const started = deps.now();
   const [fetched, read] = await Promise.all([
     deps.traefik.fetch(lastReads(state, config)),
-    deps.haproxy.read({ dryRun: opts.dryRun ?? false }).then(
+    deps.haproxy.read({ dryRun: opts.dryRun ?? false, ...(state.served ? { likely: state.served } : {}) }).then(
       (current): Current => current,
       (e: unknown) => {
         if (e instanceof AgentError) return { error: e };
@@ -148,9 +151,13 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   if (guard.episode) state.guard = guard.episode;
   else delete state.guard;
   for (const n of guard.notices) log[n.level](n.message);
+  // The desired maps when HAProxy already serves them (their entries, not the parse of its dump, stay in memory), else
+  // what was read, until an apply makes them the desired maps.
+  state.served = plans.every(isEmptyPlan) ? maps : current;
   if (held.length) return report(deps, base, { applied: false, method: 'none', held });
   try {
     const outcome = await deps.haproxy.apply(maps, read, log);
+    if (outcome.applied) state.served = maps;
     if (outcome.applied || !plans.every(isEmptyPlan)) {
       log.info(
         `sync: ${plans.map(summarisePlan).join(', ')}; ${outcome.applied ? `applied by ${outcome.method}` : 'nothing applied'} in ${deps.now() - started} ms`,
@@ -168,7 +175,7 @@ function updateSnapshots(
   deps: SyncDeps,
   state: SyncState,
   fetched: ReadonlyMap<string, FetchResult>,
-  current: Record<MapName, Entry[]> | undefined, // undefined: HAProxy's maps could not be read, so nothing can be seeded
+  current: Record<MapName, readonly Entry[]> | undefined, // undefined: HAProxy's maps could not be read, so nothing can be seeded
   started: number,
 ): Record<string, ClusterReport> {
   // A cluster no longer in the config loses its snapshot, also when the config changed while this sync was fetching:
@@ -268,7 +275,7 @@ function fetchedSnapshot(
   };
 }
 
-function seedRoutes(cluster: string, backends: Partial<Record<MapName, string>>, current: Record<MapName, Entry[]>): Route[] {
+function seedRoutes(cluster: string, backends: Partial<Record<MapName, string>>, current: Record<MapName, readonly Entry[]>): Route[] {
   return MAP_NAMES.flatMap((map) =>
     current[map]
       .filter((e) => backends[map] !== undefined && e.backend === backends[map])
@@ -278,7 +285,7 @@ function seedRoutes(cluster: string, backends: Partial<Record<MapName, string>>,
 
 // Removals the config explains (host no longer exposed, backend of a cluster no longer configured) do not count:
 // the operator asked for them. What is left is a cluster that suddenly lost its routes.
-function heldBack(config: Config, plans: MapPlan[], current: Record<MapName, Entry[]>): string[] {
+function heldBack(config: Config, plans: MapPlan[], current: Record<MapName, readonly Entry[]>): string[] {
   const known = new Set(config.clusters.flatMap((c) => Object.values(c.backends)));
   return plans.flatMap((p) => {
     const unexplained = p.remove.filter((e) => known.has(e.backend) && isExposed(e.key, config.expose));
@@ -323,7 +330,7 @@ type Base = {
   clusters: Record<string, ClusterReport>;
   started: number;
   health: HealthReport;
-  current?: Record<MapName, Entry[]>; // what HAProxy served before this sync; undefined when it could not be read
+  current?: Record<MapName, readonly Entry[]>; // what HAProxy served before this sync; undefined when it could not be read
 };
 
 function report(deps: SyncDeps, b: Base, outcome: { applied: boolean; method: ApplyMethod; held?: string[]; error?: string }): SyncReport {

@@ -340,9 +340,9 @@ it('what readLive dumped is reused by applyMaps while HAProxy is the same proces
   let dumps = 0;
   const counting: Runtime = {
     ...real,
-    showMap: (path, version) => {
+    showMap: (path, opts) => {
       dumps++;
-      return real.showMap(path, version);
+      return real.showMap(path, opts);
     },
   };
   const current = await readLive(settings(h), { runtime: counting });

@@ -28,12 +28,15 @@ const read: ClusterRouters = { routers: [router], services: {}, syntax: 'v3', ap
 const traefik: TraefikPort = { fetch: async () => new Map<string, FetchResult>([['hades', { ok: true, value: read }]]) };
 
 type Applied = { desired: Record<MapName, readonly Entry[]>; current: Current };
-function recordingHaproxy(current: Current): { port: HaproxyPort; reads: boolean[]; applied: Applied[] } {
+type Likely = Parameters<HaproxyPort['read']>[0]['likely'];
+function recordingHaproxy(current: Current): { port: HaproxyPort; reads: boolean[]; likely: Likely[]; applied: Applied[] } {
   const reads: boolean[] = [];
+  const likely: Likely[] = [];
   const applied: Applied[] = [];
   const port: HaproxyPort = {
-    read: async ({ dryRun }) => {
-      reads.push(dryRun);
+    read: async (opts) => {
+      reads.push(opts.dryRun);
+      likely.push(opts.likely);
       return current;
     },
     apply: async (desired, c) => {
@@ -41,7 +44,7 @@ function recordingHaproxy(current: Current): { port: HaproxyPort; reads: boolean
       return { applied: true, method: 'runtime', changed: ['hosts', 'sni'], notes: [] };
     },
   };
-  return { port, reads, applied };
+  return { port, reads, likely, applied };
 }
 const deps = (haproxy: HaproxyPort): SyncDeps => ({
   config,
@@ -69,6 +72,27 @@ ports('apply receives the value read returned, and the desired maps', async () =
     sni: [{ key: 'grafana.technis.io', backend: 'hades_https_ipvANY' }],
   });
   assert.equal([r.applied, r.method, r.served], [true, 'runtime', { hosts: 1, sni: 1 }]);
+});
+ports('read is told what the last sync left served: its desired maps once applied or already live, else what it read', async () => {
+  const state = newSyncState();
+  const h = recordingHaproxy(empty());
+  const first = await syncOnce(deps(h.port), state);
+  await syncOnce(deps(h.port), state);
+  assert.equal(h.likely.length, 2);
+  assert.is(h.likely[0], undefined, 'a first sync knows nothing');
+  assert.is(h.likely[1], first.maps, 'applied: the very desired lists');
+
+  // Held by the guard (the cluster lost its 4 hosts): HAProxy still serves what was read.
+  const full = { hosts: ['a', 'b', 'c', 'd'].map((h) => ({ key: `${h}.technis.io`, backend: 'hades_http_ipvANY' })), sni: [] };
+  const served: Current = { maps: full, source: 'runtime' };
+  const held = recordingHaproxy(served);
+  const gone = {
+    fetch: async () => new Map<string, FetchResult>([['hades', { ok: true, value: { ...read, routers: [], digest: 'd0' } }]]),
+  };
+  const guarded = newSyncState();
+  const heldDeps = { ...deps(held.port), traefik: gone, config: { ...config, guard: { maxRemovalRatio: 0 } } };
+  for (let i = 0; i < 2; i++) assert.ok((await syncOnce(heldDeps, guarded)).held);
+  assert.is(held.likely[1], full, 'held: what was read');
 });
 ports('a dry run asks read for the files and never calls apply', async () => {
   const h = recordingHaproxy(empty());

@@ -30,7 +30,11 @@ export type Runtime = {
   send(cmd: string, payload?: string): Promise<string>;
   info(): Promise<ShowInfo>;
   listMaps(): Promise<MapListing[]>;
-  showMap(path: string, version?: number): Promise<Entry[]>;
+  /**
+   * `show map [@version] <path>`. With `likely` (entries as parseShowMap reads them or as renderMap writes them), a reply
+   * that lists exactly those is checked as it arrives and answered with `likely` itself, never joined or parsed.
+   */
+  showMap(path: string, opts?: { readonly version?: number; readonly likely?: readonly Entry[] }): Promise<readonly Entry[]>;
   backends(): Promise<Map<string, BackendMode>>;
   /** Backend name → its `show stat` status (UP, DOWN, MAINT…). */
   backendStatus(): Promise<Map<string, string>>;
@@ -65,8 +69,10 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
   const listMaps = () => run('show map', parseMapList);
   const backends = () => run('show stat -1 2 -1', parseShowStat);
   const backendStatus = () => run('show stat -1 2 -1', parseBackendStatus);
-  const showMap = async (path: string, version?: number) =>
-    run(`show map ${version === undefined ? '' : `@${version} `}${mapArg(path)}`, parseShowMap);
+  const showMap = async (path: string, opts: { readonly version?: number; readonly likely?: readonly Entry[] } = {}) => {
+    const cmd = `show map ${opts.version === undefined ? '' : `@${opts.version} `}${mapArg(path)}`;
+    return opts.likely ? listing(cmd, opts.likely) : run(cmd, parseShowMap);
+  };
 
   async function replace(path: string, entries: readonly Entry[]): Promise<ReplaceResult> {
     const arg = mapArg(path);
@@ -141,18 +147,26 @@ export function createRuntime(address: string, options: RuntimeOptions = {}): Ru
     version: number,
     entries: readonly Entry[],
     sorted: readonly Entry[],
-  ): Promise<Entry[] | undefined> {
-    const cmd = `show map @${version} ${mapArg(path)}`;
-    // The usual case, an exact listing, is checked as the reply arrives, without joining or parsing 50,000 lines.
-    const matcher = createListMatcher(sorted);
+  ): Promise<readonly Entry[] | undefined> {
+    const listed = await listing(`show map @${version} ${mapArg(path)}`, sorted);
+    return listed === sorted || sameEntries(listed, entries) ? undefined : listed;
+  }
+
+  /**
+   * A `show map` listing: `expected` itself when the reply lists exactly it, in order (the usual case, checked as the reply
+   * arrives, without joining or parsing 50,000 lines), else what parseShowMap reads. createListMatcher says "exactly"
+   * only of a listing parseShowMap would read as those very entries.
+   */
+  async function listing(cmd: string, expected: readonly Entry[]): Promise<readonly Entry[]> {
+    const matcher = createListMatcher(expected);
     const decoder = new StringDecoder('utf8');
     const chunks = await exchange(address, cmd, undefined, timeoutMs, (data) => matcher.push(decoder.write(data)));
     matcher.push(decoder.end());
-    if (matcher.end()) return undefined;
+    if (matcher.end()) return expected;
     const reply = text(chunks);
     const listed = parseShowMap(reply);
     if (listed === undefined) throw new HaproxyReplyError(`haproxy: ${cmd}: ${JSON.stringify(describeReply(reply))}`);
-    return sameEntries(listed, entries) ? undefined : listed;
+    return listed;
   }
 
   async function mustBeOk(cmd: string, payload?: string): Promise<void> {

@@ -95,6 +95,17 @@ it('replaceMap swaps in 20,000 entries through many chunks; show map equals them
   ]);
 });
 
+it('showMap with likely entries: those very entries when listed exactly so, else what HAProxy lists', async ({ h, rt }) => {
+  const entries = Array.from({ length: 3000 }, (_, i) => ({ key: `app-${String(i).padStart(4, '0')}.test`, backend: 'be_app1' }));
+  await rt.replaceMap(h.mapPaths.hosts, entries);
+  assert.is(await rt.showMap(h.mapPaths.hosts, { likely: entries }), entries, 'listed exactly: not parsed again');
+  const moved = entries.map((e, i) => (i === 2999 ? { ...e, backend: 'be_app2' } : e));
+  assert.equal(await rt.showMap(h.mapPaths.hosts, { likely: moved }), entries, 'one entry differs: what HAProxy lists');
+  assert.equal(await rt.showMap(h.mapPaths.hosts, { likely: entries.slice(1) }), entries, 'one entry more live');
+  assert.equal(await rt.showMap(h.mapPaths.hosts, { likely: [...entries].reverse() }), entries, 'another order');
+  assert.equal(await rt.showMap(h.mapPaths.sni, { likely: [] }), [{ key: 'tls1.test', backend: 'be_tls1' }], 'nothing likely');
+});
+
 it('replaceMap to an empty map empties it', async ({ h, rt }) => {
   await rt.replaceMap(h.mapPaths.sni, []);
   assert.equal(await rt.showMap(h.mapPaths.sni), []);
