@@ -5,6 +5,7 @@
 // It neither logs nor retries: the caller keeps the cluster's last good snapshot (README "What happens when…").
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import type { ErrorObject } from 'ajv';
 import got, { RequestError, type Response } from 'got';
 import { type Rawdata, reportsTcpServerStatus, routersFromRawdata, serviceHealth, syntaxFromVersion } from '../core/traefik-body.js';
@@ -170,6 +171,10 @@ async function fetchVersion(client: Client): Promise<{ syntax: Syntax; version: 
 }
 
 // Streams the body so an oversized one is dropped at the cap instead of being buffered whole, and hashes it on the way.
+// Each chunk is decoded as it arrives and let go, though an unchanged answer is then decoded for nothing (2-7 ms for
+// 15,000 routers): a chunk kept until the body ends outlives a young-generation GC, and its C-heap memory is then freed
+// only by a full GC, long after; glibc keeps what piles up meanwhile (its heap held 22-28 MiB at 15,000 routers,
+// 8-9 MiB once chunks were let go). StringDecoder decodes as Buffer#toString does, a BOM kept (JSON.parse rejects it).
 async function getBody(client: Client, url: string): Promise<{ text: string; digest: string }> {
   const { maxBodyBytes } = client;
   const tooLarge = () => requestError(client, url, `body larger than ${maxBodyBytes} bytes`);
@@ -186,7 +191,8 @@ async function getBody(client: Client, url: string): Promise<{ text: string; dig
   });
   stream.on('error', () => undefined); // errors are read below; this only keeps a late one from going unhandled
   const hash = createHash('sha256');
-  const chunks: Buffer[] = [];
+  const decoder = new StringDecoder('utf8');
+  let body = '';
   try {
     const response = await new Promise<Response>((resolve, reject) => {
       stream.once('response', resolve);
@@ -201,32 +207,14 @@ async function getBody(client: Client, url: string): Promise<{ text: string; dig
       size += chunk.length;
       if (size > maxBodyBytes) throw tooLarge();
       hash.update(chunk);
-      chunks.push(chunk);
+      body += decoder.write(chunk);
     }
   } catch (err) {
     throw err instanceof TraefikError ? err : requestError(client, url, describeFailure(client, err));
   } finally {
     stream.destroy();
   }
-  // The text is decoded lazily: an unchanged answer is never turned into a string. Once decoded, the chunks go.
-  let text: string | undefined;
-  return {
-    get text() {
-      text ??= decodeChunks(chunks);
-      chunks.length = 0;
-      return text;
-    },
-    digest: hash.digest('hex'),
-  };
-}
-
-// Chunk by chunk rather than through Buffer.concat: a body-sized copy (MiBs) is a C-heap allocation that glibc keeps
-// mapped after it is freed. ignoreBOM keeps a BOM in the text, as Buffer#toString does (JSON.parse then rejects it).
-function decodeChunks(chunks: readonly Buffer[]): string {
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-  let text = '';
-  for (const chunk of chunks) text += decoder.decode(chunk, { stream: true });
-  return text + decoder.decode();
+  return { text: body + decoder.end(), digest: hash.digest('hex') };
 }
 
 function parseJson(client: Client, url: string, text: string): unknown {

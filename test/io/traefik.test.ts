@@ -223,6 +223,17 @@ paging('parses JSON, not text: Go-escaped "&&", "<", ">" and a name with spaces 
   assert.equal(routers, [{ kind: 'http', name: 'a / b c@file', provider: 'file', rule: 'Host(`x.io`) && !Header(`X-A`, `<b>`)' }]);
 });
 
+paging('a character split between two reads of the body comes back whole (it is decoded as it arrives)', async () => {
+  fake.setRouters('http', [{ name: 'café@file', provider: 'file', rule: 'Host(`x.io`)' }]);
+  fake.setRouters('tcp', []);
+  const served = Buffer.from(await (await fetch(`${fake.url}/rawdata`)).arrayBuffer());
+  const split = served.indexOf(Buffer.from('é')) + 1; // between the two bytes of é
+  assert.ok(split > 0);
+  fake.setFault('/api/rawdata', { dripBytesPerSec: split * 20 }); // the fake writes split bytes every 50 ms
+  const { routers } = parsed(await fetchCluster(target({ syntax: 'v3' })));
+  assert.equal(names(routers), ['http café@file']);
+});
+
 paging('one request, with or without a trailing slash on api, and no /version when the cluster sets syntax', async () => {
   await fetchCluster(target({ api: `${fake.url}/`, syntax: 'v3' }));
   assert.equal(fake.requests, ['/api/rawdata']);
@@ -435,6 +446,12 @@ failures('truncated JSON, and an empty body', async () => {
   );
   fake.setFault('/api/rawdata', { body: '' });
   assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body is not JSON (Unexpected end of JSON input)`);
+});
+
+failures('a byte-order mark before the JSON (Go never writes one): the body is not JSON', async () => {
+  const bom = '\ufeff{"routers":{}}';
+  fake.setFault('/api/rawdata', { body: bom });
+  assert.is(await fetchWith(), `traefik[hades]: GET ${listingUrl()}: body is not JSON (${jsonError(bom)})`);
 });
 
 failures('a body of the wrong shape names its first three problems', async () => {
