@@ -3,7 +3,9 @@
 // A shorter second run without the flags shows what they buy. Phases, in this order:
 //   start:   first sync done (3 clusters × 10 routers), then 1 s idle;
 //   syncs:   10,000 back-to-back syncs at that size, driven by SIGUSR2 (each new "sync: starting" line is answered by
-//            the next signal, so the daemon always has one sync queued), RSS sampled every 1,000 syncs;
+//            the next signal, so the daemon always has one sync queued), RSS sampled every 50 syncs: a single sample
+//            lands anywhere on the sawtooth of V8's old generation (filled by each sync's garbage, emptied by a full
+//            GC every 60-120 syncs, ~6 MiB apart), so "flat" compares the medians of two 1,000-sync windows;
 //   15,000:  3 clusters × 5,000 routers (15,000 hosts in each map), 5 syncs, then 1.5 s idle; with rc.d's flags, where
 //            that RSS lives (smaps), and RSS again 10 s later, once V8's memory reducer has run (context, no goal).
 // The 10,000 syncs run at the small size because at 15,000 routers one sync costs ~0.2 s of CPU: 10,000 of them would
@@ -14,6 +16,7 @@ import { RCD_NODE_FLAGS, startDaemonProc } from './lib/daemon.js';
 import type { Edge } from './lib/edge.js';
 import { onCleanup, type RssParts, rssMiB, rssParts, sleep, stopChild, track } from './lib/procs.js';
 import { mib, type Row, row, x } from './lib/report.js';
+import { median } from './lib/stats.js';
 
 export type MemoryResult = {
   nodeArgs: readonly string[];
@@ -26,6 +29,8 @@ export type MemoryResult = {
   later?: { parts: RssParts; bareParts: RssParts; settledMiB: number; bareSettledMiB: number };
   syncsPerSec: number;
 };
+
+const SAMPLE_EVERY = 50;
 
 /** `nodeArgs`: the daemon's node flags, by default those rc.d passes (the main rows); others give a comparison row. */
 export async function benchMemory(
@@ -59,7 +64,7 @@ export async function benchMemory(
       cursor = (await daemon.waitLine(starting, 30_000, cursor)) + 1;
       done++;
       if (done < syncs) process.kill(daemon.pid, 'SIGUSR2');
-      if (done % 1000 === 0 || done === syncs)
+      if (done % SAMPLE_EVERY === 0 || done === syncs)
         samples.push({ count: done, rssMiB: rssMiB(daemon.pid), bareMiB: rssMiB(bare.pid!), atMs: performance.now() - t0 });
     }
     const syncsPerSec = done / ((performance.now() - t0) / 1000);
@@ -104,8 +109,13 @@ function memoryRows(r: MemoryResult): Row[] {
   const first = r.syncs.find((s) => s.count >= 1000) ?? r.syncs[0]!;
   const last = r.syncs[r.syncs.length - 1]!;
   const half = r.syncs.find((s) => s.count >= last.count / 2) ?? first;
+  const thousands = r.syncs.filter((s) => s.count % 1000 === 0 || s === last);
   const growth = last.rssMiB / first.rssMiB;
-  const steady = last.rssMiB / half.rssMiB; // a leak grows all the way; V8 sizing its heap levels off early
+  // A leak grows all the way; V8 sizing its heap levels off early. Each end is the median of the samples of the window
+  // of syncs that ends there, so where one sample fell on the GC sawtooth does not decide it.
+  const window = Math.min(1000, Math.floor(last.count / 2));
+  const medianUpTo = (end: number) => median(r.syncs.filter((s) => s.count > end - window && s.count <= end).map((s) => s.rssMiB));
+  const steady = medianUpTo(last.count) / medianUpTo(half.count);
   const flags = r.nodeArgs.length ? `node ${r.nodeArgs.join(' ')}, as rc.d runs it` : 'node without flags';
   return [
     row(
@@ -126,7 +136,7 @@ function memoryRows(r: MemoryResult): Row[] {
     ),
     row(
       '4',
-      `  RSS every 1,000 syncs: ${r.syncs.map((s) => s.rssMiB.toFixed(0)).join(', ')} MiB; at ${last.count.toLocaleString('en')} / at ${first.count.toLocaleString('en')}`,
+      `  RSS every 1,000 syncs: ${thousands.map((s) => s.rssMiB.toFixed(0)).join(', ')} MiB; at ${last.count.toLocaleString('en')} / at ${first.count.toLocaleString('en')}`,
       '',
       x(growth, 3),
       '',
@@ -134,7 +144,7 @@ function memoryRows(r: MemoryResult): Row[] {
     ),
     row(
       '4',
-      `  flat over time (steady state): RSS at ${last.count.toLocaleString('en')} / at ${half.count.toLocaleString('en')} syncs`,
+      `  flat over time (steady state): median RSS over syncs ${(last.count - window + 1).toLocaleString('en')}–${last.count.toLocaleString('en')} / over ${(half.count - window + 1).toLocaleString('en')}–${half.count.toLocaleString('en')} (${mib(medianUpTo(last.count))} / ${mib(medianUpTo(half.count))}; a sample every ${SAMPLE_EVERY} syncs)`,
       '',
       x(steady, 3),
       'within 5% (0.95–1.05×)',
