@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { USAGE } from '../agent/cli.js';
+import { controlPathFor, holdControl } from '../agent/io/control.js';
 import { createRuntime } from '../agent/io/runtime.js';
 import { assertBuilt, killAll, type Ran, runBundle } from './harness/agent.js';
 import { freePort, haproxyBin } from './harness/haproxy.js';
@@ -589,6 +590,28 @@ if (!missing) {
     assert.is(r.code, 1, show(r));
     assert.is(r.stdout, '');
     assert.equal(lines(r.stderr).slice(-1), [`routeagent: control socket ${join(under, '.routeagent.sock')}: cannot create (ENOTDIR)`]);
+  });
+
+  cli('a daemon of another version whose sync report this one cannot read: the error names both versions and the fix', async () => {
+    const path = controlPathFor(w.haproxy.mapPaths.hosts);
+    const held = await holdControl(path, { pid: process.pid, role: 'daemon', version: '0.9.0' });
+    assert.is(held.kind, 'held');
+    if (held.kind !== 'held') return;
+    // routeagent 0.9.0 sent each desired map as key → backend, not as the entry list this version reads
+    const none = { add: [], change: [], remove: [] };
+    held.control.serve({ sync: async () => ({ maps: { hosts: {}, sni: {} }, plan: { hosts: none, sni: none }, clusters: {} }) });
+    try {
+      const r = await ra('sync', '--config', w.configPath);
+      assert.is(r.code, 1, show(r));
+      assert.is(r.stdout, '');
+      const version = (await ra('--version')).stdout.trim().replace('routeagent ', '');
+      assert.equal(lines(r.stderr), [
+        `routeagent: the daemon (pid ${process.pid}) drives these maps; asked it to sync`,
+        `routeagent: control socket ${path}: the daemon (pid ${process.pid}) runs routeagent 0.9.0, whose report this ${version} cannot read; the daemon did sync (see its log); restart it ("service routeagent restart") to run this version`,
+      ]);
+    } finally {
+      await held.control.release();
+    }
   });
 
   cli('a map folder too deep for a unix socket path: sync and run name the path and exit 1, nothing created', async () => {
