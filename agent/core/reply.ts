@@ -79,14 +79,14 @@ export function parseShowMap(reply: string): Entry[] | undefined {
   // Walks the reply with indexOf rather than lines(): a 50,000-entry map is a 2 MB reply, read several times per sync.
   for (let start = 0; start < reply.length; ) {
     const nl = reply.indexOf('\n', start);
-    const next = nl < 0 ? reply.length + 1 : nl + 1;
-    const end = nl < 0 ? reply.length : reply.charCodeAt(nl - 1) === 0x0d && nl > start ? nl - 1 : nl;
+    const lineEnd = nl < 0 ? reply.length : nl;
+    const end = reply.charCodeAt(lineEnd - 1) === 0x0d && lineEnd > start ? lineEnd - 1 : lineEnd; // one CR dropped
     if (end > start) {
       const entry = entryAt(reply, start, end);
       if (!entry) return undefined;
       entries.push(entry);
     }
-    start = next;
+    start = lineEnd + 1;
   }
   // Every reply ends with an empty line; a listing without it was cut short (HAProxy died mid-dump) and must not be
   // read as a smaller map: a restart would seed a down cluster from it and lose hosts.

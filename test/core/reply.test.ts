@@ -103,6 +103,8 @@ show('reads every line as the plain regex reading does, odd lines included (rand
     return Math.floor((seed / 2147483648) * n); // the high bits: the low ones of this generator cycle
   };
   const valid = '0x1a a.test be_a\n0x2b b.test be_b x\n0x3c c.test \n\n';
+  for (const odd of ['\r', '\n\r', '0x1 a b\r', '\r\n\r\n', '0x1 a b\r\n\r\n'])
+    assert.equal(parseShowMap(odd), byRegex(odd), JSON.stringify(odd));
   let read = 0;
   for (let i = 0; i < 20_000; i++) {
     let reply = valid;
