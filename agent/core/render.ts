@@ -19,6 +19,20 @@ export function invalidEntry(entry: Entry): string | undefined {
   return undefined;
 }
 
+/**
+ * invalidEntry for every entry of one map, each backend's verdict kept: a map has a handful of backends, so each name
+ * is checked once, not once per entry.
+ */
+function entryChecker(): (entry: Entry) => string | undefined {
+  const goodBackends = new Set<string>();
+  return (entry) => {
+    if (goodBackends.has(entry.backend) && KEY.test(entry.key)) return undefined;
+    const problem = invalidEntry(entry);
+    if (problem === undefined) goodBackends.add(entry.backend);
+    return problem;
+  };
+}
+
 /** Entries → map text: sorted by key, one `key value\n` line each; throws on an invalid entry or a duplicate key. */
 export function renderMap(entries: readonly Entry[]): string {
   return renderPayload(byKey(entries), Number.POSITIVE_INFINITY)[0] ?? '';
@@ -30,15 +44,12 @@ export function renderMap(entries: readonly Entry[]): string {
  */
 export function renderPayload(sorted: readonly Entry[], maxBytes = 8000): string[] {
   const chunks: string[] = [];
-  const goodBackends = new Set<string>(); // a map has a handful of backends: check each name once, not once per entry
+  const invalid = entryChecker();
   let chunk = '';
   for (let i = 0; i < sorted.length; i++) {
     const entry = sorted[i]!;
-    if (!(goodBackends.has(entry.backend) && KEY.test(entry.key))) {
-      const problem = invalidEntry(entry);
-      if (problem) throw new Error(`map entry refused: ${problem}`);
-      goodBackends.add(entry.backend);
-    }
+    const problem = invalid(entry);
+    if (problem) throw new Error(`map entry refused: ${problem}`);
     const previous = sorted[i - 1];
     if (previous && previous.key === entry.key) {
       throw new Error(`map entry refused: duplicate key ${entry.key} (${previous.backend}, ${entry.backend})`);
@@ -66,16 +77,13 @@ export function mapTextHolds(text: string, entries: readonly Entry[]): boolean {
  * compares each map file with the desired entries at every poll. false means only "not in this exact form".
  */
 function isRenderingOf(text: string, entries: readonly Entry[]): boolean {
-  const goodBackends = new Set<string>();
+  const invalid = entryChecker();
   let p = 0;
   for (let i = 0; i < entries.length; i++) {
-    const { key, backend } = entries[i]!; // indexed: once per sync, mostly unoptimised, where for…of allocates per entry
+    const entry = entries[i]!; // indexed: once per sync, mostly unoptimised, where for…of allocates per entry
     // Only entries renderMap would write: a line that matches is then one parseMapText reads back as this entry.
-    if (!KEY.test(key)) return false;
-    if (!goodBackends.has(backend)) {
-      if (!BACKEND.test(backend)) return false;
-      goodBackends.add(backend);
-    }
+    if (invalid(entry) !== undefined) return false;
+    const { key, backend } = entry;
     const b = p + key.length + 1;
     const end = b + backend.length;
     // slice equality, as in reply.ts createListMatcher: faster than startsWith at an offset
