@@ -153,12 +153,13 @@ export async function syncOnce(deps: SyncDeps, state: SyncState, opts: SyncOptio
   for (const n of guard.notices) log[n.level](n.message);
   // The desired maps when HAProxy already serves them (their entries, not the parse of its dump, stay in memory), else
   // what was read, until an apply makes them the desired maps.
-  state.served = plans.every(isEmptyPlan) ? maps : current;
+  const unchanged = plans.every(isEmptyPlan);
+  state.served = unchanged ? maps : current;
   if (held.length) return report(deps, base, { applied: false, method: 'none', held });
   try {
     const outcome = await deps.haproxy.apply(maps, read, log);
     if (outcome.applied) state.served = maps;
-    if (outcome.applied || !plans.every(isEmptyPlan)) {
+    if (outcome.applied || !unchanged) {
       log.info(
         `sync: ${plans.map(summarisePlan).join(', ')}; ${outcome.applied ? `applied by ${outcome.method}` : 'nothing applied'} in ${deps.now() - started} ms`,
       );
